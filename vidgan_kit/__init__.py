@@ -1,0 +1,34 @@
+"""vidgan-kit: a composable plugin toolkit for disentangled video GANs."""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .config import ComponentConfig, ComponentSpec, Slot
+from .errors import VidganError
+from .hookspecs import hookimpl
+from .layout import VideoGeometry, assert_frames, assert_video
+from .plugins import PluginHost
+from .registry import KINDS, ComponentEntry, ComponentRegistry, Registrar
+
+__all__ = [
+    "__version__",
+    "KINDS",
+    "ComponentConfig",
+    "ComponentEntry",
+    "ComponentRegistry",
+    "ComponentSpec",
+    "PluginHost",
+    "Registrar",
+    "Slot",
+    "VideoGeometry",
+    "VidganError",
+    "assert_frames",
+    "assert_video",
+    "hookimpl",
+    "load_registry",
+]
+
+
+def load_registry(plugins: list[str] | tuple[str, ...] = (), env: dict[str, str] | None = None) -> ComponentRegistry:
+    """A registry filled by every installed plugin (and the extra ``plugins`` given)."""
+    return PluginHost.create(plugins, env=env).registry

@@ -1,0 +1,165 @@
+"""What a component of each kind must look like.
+
+A component is built by ``factory(config, **wiring)``: ``config`` is its own validated
+:class:`~vidgan_kit.config.ComponentConfig`, ``wiring`` what the assembling code knows
+(always ``geometry``, plus the kind's extra keyword arguments listed below). The model
+assembly checks the base class, so any registered component of the right kind and role
+can fill a slot. The contracts in :mod:`vidgan_kit.testing` check these promises.
+
+=====================  ==========================================  ==================================
+kind / base class      wiring keywords                             forward
+=====================  ==========================================  ==================================
+encoder                geometry                                    frames [N,C,H,W] -> code [N,*code_shape]
+  ContentEncoder
+encoder                geometry                                    video [B,T,C,H,W] -> MotionPosterior
+  MotionEncoder
+temporal_generator     geometry, motion_dim                        z [B,motion_dim] -> [B,T,frame_code_dim]
+decoder                geometry, content_shape, frame_code_dim      (content [N,*shape], motion [N,d]) -> [N,C,H,W]
+discriminator          geometry                                    (condition, frame) [N,C,H,W] -> logits [N]
+  ImageDiscriminator
+discriminator          geometry                                    video [B,T,C,H,W] -> logits [B]
+  VideoDiscriminator
+loss                   (none)                                      (LossContext, phase) -> scalar
+model                  geometry, registry                          batch -> outputs (see ModelAssembly)
+dataset                geometry, split, seed                       torch Dataset of {"video": [T,C,H,W]}
+=====================  ==========================================  ==================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from .layout import VideoGeometry
+
+__all__ = [
+    "ContentEncoder",
+    "MotionEncoder",
+    "MotionPosterior",
+    "TemporalGenerator",
+    "FrameDecoder",
+    "ImageDiscriminator",
+    "VideoDiscriminator",
+    "Loss",
+    "LossContext",
+    "ModelAssembly",
+    "KIND_BASES",
+]
+
+
+class MotionPosterior(NamedTuple):
+    """Diagonal Gaussian over the clip-level motion code z_M."""
+
+    mean: torch.Tensor  # [B, D]
+    logvar: torch.Tensor  # [B, D]
+
+    def sample(self, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Reparameterised sample (differentiable in mean and logvar)."""
+        eps = torch.randn(self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype)
+        return self.mean + eps * torch.exp(0.5 * self.logvar)
+
+
+class ContentEncoder(nn.Module):
+    """E_C: one frame → a time-invariant content code. Kind ``encoder``, role content."""
+
+    role = "content"
+    #: Shape of one content code, without the batch dimension: (D,) or (C, h, w).
+    code_shape: tuple[int, ...]
+
+
+class MotionEncoder(nn.Module):
+    """E_M: a whole clip → posterior over the motion code. Kind ``encoder``, role motion."""
+
+    role = "motion"
+    motion_dim: int
+
+
+class TemporalGenerator(nn.Module):
+    """G_T: clip-level motion code → one motion code per frame."""
+
+    frame_code_dim: int
+
+    def forward(self, z: torch.Tensor, frames: int) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class FrameDecoder(nn.Module):
+    """G_I: (content code, per-frame motion code) → frame in [-1, 1]. Kind ``decoder``."""
+
+
+class ImageDiscriminator(nn.Module):
+    """D_I: scores a (condition image, frame) pair; one logit per pair."""
+
+    role = "image"
+
+
+class VideoDiscriminator(nn.Module):
+    """D_V: scores a whole clip; one logit per clip."""
+
+    role = "video"
+
+
+@dataclass
+class LossContext:
+    """What a loss sees: the model, the batch and the outputs of the model's forward.
+
+    ``cache`` lets losses share work within one step (e.g. discriminator logits of the
+    real clips are computed once for the D phase).
+    """
+
+    model: ModelAssembly
+    batch: dict[str, Any]
+    outputs: dict[str, Any]
+    step: int = 0
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+class Loss(nn.Module):
+    """One training objective. ``phases`` names the phases it contributes to.
+
+    Weights and schedules (start step, ramp) are not the loss's business: the recipe's
+    loss table carries them and the trainer applies them.
+    """
+
+    phases: tuple[str, ...] = ("generator",)
+
+    def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class ModelAssembly(nn.Module):
+    """Kind ``model``: wires slots into a trainable whole.
+
+    The generic trainer relies on exactly these methods:
+
+    - ``forward(batch) -> dict`` runs the generator side once per step;
+    - ``parameter_groups() -> dict[str, list[Parameter]]``, one optimiser per group; a
+      phase of the same name steps it;
+    - ``slots() -> dict[str, nn.Module]``, the named sub-components a checkpoint stores
+      one by one (each with its ``component_spec``).
+    Optional: ``diagnostics(batch) -> dict[str, float]`` for logging.
+    """
+
+    geometry: VideoGeometry
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def slots(self) -> dict[str, nn.Module]:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+#: Base class expected per (kind, role); used by assemblies and contract tests.
+KIND_BASES: dict[tuple[str, str | None], type[nn.Module]] = {
+    ("encoder", "content"): ContentEncoder,
+    ("encoder", "motion"): MotionEncoder,
+    ("temporal_generator", None): TemporalGenerator,
+    ("decoder", None): FrameDecoder,
+    ("discriminator", "image"): ImageDiscriminator,
+    ("discriminator", "video"): VideoDiscriminator,
+    ("loss", None): Loss,
+    ("model", None): ModelAssembly,
+}

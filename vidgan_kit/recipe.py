@@ -1,0 +1,398 @@
+"""Recipes: TOML files parsed into strict, typed models.
+
+Layout of a recipe (every section but ``[data]`` and ``[model]`` has defaults)::
+
+    name = "dual_mtgan"        # default run name
+    seed = 0
+    plugins = []               # extra plugin modules or .py files (relative to the recipe)
+
+    [video]                    # geometry shared by data and model
+    frames = 16
+    height = 64
+    width = 64
+
+    [data]                     # a dataset component
+    type = "synthetic_shapes"
+
+    [loader]
+    batch_size = 16
+
+    [model]                    # a model assembly; its slots are nested tables
+    type = "dual_mtgan"
+    [model.video_discriminator]
+    type = "conv3d_video_discriminator"
+
+    [losses.reconstruction]    # a loss component plus weight and schedule
+    type = "reconstruction"
+    weight = 10.0
+
+    [[phases]]                 # the optimisation steps of one iteration, in order
+    name = "discriminator"
+
+    [optimizers.generator]
+    lr = 2e-4
+
+    [train]
+    steps = 10000
+
+Unknown keys are errors everywhere. All problems are collected and reported together,
+each with its dotted TOML path and, for typos, a suggestion.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .config import ComponentSpec, issues_from_pydantic, validate_component
+from .errors import RecipeError, RecipeIssue
+from .layout import VideoGeometry
+from .registry import ComponentRegistry
+
+__all__ = [
+    "StrictModel",
+    "VideoSection",
+    "LoaderSection",
+    "LossTerm",
+    "PhaseSpec",
+    "OptimizerSpec",
+    "EMASection",
+    "TrainSection",
+    "Recipe",
+    "read_recipe_table",
+    "apply_overrides",
+    "parse_override",
+    "validate_recipe",
+    "load_recipe",
+    "LOSS_SCHEDULE_KEYS",
+]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+
+
+class VideoSection(StrictModel):
+    """Clip geometry shared by the dataset and every model component."""
+
+    frames: int = Field(16, ge=2, description="Frames per clip (T).")
+    height: int = Field(64, ge=8, description="Frame height in pixels.")
+    width: int = Field(64, ge=8, description="Frame width in pixels.")
+    channels: int = Field(3, ge=1, le=4, description="Colour channels (3 for RGB).")
+
+    def geometry(self) -> VideoGeometry:
+        return VideoGeometry(frames=self.frames, channels=self.channels, height=self.height, width=self.width)
+
+
+class LoaderSection(StrictModel):
+    """How clips are batched."""
+
+    batch_size: int = Field(16, ge=1, description="Clips per step (per process in distributed runs).")
+    workers: int = Field(0, ge=0, description="DataLoader worker processes (0 loads in the training process).")
+    drop_last: bool = Field(True, description="Drop the last incomplete batch of an epoch.")
+
+
+#: Keys of a ``[losses.NAME]`` table that belong to the schedule, not to the loss component.
+LOSS_SCHEDULE_KEYS = ("weight", "start", "ramp", "enabled")
+
+
+class LossTerm(StrictModel):
+    """A loss component with its weight and schedule."""
+
+    spec: ComponentSpec
+    weight: float = Field(1.0, description="Multiplier of the term once fully switched on.")
+    start: int = Field(0, ge=0, description="Step from which the term counts.")
+    ramp: int = Field(0, ge=0, description="Steps over which the weight rises linearly from 0 after `start`.")
+    enabled: bool = Field(True, description="Set false to drop the term without deleting its table.")
+
+    def weight_at(self, step: int) -> float:
+        """The effective weight at ``step`` (0 before ``start``, linear during the ramp)."""
+        if not self.enabled or step < self.start:
+            return 0.0
+        if self.ramp <= 0:
+            return self.weight
+        return self.weight * min(1.0, (step - self.start + 1) / self.ramp)
+
+
+class PhaseSpec(StrictModel):
+    """One optimisation step within an iteration (StyleGAN3-style phases as data)."""
+
+    name: str = Field(description="Phase name; losses contribute to the phases they declare.")
+    group: str | None = Field(None, description="Parameter group it optimises (defaults to `name`).")
+    every: int = Field(1, ge=1, description="Run on every N-th iteration.")
+    start: int = Field(0, ge=0, description="First iteration on which it runs.")
+
+    @property
+    def param_group(self) -> str:
+        return self.group or self.name
+
+    def active(self, step: int) -> bool:
+        return step >= self.start and (step - self.start) % self.every == 0
+
+
+class OptimizerSpec(StrictModel):
+    """An optimiser for one parameter group."""
+
+    type: Literal["adam", "adamw"] = Field("adam", description="Optimiser algorithm.")
+    lr: float = Field(2e-4, gt=0, description="Learning rate.")
+    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam's beta1 and beta2.")
+    eps: float = Field(1e-8, gt=0, description="Adam's epsilon.")
+    weight_decay: float = Field(0.0, ge=0, description="Weight decay (decoupled for adamw).")
+    grad_clip: float = Field(0.0, ge=0, description="Clip the gradient norm to this value (0 = off).")
+
+
+class EMASection(StrictModel):
+    """Exponential moving average of the generator's weights, used for samples and export."""
+
+    enabled: bool = Field(False, description="Keep an EMA copy of the `ema_group` parameters.")
+    decay: float = Field(0.999, gt=0, lt=1, description="EMA decay per step.")
+    start: int = Field(0, ge=0, description="Step from which the EMA is updated (copied before).")
+    group: str = Field("generator", description="Parameter group whose weights are averaged.")
+
+
+class TrainSection(StrictModel):
+    """The generic training loop's settings."""
+
+    steps: int = Field(10_000, ge=1, description="Total optimisation steps (iterations).")
+    device: str = Field("auto", description="`auto` (CUDA when present, else CPU), `cpu`, `cuda`, `cuda:1`, ...")
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Autocast precision (fp16 only on CUDA).")
+    channels_last: bool = Field(False, description="Use the channels_last memory format for 2D convolutions.")
+    threads: int = Field(0, ge=0, description="CPU threads for torch (0 = torch's default).")
+    deterministic: bool = Field(True, description="Ask torch for deterministic algorithms where they exist.")
+    log_every: int = Field(10, ge=1, description="Write a metrics line every N steps.")
+    sample_every: int = Field(500, ge=0, description="Write a sample grid every N steps (0 = never).")
+    checkpoint_every: int = Field(1000, ge=1, description="Write a checkpoint every N steps (and at the end).")
+    keep_checkpoints: int = Field(3, ge=1, description="How many of the newest checkpoints to keep.")
+    tensorboard: bool = Field(True, description="Also log to TensorBoard when it is installed.")
+    ema: EMASection = Field(default_factory=EMASection)
+
+
+def _default_phases() -> list[PhaseSpec]:
+    return [PhaseSpec(name="discriminator"), PhaseSpec(name="generator")]
+
+
+class Recipe(StrictModel):
+    """A fully validated recipe: every component resolved against the registry."""
+
+    name: str = Field("run", description="Default run name (the run directory is runs/<name>).")
+    seed: int = Field(0, description="Seed of every random number generator.")
+    plugins: list[str] = Field(default_factory=list, description="Extra plugin modules or .py files.")
+    video: VideoSection = Field(default_factory=VideoSection)
+    data: ComponentSpec = Field(description="The dataset component.")
+    loader: LoaderSection = Field(default_factory=LoaderSection)
+    model: ComponentSpec = Field(description="The model assembly and its slots.")
+    losses: dict[str, LossTerm] = Field(default_factory=dict, description="Named loss terms.")
+    phases: list[PhaseSpec] = Field(default_factory=_default_phases, description="Phases of one iteration.")
+    optimizers: dict[str, OptimizerSpec] = Field(default_factory=dict, description="Optimiser per parameter group.")
+    train: TrainSection = Field(default_factory=TrainSection)
+
+    @field_validator("phases")
+    @classmethod
+    def _unique_phase_names(cls, phases: list[PhaseSpec]) -> list[PhaseSpec]:
+        names = [p.name for p in phases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"phase names must be unique, got {names}")
+        return phases
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2)
+
+    def to_table(self) -> dict[str, Any]:
+        """The recipe in its TOML form (component tables flattened), for re-validation."""
+        d = self.model_dump(mode="json")
+        d["data"] = self.data.to_table()
+        d["model"] = _spec_to_table(self.model)
+        d["losses"] = {
+            k: {**term.spec.to_table(), "weight": term.weight, "start": term.start, "ramp": term.ramp,
+                "enabled": term.enabled}
+            for k, term in self.losses.items()
+        }
+        return d
+
+
+def _spec_to_table(spec: ComponentSpec) -> dict[str, Any]:
+    table: dict[str, Any] = {"type": spec.type}
+    for k, v in spec.params.items():
+        if isinstance(v, dict) and "type" in v and "params" in v:
+            table[k] = _spec_to_table(ComponentSpec.model_validate(v))
+        else:
+            table[k] = v
+    return table
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+def read_recipe_table(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML recipe file; syntax errors name the file and line."""
+    p = Path(path)
+    if not p.is_file():
+        raise RecipeError([RecipeIssue("", f"recipe file {str(p)!r} does not exist")])
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise RecipeError([RecipeIssue("", f"not valid TOML: {exc}")], source=str(p)) from None
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"a.b.c=value"`` → (["a", "b", "c"], value); the value is read as TOML, else as a string."""
+    if "=" not in text:
+        raise RecipeError([RecipeIssue("", f"override {text!r} must look like section.key=value")])
+    key, raw = text.split("=", 1)
+    parts = [p.strip() for p in key.strip().split(".")]
+    if not all(parts):
+        raise RecipeError([RecipeIssue("", f"override {text!r} has an empty key segment")])
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # bare words are strings: --set model.type=dual_mtgan
+    return parts, value
+
+
+def apply_overrides(table: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``table`` with ``--set`` overrides applied (validation happens later)."""
+    out = json.loads(json.dumps(table))
+    issues = []
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            nxt = node.get(part)
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                issues.append(RecipeIssue(".".join(parts[: i + 1]), f"is a value, not a table; cannot set {text!r}"))
+                break
+            node = nxt
+        else:
+            node[parts[-1]] = value
+    if issues:
+        raise RecipeError(issues, source="--set")
+    return out
+
+
+# -- validation --------------------------------------------------------------------
+
+
+class _RecipeShape(StrictModel):
+    """The recipe with component tables left raw; they are walked against the registry."""
+
+    name: str = "run"
+    seed: int = 0
+    plugins: list[str] = []
+    video: VideoSection = VideoSection()
+    data: dict[str, Any]
+    loader: LoaderSection = LoaderSection()
+    model: dict[str, Any]
+    losses: dict[str, dict[str, Any]] = {}
+    phases: list[PhaseSpec] = Field(default_factory=_default_phases)
+    optimizers: dict[str, OptimizerSpec] = {}
+    train: TrainSection = TrainSection()
+
+
+def validate_recipe(table: dict[str, Any], registry: ComponentRegistry, source: str | None = None) -> Recipe:
+    """Validate a parsed recipe against the registry; raises :class:`RecipeError` with every issue."""
+    issues: list[RecipeIssue] = []
+    shape = None
+    try:
+        shape = _RecipeShape.model_validate(table)
+    except ValidationError as err:
+        issues.extend(issues_from_pydantic(err, "", list(_RecipeShape.model_fields)))
+    raw_data = table.get("data")
+    raw_model = table.get("model")
+
+    data = validate_component(registry, "dataset", raw_data, "data", issues) if isinstance(raw_data, dict) else None
+    model = validate_component(registry, "model", raw_model, "model", issues) if isinstance(raw_model, dict) else None
+
+    losses: dict[str, LossTerm] = {}
+    raw_losses = table.get("losses", {})
+    if isinstance(raw_losses, dict):
+        for name, loss_table in raw_losses.items():
+            path = f"losses.{name}"
+            if not isinstance(loss_table, dict):
+                continue  # already reported by the shape check
+            schedule = {k: loss_table[k] for k in LOSS_SCHEDULE_KEYS if k in loss_table}
+            component = {k: v for k, v in loss_table.items() if k not in LOSS_SCHEDULE_KEYS}
+            resolved = validate_component(registry, "loss", component, path, issues)
+            try:
+                term_schedule = _LossSchedule.model_validate(schedule)
+            except ValidationError as err:
+                issues.extend(issues_from_pydantic(err, path, list(_LossSchedule.model_fields)))
+                continue
+            if resolved is not None:
+                losses[name] = LossTerm(spec=resolved[0], **term_schedule.model_dump())
+
+    if shape is not None:
+        issues.extend(_check_phases(shape, losses, registry))
+
+    if issues or shape is None or data is None or model is None:
+        raise RecipeError(issues, source=source)
+    return Recipe(
+        name=shape.name,
+        seed=shape.seed,
+        plugins=shape.plugins,
+        video=shape.video,
+        data=data[0],
+        loader=shape.loader,
+        model=model[0],
+        losses=losses,
+        phases=shape.phases,
+        optimizers=shape.optimizers,
+        train=shape.train,
+    )
+
+
+class _LossSchedule(StrictModel):
+    weight: float = 1.0
+    start: int = Field(0, ge=0)
+    ramp: int = Field(0, ge=0)
+    enabled: bool = True
+
+
+def _check_phases(shape: _RecipeShape, losses: dict[str, LossTerm], registry: ComponentRegistry) -> list[RecipeIssue]:
+    """Every loss must feed at least one declared phase."""
+    issues = []
+    phase_names = {p.name for p in shape.phases}
+    for name, term in losses.items():
+        factory = registry.get("loss", term.spec.type).factory
+        declared = set(getattr(factory, "phases", ("generator",)))
+        if not declared & phase_names:
+            issues.append(
+                RecipeIssue(
+                    f"losses.{name}",
+                    f"contributes to phases {sorted(declared)} but the recipe's phases are {sorted(phase_names)}",
+                )
+            )
+    return issues
+
+
+def load_recipe(
+    path: str | Path,
+    registry: ComponentRegistry,
+    overrides: list[str] | None = None,
+) -> Recipe:
+    """Read, override and validate a recipe file in one go."""
+    table = read_recipe_table(path)
+    table = apply_overrides(table, overrides or [])
+    return validate_recipe(table, registry, source=str(path))
+
+
+def recipe_plugins(table: dict[str, Any], recipe_path: str | Path | None) -> list[str]:
+    """The ``plugins = [...]`` list, with ``.py`` paths made relative to the recipe's folder."""
+    specs = table.get("plugins") or []
+    if not isinstance(specs, list):
+        return []
+    base = Path(recipe_path).parent if recipe_path else Path.cwd()
+    out = []
+    for spec in specs:
+        if isinstance(spec, str) and spec.endswith(".py") and not Path(spec).is_absolute():
+            spec = str(base / spec)
+        out.append(spec)
+    return out
+
+
+__all__ += ["recipe_plugins"]
