@@ -9,7 +9,7 @@ whole recipe is checked in one pass and every problem is reported with its TOML 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
@@ -74,8 +74,38 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
-def issues_from_pydantic(err: ValidationError, path: str, fields: list[str] | None = None) -> list[RecipeIssue]:
-    """Turn pydantic's errors into recipe issues with full dotted paths and suggestions."""
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the last element of ``loc`` (to suggest its keys)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue  # list indices and dict keys keep the element type found below
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return current
+        current = _element_model(field.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _element_model(annotation: Any) -> Any:
+    """The BaseModel inside ``X``, ``list[X]``, ``dict[str, X]`` or ``X | None``, else the annotation."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in reversed(get_args(annotation)):
+        found = _element_model(arg)
+        if isinstance(found, type) and issubclass(found, BaseModel):
+            return found
+    return annotation
+
+
+def issues_from_pydantic(
+    err: ValidationError, path: str, model: type[BaseModel] | None = None, extra_keys: tuple[str, ...] = ()
+) -> list[RecipeIssue]:
+    """Turn pydantic's errors into recipe issues with full dotted paths and suggestions.
+
+    ``extra_keys`` are keys valid at the top of ``path`` that the model itself does not own
+    (a loss table's ``weight``, say), offered as suggestions too.
+    """
     issues = []
     for e in err.errors():
         loc = path
@@ -83,7 +113,11 @@ def issues_from_pydantic(err: ValidationError, path: str, fields: list[str] | No
             loc = _join(loc, part)
         if e["type"] == "extra_forbidden":
             key = str(e["loc"][-1]) if e["loc"] else ""
-            msg = "unknown key" + did_you_mean(key, fields or [])
+            owner = _model_at(model, tuple(e["loc"][:-1])) if model is not None else None
+            fields = list(owner.model_fields) if owner is not None else []
+            if len(e["loc"]) == 1:
+                fields += list(extra_keys)
+            msg = "unknown key" + did_you_mean(key, fields)
             if fields:
                 msg += f" (valid keys: {', '.join(sorted(fields))})"
         elif e["type"] == "missing":
@@ -103,12 +137,15 @@ def validate_component(
     table: Any,
     path: str,
     issues: list[RecipeIssue],
+    extra_keys: tuple[str, ...] = (),
 ) -> tuple[ComponentSpec, ComponentConfig] | None:
     """Validate one component table; append every problem to ``issues``.
 
     Returns the normalised spec (defaults filled in, nested slots normalised) and the
     config object, or ``None`` when the table is invalid.
     """
+    if isinstance(table, dict) and "type" in table and isinstance(table.get("params"), dict):
+        table = ComponentSpec.model_validate(table)  # the normalised form stored in checkpoints
     if isinstance(table, ComponentSpec):
         table = table.to_table()
     if not isinstance(table, dict):
@@ -155,7 +192,7 @@ def validate_component(
     try:
         config = model.model_validate(params)
     except ValidationError as err:
-        issues.extend(issues_from_pydantic(err, path, list(model.model_fields)))
+        issues.extend(issues_from_pydantic(err, path, model, extra_keys))
         return None
     if len(issues) > before:
         return None

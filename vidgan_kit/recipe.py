@@ -171,6 +171,13 @@ class TrainSection(StrictModel):
     ema: EMASection = Field(default_factory=EMASection)
 
 
+def _unique_phase_names(phases: list[PhaseSpec]) -> list[PhaseSpec]:
+    names = [p.name for p in phases]
+    if len(set(names)) != len(names):
+        raise ValueError(f"phase names must be unique, got {names}")
+    return phases
+
+
 def _default_phases() -> list[PhaseSpec]:
     return [PhaseSpec(name="discriminator"), PhaseSpec(name="generator")]
 
@@ -190,13 +197,7 @@ class Recipe(StrictModel):
     optimizers: dict[str, OptimizerSpec] = Field(default_factory=dict, description="Optimiser per parameter group.")
     train: TrainSection = Field(default_factory=TrainSection)
 
-    @field_validator("phases")
-    @classmethod
-    def _unique_phase_names(cls, phases: list[PhaseSpec]) -> list[PhaseSpec]:
-        names = [p.name for p in phases]
-        if len(set(names)) != len(names):
-            raise ValueError(f"phase names must be unique, got {names}")
-        return phases
+    _unique_phases = field_validator("phases")(classmethod(lambda cls, v: _unique_phase_names(v)))
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2)
@@ -293,6 +294,8 @@ class _RecipeShape(StrictModel):
     optimizers: dict[str, OptimizerSpec] = {}
     train: TrainSection = TrainSection()
 
+    _unique_phases = field_validator("phases")(classmethod(lambda cls, v: _unique_phase_names(v)))
+
 
 def validate_recipe(table: dict[str, Any], registry: ComponentRegistry, source: str | None = None) -> Recipe:
     """Validate a parsed recipe against the registry; raises :class:`RecipeError` with every issue."""
@@ -301,7 +304,7 @@ def validate_recipe(table: dict[str, Any], registry: ComponentRegistry, source: 
     try:
         shape = _RecipeShape.model_validate(table)
     except ValidationError as err:
-        issues.extend(issues_from_pydantic(err, "", list(_RecipeShape.model_fields)))
+        issues.extend(issues_from_pydantic(err, "", _RecipeShape))
     raw_data = table.get("data")
     raw_model = table.get("model")
 
@@ -317,11 +320,11 @@ def validate_recipe(table: dict[str, Any], registry: ComponentRegistry, source: 
                 continue  # already reported by the shape check
             schedule = {k: loss_table[k] for k in LOSS_SCHEDULE_KEYS if k in loss_table}
             component = {k: v for k, v in loss_table.items() if k not in LOSS_SCHEDULE_KEYS}
-            resolved = validate_component(registry, "loss", component, path, issues)
+            resolved = validate_component(registry, "loss", component, path, issues, LOSS_SCHEDULE_KEYS)
             try:
                 term_schedule = _LossSchedule.model_validate(schedule)
             except ValidationError as err:
-                issues.extend(issues_from_pydantic(err, path, list(_LossSchedule.model_fields)))
+                issues.extend(issues_from_pydantic(err, path, _LossSchedule))
                 continue
             if resolved is not None:
                 losses[name] = LossTerm(spec=resolved[0], **term_schedule.model_dump())

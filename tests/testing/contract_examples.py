@@ -1,0 +1,34 @@
+"""Options for components that need more than their defaults to be built in a contract test.
+
+A new built-in component with required options must get an entry here; the contract
+test fails with a clear message until it does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic_core import PydanticUndefined
+
+from vidgan_kit.registry import ComponentEntry
+
+__all__ = ["example_params"]
+
+
+def _required(entry: ComponentEntry) -> list[str]:
+    return [n for n, f in entry.config_model.model_fields.items()
+            if f.default is PydanticUndefined and f.default_factory is None]
+
+
+def example_params(entry: ComponentEntry, tmp_path: Path) -> dict[str, Any]:
+    makers = {}
+    if entry.name in makers:
+        return makers[entry.name](tmp_path)
+    missing = _required(entry)
+    if missing:
+        raise AssertionError(
+            f"{entry.kind} component {entry.name!r} needs options {missing}; add an example to "
+            "tests/testing/contract_examples.py"
+        )
+    return {}

@@ -1,0 +1,112 @@
+"""Every registered component honours its kind's contract; broken ones are caught."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from pydantic import Field
+from torch import nn
+
+from vidgan_kit import ComponentConfig, PluginHost, VideoGeometry, hookimpl, load_registry
+from vidgan_kit.testing import CONTRACT_GEOMETRY, build_component, check_component, registered_plugin
+from vidgan_kit.interfaces import VideoDiscriminator
+
+REGISTRY = load_registry()
+TENSOR_KINDS = ("encoder", "temporal_generator", "decoder", "discriminator", "model")
+
+
+def _params_for(entry, tmp_path) -> dict:
+    """Required options for components that cannot be built from defaults alone."""
+    from tests.testing.contract_examples import example_params
+
+    return example_params(entry, tmp_path)
+
+
+@pytest.mark.parametrize("entry", [e for e in REGISTRY.list() if e.kind in TENSOR_KINDS], ids=lambda e: f"{e.kind}:{e.name}")
+def test_tensor_component_contract(entry, tmp_path):
+    check_component(entry.kind, entry.name, _params_for(entry, tmp_path), registry=REGISTRY)
+
+
+@pytest.mark.parametrize("entry", REGISTRY.list("dataset"), ids=lambda e: e.name)
+def test_dataset_contract(entry, tmp_path):
+    check_component("dataset", entry.name, _params_for(entry, tmp_path), registry=REGISTRY)
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    models = REGISTRY.names("model")
+    if not models:
+        pytest.skip("no model assembly registered")
+    return build_component("model", models[0], registry=REGISTRY)
+
+
+@pytest.mark.parametrize("entry", REGISTRY.list("loss"), ids=lambda e: e.name)
+def test_loss_contract(entry, default_model):
+    check_component("loss", entry.name, registry=REGISTRY, model=default_model)
+
+
+# -- the contracts must fail on broken components ------------------------------------------------
+
+
+class Cfg(ComponentConfig):
+    mode: str = Field("ok", description="Which defect to show.")
+
+
+class FaultyDisc(VideoDiscriminator):
+    """A video discriminator with a configurable defect."""
+
+    def __init__(self, config: Cfg, *, geometry: VideoGeometry) -> None:
+        super().__init__()
+        self.mode = config.mode
+        self.lin = nn.Linear(geometry.channels, 1)
+        self.unused = nn.Linear(2, 2)
+        if self.mode != "dead_param":
+            del self.unused
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        score = self.lin(video.mean(dim=(1, 3, 4))).squeeze(1)
+        if self.mode == "wrong_shape":
+            return score.unsqueeze(1)
+        if self.mode == "noisy":
+            return score + torch.randn(score.shape)  # draws from the global RNG: still deterministic
+        if self.mode == "nondeterministic":
+            return score + torch.rand(1, generator=torch.Generator().manual_seed(torch.seed())).item()
+        if self.mode == "nan":
+            return score * float("nan")
+        return score
+
+
+class FaultyPlugin:
+    @hookimpl
+    def vidgan_register_components(self, registry):
+        registry.add("discriminator", "faulty_disc", FaultyDisc, config=Cfg)
+
+
+@pytest.fixture(scope="module")
+def faulty_host():
+    with registered_plugin(FaultyPlugin(), "faulty", PluginHost.create()) as host:
+        yield host
+
+
+def test_healthy_component_passes(faulty_host):
+    check_component("discriminator", "faulty_disc", {"mode": "ok"}, registry=faulty_host.registry)
+    check_component("discriminator", "faulty_disc", {"mode": "noisy"}, registry=faulty_host.registry)
+
+
+@pytest.mark.parametrize(
+    "mode,message",
+    [
+        ("wrong_shape", "logits shape (2, 1), expected (2,)"),
+        ("dead_param", "no finite gradient reaches 2 parameter(s)"),
+        ("nondeterministic", "the same seed and input gave different outputs"),
+        ("nan", "NaN or Inf"),
+    ],
+)
+def test_contract_catches_defects(faulty_host, mode, message):
+    with pytest.raises(AssertionError) as exc:
+        check_component("discriminator", "faulty_disc", {"mode": mode}, registry=faulty_host.registry)
+    assert message in str(exc.value) and "faulty_disc" in str(exc.value)
+
+
+def test_contract_geometry_is_small():
+    assert CONTRACT_GEOMETRY.height <= 32 and CONTRACT_GEOMETRY.frames <= 8
