@@ -44,7 +44,7 @@ def cli(host):
 
     def invoke(*args: str):
         reset_state(host=host)
-        return runner.invoke(build_app(), list(args), env={"COLUMNS": "220"})
+        return runner.invoke(build_app(), list(args))
 
     yield invoke
     reset_state()

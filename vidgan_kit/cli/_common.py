@@ -47,9 +47,20 @@ class CliState:
 STATE = CliState()
 
 
+#: Width for output that goes to a file or pipe: wide enough that names are never folded,
+#: because people grep it. (COLUMNS is ignored here: runners such as pytest-xdist set it to 80.)
+PIPE_WIDTH = 160
+
+
+def _fit_width(console: Console) -> None:
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+
+
 def reset_state(plugins: list[str] | None = None, host: PluginHost | None = None) -> None:
     """Start a fresh invocation (the CLI entry point and tests call this)."""
-    global STATE
+    _fit_width(out)
+    _fit_width(err)
     STATE.debug = False
     STATE.plugins = list(plugins or [])
     STATE._host = host

@@ -223,15 +223,43 @@ def _forward(kind: str, label: str, m: nn.Module, s: ContractSettings) -> Any:
     return _RUNNERS[kind](label, m, s, gen)
 
 
-def _check_gradients(label: str, m: nn.Module, out: Any) -> None:
+def _backward_outputs(label: str, m: nn.Module, out: Any) -> None:
     tensors = [t for t in _tensors(out) if t.is_floating_point() and t.requires_grad]
     if not tensors:
         raise AssertionError(f"{label}: no output depends on the parameters (nothing requires grad)")
     m.zero_grad(set_to_none=True)
     sum(t.float().square().mean() for t in tensors).backward()
-    dead = [n for n, p in m.named_parameters() if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
+
+
+def _has_grad(p: torch.Tensor) -> bool:
+    return p.grad is not None and bool(torch.isfinite(p.grad).all())
+
+
+def _check_gradients(label: str, m: nn.Module, out: Any) -> None:
+    _backward_outputs(label, m, out)
+    dead = [n for n, p in m.named_parameters() if p.requires_grad and not _has_grad(p)]
     if dead:
         raise AssertionError(f"{label}: no finite gradient reaches {len(dead)} parameter(s), e.g. {dead[:4]}")
+
+
+def _check_group_gradients(label: str, m: ModelAssembly, out: Any) -> None:
+    """A model's forward drives some parameter groups (the generator) and not others (the
+    discriminators, which only the losses call). Each group must be all-or-nothing: a group
+    that is half reached has parameters no gradient will ever train."""
+    _backward_outputs(label, m, out)
+    names = {id(p): n for n, p in m.named_parameters()}
+    reached_any = False
+    for group, params in m.parameter_groups().items():
+        live = [p for p in params if p.requires_grad]
+        hit = [p for p in live if _has_grad(p)]
+        if hit and len(hit) != len(live):
+            dead = [names.get(id(p), "?") for p in live if not _has_grad(p)]
+            raise AssertionError(
+                f"{label}: group {group!r} is only partly reached by forward(): no gradient for {dead[:4]}"
+            )
+        reached_any = reached_any or bool(hit)
+    if not reached_any:
+        raise AssertionError(f"{label}: forward() outputs reach no parameter group")
 
 
 def _check_same(label: str, a: Any, b: Any, what: str) -> None:
@@ -344,7 +372,10 @@ def check_component(
     out = _forward(kind, label, component, settings)
     _assert_finite(label, out)
     _check_same(label, out, _forward(kind, label, twin, settings), "the same seed and input gave different outputs")
-    _check_gradients(label, component, out)
+    if kind == "model":
+        _check_group_gradients(label, component, out)
+    else:
+        _check_gradients(label, component, out)
     _check_state_round_trip(kind, label, component, name, params, registry, settings)
 
 

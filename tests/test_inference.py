@@ -1,0 +1,95 @@
+"""Inference pipelines from checkpoints: transfer and sampling, from tensors and from files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vidgan_kit import VideoGeometry
+from vidgan_kit.checkpoint import save_checkpoint
+from vidgan_kit.errors import ShapeError, VidganError
+from vidgan_kit.inference import load_pipeline
+
+from .training.toys import make_host
+
+GEOMETRY = VideoGeometry(frames=4, channels=3, height=8, width=8)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A toy model with distinct raw and EMA generator weights, saved as a run's checkpoint."""
+    host = make_host()
+    model = host.registry.build("model", "tr_gan", {}, geometry=GEOMETRY, registry=host.registry)
+    ema = host.registry.build("decoder", "tr_conv", {}, geometry=GEOMETRY)
+    with torch.no_grad():
+        for p in ema.parameters():
+            p.mul_(0.5)
+    save_checkpoint(tmp_path / "run" / "checkpoints", model, step=3, registry=host.registry,
+                    ema={"generator": ema})
+    return host, model.eval(), ema, tmp_path / "run"
+
+
+def _silent(notes: list[str]):
+    return notes.append
+
+
+def test_transfer_and_sample_from_tensors(saved):
+    host, model, _, run_dir = saved
+    notes: list[str] = []
+    pipe = load_pipeline(run_dir, registry=host.registry, use_ema=False, notes=_silent(notes))
+    assert pipe.geometry == GEOMETRY and pipe.step == 3
+    image = torch.rand(3, 8, 8) * 2 - 1
+    video = torch.rand(4, 3, 8, 8) * 2 - 1
+
+    out = pipe.transfer(image, video)
+    assert out.shape == (4, 3, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(out, model.transfer(image[None], video[None])[0])
+
+    clips = pipe.sample(image, n=3, seed=1)
+    assert clips.shape == (3, 4, 3, 8, 8)
+    assert torch.equal(clips, pipe.sample(image, n=3, seed=1))  # a seed gives the same clips
+    assert not torch.equal(clips, pipe.sample(image, n=3, seed=2))
+    assert notes == []  # inputs already fit: nothing to say
+
+
+def test_ema_weights_are_used_by_default(saved):
+    host, model, ema, run_dir = saved
+    pipe = load_pipeline(run_dir, registry=host.registry, notes=_silent([]))
+    for k, v in ema.state_dict().items():
+        assert torch.equal(pipe.model.generator.state_dict()[k], v)
+    raw = load_pipeline(run_dir, registry=host.registry, use_ema=False, notes=_silent([]))
+    assert torch.equal(raw.model.generator.conv1.weight, model.generator.conv1.weight)
+
+
+def test_inputs_are_checked(saved):
+    host, _, _, run_dir = saved
+    pipe = load_pipeline(run_dir, registry=host.registry, notes=_silent([]))
+    image = torch.zeros(3, 8, 8)
+    with pytest.raises(VidganError, match="2 frame.*at least 4"):
+        pipe.transfer(image, torch.zeros(2, 3, 8, 8))
+    with pytest.raises(ShapeError, match=r"\[-1, 1\]"):
+        pipe.transfer(image * 0 + 255, torch.zeros(4, 3, 8, 8))
+    with pytest.raises(ShapeError, match=r"\[C, H, W\]"):
+        pipe.sample(torch.zeros(1, 3, 8, 8))
+
+
+def test_files_are_read_and_fitted_with_a_note(saved, tmp_path):
+    io = pytest.importorskip("vidgan_kit.io")
+    host, _, _, run_dir = saved
+    image_path = tmp_path / "face.png"
+    video_path = tmp_path / "drive.gif"
+    io.write_image(image_path, torch.rand(3, 16, 16) * 2 - 1)
+    io.write_video(video_path, torch.rand(6, 3, 16, 20) * 2 - 1, fps=8)
+    notes: list[str] = []
+    pipe = load_pipeline(run_dir, registry=host.registry, notes=notes.append)
+
+    out = pipe.transfer(image_path, video_path)
+    assert out.shape == (4, 3, 8, 8) and out.abs().max() <= 1
+    assert any("resized 16x16" in n for n in notes) and any("resized 16x20" in n for n in notes)
+
+    short = tmp_path / "short.gif"
+    io.write_video(short, torch.zeros(2, 3, 8, 8), fps=8)
+    with pytest.raises(VidganError, match="at least 4"):
+        pipe.transfer(image_path, short)
+    assert pipe.sample(str(image_path), n=2).shape == (2, 4, 3, 8, 8)

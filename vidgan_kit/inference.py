@@ -1,0 +1,190 @@
+"""Using a trained model: motion transfer and sampling, from a checkpoint.
+
+    from vidgan_kit.inference import load_pipeline
+    pipe = load_pipeline("runs/dual_mtgan")           # run dir → its latest checkpoint
+    clip = pipe.transfer("face.png", "driving.mp4")   # [T, C, H, W] in [-1, 1]
+    clips = pipe.sample("face.png", n=4, seed=0)      # [4, T, C, H, W]
+
+The pipeline delegates to the model assembly's own methods, so it works for any model
+that provides them:
+
+- ``transfer(image [B, C, H, W], video [B, T, C, H, W]) -> [B, T, C, H, W]``: animate
+  ``image`` with the motion of ``video``;
+- ``sample(image [B, C, H, W], n, generator) -> [B, n, T, C, H, W]``: ``n`` random motions.
+
+Inputs are tensors in [-1, 1] (``[C, H, W]`` images, ``[T, C, H, W]`` clips) or file paths,
+read with :mod:`vidgan_kit.io`; either is fitted to the model's geometry (centre-crop and
+resize, with a note on stderr).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .checkpoint import build_model, load_weights, read_index
+from .errors import ShapeError, VidganError
+from .interfaces import ModelAssembly
+from .layout import VideoGeometry, assert_video
+from .registry import ComponentRegistry
+
+__all__ = ["Pipeline", "load_pipeline"]
+
+ImageInput = torch.Tensor | str | os.PathLike[str]
+VideoInput = torch.Tensor | str | os.PathLike[str]
+
+
+class Pipeline:
+    """A model assembly ready for inference on one device, in eval mode, without gradients."""
+
+    def __init__(
+        self,
+        model: ModelAssembly,
+        *,
+        device: str | torch.device = "cpu",
+        source: str | None = None,
+        step: int | None = None,
+        notes: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.geometry: VideoGeometry = model.geometry
+        self.source, self.step = source, step
+        self.notes = notes or _print_note
+
+    def __repr__(self) -> str:
+        spec = getattr(self.model, "component_spec", None)
+        name = spec.type if spec is not None else type(self.model).__name__
+        return f"Pipeline(model={name!r}, geometry={self.geometry}, step={self.step}, device={self.device})"
+
+    # -- inputs --------------------------------------------------------------------------
+    def _note(self, message: str) -> None:
+        self.notes(f"note: {message}")
+
+    def _fit(self, x: torch.Tensor, what: str) -> torch.Tensor:
+        """Channels and size to the model's geometry; values must already be in [-1, 1]."""
+        from .io import resize_video
+
+        g = self.geometry
+        if not x.is_floating_point():
+            raise ShapeError(f"{what}: expected a floating-point tensor in [-1, 1], got dtype {x.dtype}")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < -1.001 or hi > 1.001:
+            raise ShapeError(
+                f"{what}: expected values in [-1, 1], got [{lo:.3g}, {hi:.3g}]"
+                " (convert 0..255 pixels with x / 127.5 - 1, 0..1 ones with x * 2 - 1)."
+            )
+        c = x.shape[-3]
+        if c != g.channels:
+            if g.channels == 1 and c == 3:
+                x = x.mean(dim=-3, keepdim=True)
+                self._note(f"{what}: converted RGB to grey for a {g.channels}-channel model")
+            elif g.channels == 3 and c == 1:
+                x = x.expand(*x.shape[:-3], 3, *x.shape[-2:])
+                self._note(f"{what}: repeated the grey channel for an RGB model")
+            else:
+                raise ShapeError(f"{what}: has {c} channels, the model takes {g.channels}")
+        h, w = x.shape[-2:]
+        if (h, w) != (g.height, g.width):
+            x = resize_video(x.float(), g.height, g.width, mode="crop")
+            self._note(f"{what}: resized {h}x{w} to the model's {g.height}x{g.width} (centre crop)")
+        return x
+
+    def _image(self, image: ImageInput) -> torch.Tensor:
+        if isinstance(image, str | os.PathLike):
+            from .io import read_image
+
+            x, what = read_image(image), f"image {os.fspath(image)!r}"
+        else:
+            x, what = image, "image"
+        if not isinstance(x, torch.Tensor) or x.dim() != 3:
+            raise ShapeError(f"{what}: expected [C, H, W], got {tuple(getattr(x, 'shape', ()))}")
+        return self._fit(x, what).to(self.device).unsqueeze(0)
+
+    def _video(self, video: VideoInput) -> torch.Tensor:
+        t = self.geometry.frames
+        if isinstance(video, str | os.PathLike):
+            from .io import read_video
+
+            x, what = read_video(video, max_frames=t), f"video {os.fspath(video)!r}"
+        else:
+            x, what = video, "video"
+        if not isinstance(x, torch.Tensor) or x.dim() != 4:
+            raise ShapeError(f"{what}: expected [T, C, H, W], got {tuple(getattr(x, 'shape', ()))}")
+        if x.shape[0] < t:
+            raise VidganError(
+                f"{what} has {x.shape[0]} frame(s); the model needs at least {t} (it drives clips of {t} frames)."
+            )
+        if x.shape[0] > t:
+            self._note(f"{what}: using its first {t} of {x.shape[0]} frames")
+            x = x[:t]
+        return self._fit(x, what).to(self.device).unsqueeze(0)
+
+    def _method(self, name: str) -> Any:
+        fn = getattr(self.model, name, None)
+        if not callable(fn):
+            raise VidganError(f"{self!r}: the model does not implement {name}(); it cannot be used for that.")
+        return fn
+
+    # -- tasks ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def transfer(self, image: ImageInput, video: VideoInput) -> torch.Tensor:
+        """Animate ``image`` with the motion of ``video``; returns ``[T, C, H, W]`` in [-1, 1]."""
+        fn = self._method("transfer")
+        out = fn(self._image(image), self._video(video))
+        assert_video(out, "transfer() output", batch=1, geometry=self.geometry)
+        return out[0].float().clamp(-1, 1)
+
+    @torch.no_grad()
+    def sample(self, image: ImageInput, n: int = 1, seed: int = 0) -> torch.Tensor:
+        """``n`` clips of ``image`` with random motion; returns ``[n, T, C, H, W]`` in [-1, 1]."""
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        fn = self._method("sample")
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        out = fn(self._image(image), n, generator)
+        g = self.geometry
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, n, *g.clip_shape):
+            raise ShapeError(
+                f"sample() output: expected [B, n, T, C, H, W] = [1, {n}, {g.frames}, {g.channels}, {g.height},"
+                f" {g.width}], got {tuple(getattr(out, 'shape', ()))}"
+            )
+        return out[0].float().clamp(-1, 1)
+
+
+def load_pipeline(
+    path: str | os.PathLike[str],
+    *,
+    registry: ComponentRegistry | None = None,
+    device: str | torch.device = "cpu",
+    use_ema: bool = True,
+    notes: Callable[[str], Any] | None = None,
+) -> Pipeline:
+    """A :class:`Pipeline` from a checkpoint directory or a run directory (its latest checkpoint).
+
+    :param registry: where the model's components are looked up; by default every
+        installed plugin's (:func:`vidgan_kit.load_registry`).
+    :param use_ema: use the EMA weights of the slots that have them (the better samples).
+    :param notes: called with each note about the inputs (resizing, frames dropped) and the
+        weights; by default notes are printed to stderr.
+    """
+    if registry is None:
+        from . import load_registry
+
+        registry = load_registry()
+    index = read_index(path)
+    model = build_model(index, registry)
+    load_weights(model, index["path"], use_ema=use_ema)
+    pipeline = Pipeline(model, device=device, source=str(Path(index["path"])), step=index.get("step"), notes=notes)
+    if use_ema and not index.get("ema_slots"):
+        pipeline._note("the checkpoint has no EMA weights; using the raw weights")
+    return pipeline
+
+
+def _print_note(message: str) -> None:
+    print(message, file=sys.stderr)

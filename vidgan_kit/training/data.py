@@ -1,0 +1,123 @@
+"""Batches in an order that survives a restart.
+
+Each epoch's order is a permutation drawn from a generator seeded by (recipe seed, epoch),
+so it can be recomputed at any time instead of stored; resuming at (epoch, batch) skips
+the batches of the epoch already consumed. torch's default ``RandomSampler`` draws its
+permutation from a generator whose state at the *start* of the epoch is long gone by
+the time a checkpoint is written, which is why a custom sampler is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
+
+from ..errors import DataError
+from ..recipe import LoaderSection
+from .seeding import derive_seed
+
+__all__ = ["EpochSampler", "BatchStream", "fixed_batch"]
+
+
+class EpochSampler(Sampler[int]):
+    """A seeded permutation per epoch, starting ``skip`` indices in."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed = size, seed
+        self.epoch, self.skip = 0, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        self.epoch, self.skip = epoch, skip
+
+    def permutation(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(derive_seed(self.seed, epoch))
+        return torch.randperm(self.size, generator=g)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.permutation(self.epoch)[self.skip :].tolist())
+
+    def __len__(self) -> int:
+        return self.size - self.skip
+
+
+class BatchStream:
+    """Endless batches over epochs; ``position()`` says where to resume."""
+
+    def __init__(
+        self, dataset: Dataset, loader: LoaderSection, seed: int, *, pin_memory: bool = False
+    ) -> None:
+        try:
+            size = len(dataset)  # type: ignore[arg-type]
+        except TypeError:
+            raise DataError(
+                f"The dataset {type(dataset).__name__} has no length; the trainer needs a map-style dataset"
+                " (with __len__ and __getitem__) so that the data order can be resumed."
+            ) from None
+        self.batch_size, self.drop_last = loader.batch_size, loader.drop_last
+        per_epoch = size // self.batch_size if self.drop_last else -(-size // self.batch_size)
+        if per_epoch == 0:
+            raise DataError(
+                f"The dataset has {size} clip(s), fewer than loader.batch_size = {self.batch_size}"
+                " with loader.drop_last = true: an epoch would have no batch. Lower loader.batch_size."
+            )
+        self.batches_per_epoch = per_epoch
+        self.dataset, self.seed = dataset, seed
+        self.sampler = EpochSampler(size, seed)
+        self.workers = loader.workers
+        self.pin_memory = pin_memory
+        self.epoch, self.batch = 0, 0
+        self._it: Iterator[Any] | None = None
+
+    def _start_epoch(self) -> None:
+        self.sampler.set_epoch(self.epoch, skip=self.batch * self.batch_size)
+        # An explicit generator, seeded per epoch: the DataLoader draws its workers' base
+        # seed from it. Without one it would draw from the global torch RNG whenever an
+        # epoch starts, so a resumed run (which starts an epoch mid-way) would shift every
+        # random number the model draws afterwards.
+        g = torch.Generator().manual_seed(derive_seed(self.seed, self.epoch, 1))
+        loader = DataLoader(
+            self.dataset,
+            batch_size=self.batch_size,
+            sampler=self.sampler,
+            num_workers=self.workers,
+            drop_last=self.drop_last,
+            generator=g,
+            collate_fn=default_collate,
+            persistent_workers=False,
+            pin_memory=self.pin_memory,
+        )
+        self._it = iter(loader)
+
+    def __iter__(self) -> BatchStream:
+        return self
+
+    def __next__(self) -> Any:
+        while True:
+            if self._it is None:
+                self._start_epoch()
+            assert self._it is not None
+            try:
+                item = next(self._it)
+            except StopIteration:
+                self._it = None
+                self.epoch, self.batch = self.epoch + 1, 0
+                continue
+            self.batch += 1
+            return item
+
+    def seek(self, epoch: int, batch: int) -> None:
+        """Continue from ``batch`` batches into ``epoch`` (as saved by :meth:`position`)."""
+        self.epoch, self.batch, self._it = epoch, batch, None
+
+    def position(self) -> dict[str, int]:
+        """Epoch and batches consumed within it: enough to resume the exact order."""
+        return {"epoch": self.epoch, "batch": self.batch, "seed": self.seed}
+
+
+def fixed_batch(dataset: Dataset, size: int) -> Any:
+    """The first ``size`` clips of the dataset, for previews that are comparable over time."""
+    n = min(size, len(dataset))  # type: ignore[arg-type]
+    return default_collate([dataset[i] for i in range(n)])

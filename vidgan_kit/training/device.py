@@ -1,0 +1,108 @@
+"""Where and in which precision the model runs.
+
+``precision`` is the recipe's autocast setting: ``fp32`` (no autocast), ``bf16`` (CPU and
+CUDA; no loss scaling needed since bf16 keeps fp32's exponent range) or ``fp16`` (CUDA only,
+with a :class:`torch.amp.GradScaler` because fp16 gradients underflow).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..errors import VidganError
+
+__all__ = ["resolve_device", "autocast", "make_grad_scaler", "to_channels_last", "move_to_device", "describe_device"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` → the first CUDA device when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise VidganError(f"train.device = {name!r} is not a device; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise VidganError(
+                f"train.device = {name!r} but CUDA is not available in this torch build or on this machine;"
+                " use 'auto' or 'cpu'."
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise VidganError(f"train.device = {name!r} but only {torch.cuda.device_count()} CUDA device(s) exist.")
+    elif device.type != "cpu":
+        raise VidganError(f"train.device = {name!r}: only 'cpu' and CUDA devices are supported.")
+    return device
+
+
+def check_precision(device: torch.device, precision: str) -> None:
+    if precision == "fp16" and device.type != "cuda":
+        raise VidganError(
+            "train.precision = 'fp16' needs a CUDA device (CPU autocast has no fp16 loss scaling);"
+            " use 'bf16' or 'fp32' on the CPU."
+        )
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise VidganError(f"train.precision = {precision!r}; choose fp32, bf16 or fp16.")
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str) -> Iterator[None]:
+    """Autocast for the forward pass and the losses (never around ``backward``)."""
+    if precision == "fp32":
+        yield
+        return
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    with torch.autocast(device_type=device.type, dtype=dtype):
+        yield
+
+
+def make_grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
+    """A scaler that is a no-op unless training in fp16 on CUDA."""
+    return torch.amp.GradScaler(device.type, enabled=(precision == "fp16" and device.type == "cuda"))
+
+
+def to_channels_last(module: nn.Module) -> None:
+    """Store 2D-conv weights as channels_last (and 3D-conv weights as channels_last_3d).
+
+    ``Module.to(memory_format=...)`` refuses a model that mixes 4D and 5D weights, which a
+    video GAN always does, so convert per convolution.
+    """
+    for m in module.modules():
+        fmt = None
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            fmt = torch.channels_last
+        elif isinstance(m, nn.Conv3d | nn.ConvTranspose3d):
+            fmt = torch.channels_last_3d
+        if fmt is None:
+            continue
+        for p in m.parameters(recurse=False):
+            if p.dim() in (4, 5):
+                p.data = p.data.to(memory_format=fmt)
+
+
+def move_to_device(obj: Any, device: torch.device) -> Any:
+    """Move the tensors of a (nested) batch to ``device``."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device, non_blocking=True)
+    if isinstance(obj, dict):
+        return {k: move_to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(move_to_device(v, device) for v in obj)
+    return obj
+
+
+def describe_device(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {"device": str(device)}
+    if device.type == "cuda":
+        idx = device.index if device.index is not None else torch.cuda.current_device()
+        info["name"] = torch.cuda.get_device_name(idx)
+        info["cuda"] = torch.version.cuda
+        info["capability"] = list(torch.cuda.get_device_capability(idx))
+    else:
+        info["threads"] = torch.get_num_threads()
+    return info

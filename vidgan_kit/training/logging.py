@@ -1,0 +1,155 @@
+"""Where training statistics go: ``metrics.jsonl``, TensorBoard (when installed), the terminal.
+
+``metrics.jsonl`` holds one JSON object per line: ``step`` (steps completed), ``time``
+(Unix time), ``elapsed`` (seconds since this session started) and every statistic,
+averaged over the steps since the previous line. Flat keys (``loss/generator/adv``) load
+straight into a data frame.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = ["MetricsLogger", "ProgressDisplay", "quiet_from_env", "ENV_QUIET", "truncate_metrics"]
+
+#: Set to 1 to silence the progress display (tests, batch jobs).
+ENV_QUIET = "VIDGAN_QUIET"
+
+
+def quiet_from_env() -> bool:
+    return os.environ.get(ENV_QUIET, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def truncate_metrics(path: Path, step: int) -> None:
+    """Drop lines logged after ``step``: a resumed run re-does those steps and re-logs them."""
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by the kill
+    path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+
+
+class MetricsLogger:
+    """Averages per-step stats and writes them every ``log_every`` steps."""
+
+    def __init__(self, run_dir: Path, *, enabled: bool = True, tensorboard: bool = True) -> None:
+        self.path = run_dir / "metrics.jsonl"
+        self.enabled = enabled
+        self._sums: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+        self._start = time.time()
+        self._file = open(self.path, "a", encoding="utf-8") if enabled else None  # noqa: SIM115
+        self.tb: Any = None
+        if enabled and tensorboard:
+            try:  # optional: torch.utils.tensorboard needs the tensorboard package
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                SummaryWriter = None  # noqa: N806
+            if SummaryWriter is not None:
+                self.tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+
+    def accumulate(self, stats: dict[str, float]) -> None:
+        for k, v in stats.items():
+            if v is None or not isinstance(v, int | float):
+                continue
+            self._sums[k] = self._sums.get(k, 0.0) + float(v)
+            self._counts[k] = self._counts.get(k, 0) + 1
+
+    def flush(self, step: int) -> dict[str, float]:
+        """Write the averages since the last flush as one line; returns them."""
+        means = {k: self._sums[k] / self._counts[k] for k in self._sums}
+        self._sums.clear()
+        self._counts.clear()
+        if not self.enabled or not means:
+            return means
+        now = time.time()
+        record: dict[str, Any] = {"step": step, "time": round(now, 3), "elapsed": round(now - self._start, 3)}
+        # JSON has no NaN/inf; write null so every line stays parseable by strict readers.
+        record.update({k: (v if math.isfinite(v) else None) for k, v in sorted(means.items())})
+        assert self._file is not None
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()
+        if self.tb is not None:
+            for k, v in means.items():
+                self.tb.add_scalar(k, v, step)
+        return means
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self.tb is not None:
+            self.tb.close()
+            self.tb = None
+
+
+def _short(stats: dict[str, float]) -> str:
+    """The phase totals, compactly: ``discriminator 1.234 · generator 0.567``."""
+    parts = []
+    for k, v in stats.items():
+        if k.startswith("loss/") and k.count("/") == 1:
+            parts.append(f"{k[5:]} {v:.4g}")
+    return " · ".join(parts)
+
+
+class ProgressDisplay:
+    """A rich progress bar on a terminal, one plain line per log interval otherwise.
+
+    ``quiet`` silences both (tests set ``VIDGAN_QUIET=1`` or pass ``quiet=True``).
+    """
+
+    def __init__(self, total: int, start: int, *, enabled: bool, quiet: bool) -> None:
+        self.total, self.quiet = total, quiet or not enabled
+        self._progress: Any = None
+        self._task: Any = None
+        if self.quiet:
+            return
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(
+                TextColumn("[bold]train"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]:>7} it/s"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[losses]}"),
+                console=console,
+                transient=False,
+            )
+            self._task = self._progress.add_task("train", total=total, completed=start, rate="-", losses="")
+
+    def __enter__(self) -> ProgressDisplay:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, step: int, stats: dict[str, float], rate: float) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=step, rate=f"{rate:.2f}", losses=_short(stats))
+
+    def log_line(self, step: int, means: dict[str, float]) -> None:
+        """Called at each metrics line; prints it when there is no live bar."""
+        if self.quiet or self._progress is not None:
+            return
+        rate = means.get("perf/it_per_s", float("nan"))
+        print(f"step {step}/{self.total}  {rate:.2f} it/s  {_short(means)}", file=sys.stderr, flush=True)
