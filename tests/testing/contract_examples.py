@@ -22,9 +22,11 @@ def _required(entry: ComponentEntry) -> list[str]:
 
 
 def example_params(entry: ComponentEntry, tmp_path: Path) -> dict[str, Any]:
-    makers = {}
-    if entry.name in makers:
-        return makers[entry.name](tmp_path)
+    from vidgan_builtin.data.examples import EXAMPLE_DATASETS
+    from vidgan_builtin.data.examples import example_params as data_example
+
+    if entry.kind == "dataset" and entry.name in EXAMPLE_DATASETS:
+        return data_example(entry.name, tmp_path)
     missing = _required(entry)
     if missing:
         raise AssertionError(

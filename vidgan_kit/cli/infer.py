@@ -77,7 +77,7 @@ def generate(
     out_dir.mkdir(parents=True, exist_ok=True)
     for path, clip in zip(names, samples, strict=False):
         write_video(path, clip, fps=fps)
-    write_video(names[-1], video_grid([samples.unsqueeze(0)]), fps=fps)
+    write_video(names[-1], video_grid([samples]), fps=fps)  # one row of n clips
     out.print(f"wrote {n} samples and a grid to {out_dir}")
 
 

@@ -73,6 +73,10 @@ class BatchStream:
 
     def _start_epoch(self) -> None:
         self.sampler.set_epoch(self.epoch, skip=self.batch * self.batch_size)
+        # Datasets that draw per-epoch randomness (a clip's random time window, say) derive
+        # it from the epoch they are told; workers are not persistent, so they see it too.
+        if callable(getattr(self.dataset, "set_epoch", None)):
+            self.dataset.set_epoch(self.epoch)
         # An explicit generator, seeded per epoch: the DataLoader draws its workers' base
         # seed from it. Without one it would draw from the global torch RNG whenever an
         # epoch starts, so a resumed run (which starts an epoch mid-way) would shift every

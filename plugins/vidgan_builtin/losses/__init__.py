@@ -1,0 +1,24 @@
+"""Built-in losses of Dual-MTGAN, and the shared adversarial objectives.
+
+Registered by :mod:`vidgan_builtin.losses.plugin` (kind ``loss``): ``content_consistency``
+(Eq. 1), ``kl_divergence`` (Eq. 2), ``reconstruction`` (Eq. 4), ``image_adversarial``
+(Eq. 5), ``video_adversarial`` (Eq. 6), ``motion_consistency`` (Eq. 7). Weights and
+schedules are the recipe's (``[losses.NAME] weight/start/ramp``), never the loss's.
+"""
+
+from .adversarial import ImageAdversarialLoss, VideoAdversarialLoss
+from .objectives import GanObjective, frozen_call, gan_objective
+from .terms import ContentConsistencyLoss, KLDivergenceLoss, MotionConsistencyLoss, ReconstructionLoss, kl_per_dim
+
+__all__ = [
+    "GanObjective",
+    "gan_objective",
+    "frozen_call",
+    "kl_per_dim",
+    "ContentConsistencyLoss",
+    "KLDivergenceLoss",
+    "ReconstructionLoss",
+    "MotionConsistencyLoss",
+    "ImageAdversarialLoss",
+    "VideoAdversarialLoss",
+]

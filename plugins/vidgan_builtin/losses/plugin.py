@@ -1,8 +1,52 @@
-"""Registers the built-in losses components."""
+"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7."""
 
 from vidgan_kit import Registrar, hookimpl
+
+from .adversarial import ImageAdversarialLoss, VideoAdversarialLoss
+from .terms import ContentConsistencyLoss, KLDivergenceLoss, MotionConsistencyLoss, ReconstructionLoss
 
 
 @hookimpl
 def vidgan_register_components(registry: Registrar) -> None:
-    pass
+    registry.add(
+        "loss",
+        "content_consistency",
+        ContentConsistencyLoss,
+        config=ContentConsistencyLoss.Config,
+        summary="L_C (Eq. 1): L1 between content codes of consecutive frames.",
+    )
+    registry.add(
+        "loss",
+        "kl_divergence",
+        KLDivergenceLoss,
+        config=KLDivergenceLoss.Config,
+        summary="L_KL (Eq. 2): KL of the motion posterior to N(0, I), summed over dims, batch mean.",
+    )
+    registry.add(
+        "loss",
+        "reconstruction",
+        ReconstructionLoss,
+        config=ReconstructionLoss.Config,
+        summary="L_rec (Eq. 4): per-pixel L1 (or MSE) between the reconstruction and the clip.",
+    )
+    registry.add(
+        "loss",
+        "motion_consistency",
+        MotionConsistencyLoss,
+        config=MotionConsistencyLoss.Config,
+        summary="L_M (Eq. 7): E_M of the reconstruction and the transfer must give back z_M.",
+    )
+    registry.add(
+        "loss",
+        "image_adversarial",
+        ImageAdversarialLoss,
+        config=ImageAdversarialLoss.Config,
+        summary="L_GAN^I (Eq. 5): conditional image-pair GAN loss with mismatch pairs (D and G phases).",
+    )
+    registry.add(
+        "loss",
+        "video_adversarial",
+        VideoAdversarialLoss,
+        config=VideoAdversarialLoss.Config,
+        summary="L_GAN^V (Eq. 6): whole-clip GAN loss on reconstruction, transfer and sample (D and G phases).",
+    )

@@ -1,0 +1,28 @@
+"""Built-in networks of Dual-MTGAN (E_C, E_M, G_T, G_I, D_I, D_V), DCGAN-style.
+
+Registered by :mod:`vidgan_builtin.networks.plugin` under these stable names:
+
+==================  =================================  ===================================
+kind                name                               class
+==================  =================================  ===================================
+encoder             ``conv_content_encoder``           :class:`ConvContentEncoder`
+encoder             ``conv3d_motion_encoder``          :class:`Conv3dMotionEncoder`
+temporal_generator  ``lstm_temporal_generator``        :class:`LSTMTemporalGenerator`
+decoder             ``conv_frame_decoder``             :class:`ConvFrameDecoder`
+discriminator       ``conditional_image_discriminator``  :class:`ConditionalImageDiscriminator`
+discriminator       ``conv3d_video_discriminator``     :class:`Conv3dVideoDiscriminator`
+==================  =================================  ===================================
+"""
+
+from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscriminator
+from .encoders import Conv3dMotionEncoder, ConvContentEncoder
+from .generators import ConvFrameDecoder, LSTMTemporalGenerator
+
+__all__ = [
+    "ConvContentEncoder",
+    "Conv3dMotionEncoder",
+    "LSTMTemporalGenerator",
+    "ConvFrameDecoder",
+    "ConditionalImageDiscriminator",
+    "Conv3dVideoDiscriminator",
+]

@@ -1,8 +1,53 @@
-"""Registers the built-in networks components."""
+"""Registers the built-in networks: Dual-MTGAN's encoders, generators and discriminators."""
 
 from vidgan_kit import Registrar, hookimpl
+
+from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscriminator
+from .encoders import Conv3dMotionEncoder, ConvContentEncoder
+from .generators import ConvFrameDecoder, LSTMTemporalGenerator
 
 
 @hookimpl
 def vidgan_register_components(registry: Registrar) -> None:
-    pass
+    registry.add(
+        "encoder",
+        "conv_content_encoder",
+        ConvContentEncoder,
+        config=ConvContentEncoder.Config,
+        summary="E_C: per-frame DCGAN conv encoder → scale-normalised content vector z_c.",
+    )
+    registry.add(
+        "encoder",
+        "conv3d_motion_encoder",
+        Conv3dMotionEncoder,
+        config=Conv3dMotionEncoder.Config,
+        summary="E_M: 3D conv encoder of a clip → Gaussian posterior over z_M.",
+    )
+    registry.add(
+        "temporal_generator",
+        "lstm_temporal_generator",
+        LSTMTemporalGenerator,
+        config=LSTMTemporalGenerator.Config,
+        summary="G_T: LSTM turning z_M into one motion code per frame (z_M fed at every step).",
+    )
+    registry.add(
+        "decoder",
+        "conv_frame_decoder",
+        ConvFrameDecoder,
+        config=ConvFrameDecoder.Config,
+        summary="G_I: DCGAN generator of a frame from concatenated content and frame motion codes.",
+    )
+    registry.add(
+        "discriminator",
+        "conditional_image_discriminator",
+        ConditionalImageDiscriminator,
+        config=ConditionalImageDiscriminator.Config,
+        summary="D_I: conv discriminator of a channel-concatenated (condition, frame) pair.",
+    )
+    registry.add(
+        "discriminator",
+        "conv3d_video_discriminator",
+        Conv3dVideoDiscriminator,
+        config=Conv3dVideoDiscriminator.Config,
+        summary="D_V: 3D conv discriminator of a whole clip.",
+    )

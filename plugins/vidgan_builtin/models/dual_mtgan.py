@@ -1,0 +1,348 @@
+"""The Dual-MTGAN model assembly: six slots wired into one trainable model.
+
+Slots (any registered component of the right kind *and role* fits; the defaults are the
+built-in networks):
+
+=======================  ===================  ==================================  =====================
+slot                     kind                 base class                          default
+=======================  ===================  ==================================  =====================
+content_encoder (E_C)    encoder              ContentEncoder                      conv_content_encoder
+motion_encoder (E_M)     encoder              MotionEncoder                       conv3d_motion_encoder
+temporal_generator (G_T) temporal_generator   TemporalGenerator                   lstm_temporal_generator
+decoder (G_I)            decoder              FrameDecoder                        conv_frame_decoder
+image_discriminator      discriminator        ImageDiscriminator                  conditional_image_discriminator
+video_discriminator      discriminator        VideoDiscriminator                  conv3d_video_discriminator
+=======================  ===================  ==================================  =====================
+
+Training pairs. The paper trains on a source clip V and a target image y from another
+clip V_y. Here both come from one batch: V_y is the batch rolled by one (clip i is paired
+with clip i-1) and y is V_y's first frame, so every clip serves once as V and once as V_y
+and no second data stream is needed. With a batch of one clip, V_y = V.
+
+Outputs of ``forward(batch)`` (the built-in losses read these keys):
+
+================== ======================= =====================================================
+key                shape                   meaning
+================== ======================= =====================================================
+video              [B, T, C, H, W]         V, the input clips
+video_y            [B, T, C, H, W]         V_y = V rolled by one along the batch
+target             [B, C, H, W]            y, first frame of V_y
+content_codes      [B, T, *code_shape]     z_c^t = E_C(x^t) for every frame of V
+content_target     [B, *code_shape]        z_c,y = E_C(y) (taken from content_codes, no extra pass)
+posterior          MotionPosterior         q(z_M | V): mean, logvar [B, motion_dim]
+z_motion           [B, motion_dim]         z_M: a reparameterised sample in training, the mean in eval
+z_prior            [B, motion_dim]         z ~ N(0, I) for the stochastic branch
+frame_codes        [B, T, frame_code_dim]  z_m,d^t = G_T(z_M)
+frame_codes_prior  [B, T, frame_code_dim]  z_m,s^t = G_T(z_prior)
+reconstruction     [B, T, C, H, W]         Ṽ_x (Eq. 3; content per ``recon_content``)
+transfer           [B, T, C, H, W]         Ṽ_y,d: y's content, V's motion
+sample             [B, T, C, H, W]         Ṽ_y,s: y's content, motion from the prior
+================== ======================= =====================================================
+
+G_T runs once on [z_M; z_prior] and G_I once on all three generated clips (3·B·T frames).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from vidgan_kit import ComponentConfig, ComponentSpec, Slot, VideoGeometry, assert_frames, assert_video
+from vidgan_kit.errors import RecipeError, RecipeIssue, ShapeError
+from vidgan_kit.interfaces import (
+    ContentEncoder,
+    FrameDecoder,
+    ImageDiscriminator,
+    ModelAssembly,
+    MotionEncoder,
+    MotionPosterior,
+    TemporalGenerator,
+    VideoDiscriminator,
+)
+from vidgan_kit.layout import fold_time, unfold_time
+
+__all__ = ["DualMTGAN", "DualMTGANConfig", "SLOT_ROLES", "GENERATOR_SLOTS", "DISCRIMINATOR_SLOTS"]
+
+#: slot -> (kind, required base class, human description of the role)
+SLOT_ROLES: dict[str, tuple[str, type[nn.Module], str]] = {
+    "content_encoder": ("encoder", ContentEncoder, "a content encoder (frames -> content code)"),
+    "motion_encoder": ("encoder", MotionEncoder, "a motion encoder (clip -> MotionPosterior)"),
+    "temporal_generator": ("temporal_generator", TemporalGenerator, "a temporal generator (z_M -> per-frame codes)"),
+    "decoder": ("decoder", FrameDecoder, "a frame decoder ((content, motion) -> frame)"),
+    "image_discriminator": ("discriminator", ImageDiscriminator, "an image-pair discriminator ((condition, frame) -> logit)"),
+    "video_discriminator": ("discriminator", VideoDiscriminator, "a video discriminator (clip -> logit)"),
+}
+GENERATOR_SLOTS = ("content_encoder", "motion_encoder", "temporal_generator", "decoder")
+DISCRIMINATOR_SLOTS = ("image_discriminator", "video_discriminator")
+
+
+def _slot_field(kind: str, default: str, what: str) -> Any:
+    return Field(ComponentSpec(type=default), description=f"{what}; any registered {kind} component of that role.")
+
+
+class DualMTGANConfig(ComponentConfig):
+    """Options of the ``dual_mtgan`` assembly: its six slots and how they are wired."""
+
+    content_encoder: Annotated[ComponentSpec, Slot("encoder", "E_C")] = _slot_field(
+        "encoder", "conv_content_encoder", "E_C, the per-frame content encoder"
+    )
+    motion_encoder: Annotated[ComponentSpec, Slot("encoder", "E_M")] = _slot_field(
+        "encoder", "conv3d_motion_encoder", "E_M, the clip-level motion encoder"
+    )
+    temporal_generator: Annotated[ComponentSpec, Slot("temporal_generator", "G_T")] = _slot_field(
+        "temporal_generator", "lstm_temporal_generator", "G_T, the per-frame motion generator"
+    )
+    decoder: Annotated[ComponentSpec, Slot("decoder", "G_I")] = _slot_field(
+        "decoder", "conv_frame_decoder", "G_I, the frame decoder (image generator)"
+    )
+    image_discriminator: Annotated[ComponentSpec, Slot("discriminator", "D_I")] = _slot_field(
+        "discriminator", "conditional_image_discriminator", "D_I, the conditional image-pair discriminator"
+    )
+    video_discriminator: Annotated[ComponentSpec, Slot("discriminator", "D_V")] = _slot_field(
+        "discriminator", "conv3d_video_discriminator", "D_V, the video discriminator"
+    )
+    recon_content: Literal["first_frame", "per_frame"] = Field(
+        "first_frame",
+        description="Content code of the reconstruction Ṽ_x: the first frame's for every frame (no shortcut "
+        "around the motion path; as at inference) or each frame's own (Eq. 3 literally).",
+    )
+    preview_samples: int = Field(2, ge=0, le=16, description="Stochastic rows (sample_1, ...) in preview().")
+    active_dim_threshold: float = Field(
+        0.01, ge=0, description="diagnostics(): a motion dimension is active when its batch-mean KL exceeds this (nats)."
+    )
+
+
+class DualMTGAN(ModelAssembly):
+    """Dual-MTGAN (Yang, Wang & Fuh): deterministic motion transfer and stochastic motion generation."""
+
+    Config = DualMTGANConfig
+
+    def __init__(self, config: DualMTGANConfig, *, geometry: VideoGeometry, registry: Any, **wiring: Any) -> None:
+        super().__init__()
+        self.config = config
+        self.geometry = geometry
+        g = geometry
+        self.content_encoder: ContentEncoder = self._build(registry, "content_encoder", geometry=g)
+        self.motion_encoder: MotionEncoder = self._build(registry, "motion_encoder", geometry=g)
+        self.temporal_generator: TemporalGenerator = self._build(
+            registry, "temporal_generator", geometry=g, motion_dim=self.motion_encoder.motion_dim
+        )
+        self.decoder: FrameDecoder = self._build(
+            registry,
+            "decoder",
+            geometry=g,
+            content_shape=tuple(self.content_encoder.code_shape),
+            frame_code_dim=self.temporal_generator.frame_code_dim,
+        )
+        self.image_discriminator: ImageDiscriminator = self._build(registry, "image_discriminator", geometry=g)
+        self.video_discriminator: VideoDiscriminator = self._build(registry, "video_discriminator", geometry=g)
+
+    # -- construction ------------------------------------------------------------------
+    def _build(self, registry: Any, slot: str, **wiring: Any) -> Any:
+        kind, base, what = SLOT_ROLES[slot]
+        spec: ComponentSpec = getattr(self.config, slot)
+        factory = registry.get(kind, spec.type).factory
+        if isinstance(factory, type) and not issubclass(factory, base):
+            self._wrong_role(registry, slot, spec.type, factory)
+        obj = registry.build(kind, spec, **wiring)
+        if not isinstance(obj, base):
+            self._wrong_role(registry, slot, spec.type, type(obj))
+        return obj
+
+    @staticmethod
+    def _wrong_role(registry: Any, slot: str, name: str, got: type) -> None:
+        kind, base, what = SLOT_ROLES[slot]
+        fits = [
+            e.name
+            for e in registry.list(kind)
+            if isinstance(e.factory, type) and issubclass(e.factory, base)
+        ]
+        raise RecipeError(
+            [
+                RecipeIssue(
+                    f"model.{slot}",
+                    f"{kind} component {name!r} ({got.__name__}) cannot fill this slot: it needs {what}, "
+                    f"a subclass of vidgan_kit.interfaces.{base.__name__}. "
+                    f"Registered {kind} components that fit: {', '.join(fits) or '(none)'}.",
+                )
+            ]
+        )
+
+    # -- the trainer's API -----------------------------------------------------------------
+    def slots(self) -> dict[str, nn.Module]:
+        return {name: getattr(self, name) for name in SLOT_ROLES}
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """``generator``: E_C, E_M, G_T, G_I. ``discriminator``: D_I, D_V."""
+
+        def collect(names: tuple[str, ...]) -> list[nn.Parameter]:
+            seen: set[int] = set()
+            out = []
+            for n in names:
+                for p in getattr(self, n).parameters():
+                    if id(p) not in seen:
+                        seen.add(id(p))
+                        out.append(p)
+            return out
+
+        return {"generator": collect(GENERATOR_SLOTS), "discriminator": collect(DISCRIMINATOR_SLOTS)}
+
+    def forward(self, batch: dict[str, Any]) -> dict[str, Any]:
+        video = assert_video(batch["video"], "batch['video']", geometry=self.geometry)
+        b, t = video.shape[:2]
+        video_y = video.roll(1, dims=0)
+        target = video_y[:, 0]
+
+        codes = unfold_time(self.content_encoder(fold_time(video)), b)  # [B, T, *cs]
+        content_y = codes[:, 0].roll(1, dims=0)  # E_C(y): y is frame 0 of the rolled batch
+
+        posterior = MotionPosterior(*self.motion_encoder(video))
+        z_motion = posterior.sample() if self.training else posterior.mean
+        z_prior = torch.randn_like(z_motion)
+        frame_codes, frame_codes_prior = self.temporal_generator(torch.cat([z_motion, z_prior]), t).chunk(2)
+
+        content_x = codes if self.config.recon_content == "per_frame" else codes[:, :1].expand_as(codes)
+        content_yt = content_y.unsqueeze(1).expand_as(codes)
+        recon, transfer, sample = self._render(
+            torch.cat([content_x, content_yt, content_yt]),
+            torch.cat([frame_codes, frame_codes, frame_codes_prior]),
+        ).chunk(3)
+        return {
+            "video": video,
+            "video_y": video_y,
+            "target": target,
+            "content_codes": codes,
+            "content_target": content_y,
+            "posterior": posterior,
+            "z_motion": z_motion,
+            "z_prior": z_prior,
+            "frame_codes": frame_codes,
+            "frame_codes_prior": frame_codes_prior,
+            "reconstruction": recon,
+            "transfer": transfer,
+            "sample": sample,
+        }
+
+    def _render(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """G_I on content [N, T, *cs] (or [N, *cs], held over time) and motion [N, T, F] → [N, T, C, H, W]."""
+        n, t = motion.shape[:2]
+        if content.dim() == 1 + len(self.content_encoder.code_shape):
+            content = content.unsqueeze(1).expand(n, t, *content.shape[1:])
+        frames = self.decoder(content.reshape(n * t, *content.shape[2:]), motion.reshape(n * t, -1))
+        return unfold_time(frames, n)
+
+    # -- inference -------------------------------------------------------------------------
+    @contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        was = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.train(was)
+
+    def transfer(self, image: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+        """Deterministic motion transfer: ``image`` [B, C, H, W] animated with ``video``'s motion.
+
+        ``video`` is [B, T, C, H, W] (or [1, T, ...] for one motion for every image); uses
+        the posterior mean, eval mode and no gradients. Returns [B, T, C, H, W].
+        """
+        assert_frames(image, "transfer: image", geometry=self.geometry)
+        assert_video(video, "transfer: video", geometry=self.geometry)
+        if video.shape[0] not in (1, image.shape[0]):
+            raise ShapeError(f"transfer: {image.shape[0]} images but {video.shape[0]} motion videos (give one or as many)")
+        with self._evaluating():
+            content = self.content_encoder(image)
+            z = MotionPosterior(*self.motion_encoder(video)).mean.expand(image.shape[0], -1)
+            return self._render(content, self.temporal_generator(z, self.geometry.frames))
+
+    def sample(self, image: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Stochastic motion generation: ``n`` clips per image with z_M ~ N(0, I).
+
+        ``image`` [B, C, H, W] → [B, n, T, C, H, W]; ``generator`` seeds the motion draws.
+        """
+        assert_frames(image, "sample: image", geometry=self.geometry)
+        if n < 1:
+            raise ValueError(f"sample: n must be at least 1, got {n}")
+        b = image.shape[0]
+        with self._evaluating():
+            content = self.content_encoder(image).repeat_interleave(n, dim=0)
+            z = torch.randn(
+                (b * n, self.motion_encoder.motion_dim), generator=generator, device=image.device, dtype=content.dtype
+            )
+            clips = self._render(content, self.temporal_generator(z, self.geometry.frames))
+        return clips.view(b, n, *clips.shape[1:])
+
+    def preview(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Rows of a sample grid, each [B, T, C, H, W]: target, source, transfer, reconstruction, sample_1...
+
+        ``target`` is y (first frame of the rolled batch) held for T frames, ``source`` the
+        clip whose motion is transferred, ``reconstruction`` Ṽ_x with the posterior mean.
+        """
+        video = assert_video(batch["video"], "preview: batch['video']", geometry=self.geometry)
+        t = video.shape[1]
+        target = video.roll(1, dims=0)[:, 0]
+        rows = {
+            "target": target.unsqueeze(1).expand(-1, t, -1, -1, -1).clone(),
+            "source": video,
+            "transfer": self.transfer(target, video),
+        }
+        with self._evaluating():
+            rows["reconstruction"] = self._reconstruct(video, MotionPosterior(*self.motion_encoder(video)).mean)
+        if self.config.preview_samples:
+            samples = self.sample(target, self.config.preview_samples, generator)
+            for i in range(self.config.preview_samples):
+                rows[f"sample_{i + 1}"] = samples[:, i]
+        return rows
+
+    def _reconstruct(self, video: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        b = video.shape[0]
+        codes = unfold_time(self.content_encoder(fold_time(video)), b)
+        content = codes if self.config.recon_content == "per_frame" else codes[:, 0]
+        return self._render(content, self.temporal_generator(z, video.shape[1]))
+
+    def diagnostics(self, batch: dict[str, Any]) -> dict[str, float]:
+        """Signals that reveal the known collapses while training (eval mode, posterior mean).
+
+        - ``content_spread``: mean |z_c(clip i) - z_c(clip i-1)| at equal frames (falls → content collapse);
+        - ``content_change``: mean |z_c^{t+1} - z_c^t| within clips;
+        - ``content_change_ratio``: change / spread (0 = perfectly time-invariant content);
+        - ``content_rms``: root-mean-square of the codes (shrinking codes game L_C);
+        - ``kl``: KL to N(0, I), summed over dims, batch mean; ``kl_active_dims``: dims whose
+          batch-mean KL exceeds ``active_dim_threshold``;
+        - ``recon_l1``: L1 of the reconstruction with the clip's own motion;
+        - ``motion_gap``: L1 with another clip's motion minus ``recon_l1`` (≈ 0: motion ignored).
+        Spread, ratio and gap need two clips or more (NaN otherwise).
+        """
+        video = assert_video(batch["video"], "diagnostics: batch['video']", geometry=self.geometry)
+        b = video.shape[0]
+        with self._evaluating():
+            raw = unfold_time(self.content_encoder(fold_time(video)), b)  # [B, T, *cs]
+            codes = raw.flatten(2).float()
+            change = (codes[:, 1:] - codes[:, :-1]).abs().mean()
+            spread = (codes - codes.roll(1, dims=0)).abs().mean() if b > 1 else torch.tensor(float("nan"))
+            post = MotionPosterior(*self.motion_encoder(video))
+            mean, logvar = post.mean.float(), post.logvar.float()
+            kl_dims = (0.5 * (mean.square() + logvar.exp() - 1.0 - logvar)).mean(0)
+            right = self.temporal_generator(post.mean, video.shape[1])
+            content = raw if self.config.recon_content == "per_frame" else raw[:, 0]
+            content = torch.cat([content, content])
+            recon_right, recon_wrong = self._render(content, torch.cat([right, right.roll(1, dims=0)])).chunk(2)
+            l1_right = (recon_right - video).abs().mean()
+            l1_wrong = (recon_wrong - video).abs().mean()
+        return {
+            "content_spread": float(spread),
+            "content_change": float(change),
+            "content_change_ratio": float(change / spread),
+            "content_rms": float(codes.square().mean().sqrt()),
+            "kl": float(kl_dims.sum()),
+            "kl_active_dims": float((kl_dims > self.config.active_dim_threshold).sum()),
+            "recon_l1": float(l1_right),
+            "motion_gap": float(l1_wrong - l1_right) if b > 1 else float("nan"),
+        }

@@ -1,0 +1,238 @@
+"""Building blocks shared by the built-in DCGAN-style networks.
+
+Every network here is a stack of 4×4 stride-2 convolutions (DCGAN) whose depth follows the
+frame size: a side of ``S`` pixels is halved ``log2(min(H, W)) - 2`` times, down to a
+4-pixel short side, and the remaining map is read by one dense layer (a convolution
+whose kernel covers the whole map, as in DCGAN). Widths start at ``base_channels`` and
+double per level up to ``max_channels``. Frame sides must be powers of two, at least 8.
+
+Normalisation is selectable per network (``norm``): GroupNorm, InstanceNorm, BatchNorm or
+none. BatchNorm is available for paper-faithful runs but is not a default anywhere: its
+running statistics turned eval-mode outputs into noise in the prototype.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from vidgan_kit import ComponentConfig, VideoGeometry
+from vidgan_kit.errors import ShapeError
+
+__all__ = [
+    "NormName",
+    "ConvNetConfig",
+    "DiscriminatorConfig",
+    "Plan",
+    "spatial_plan",
+    "temporal_plan",
+    "make_norm",
+    "num_groups",
+    "DownTrunk2d",
+    "DownTrunk3d",
+    "UpTrunk2d",
+    "final_frames",
+    "widths",
+    "maybe_sn",
+]
+
+NormName = Literal["group", "instance", "batch", "none"]
+
+#: Largest number of groups GroupNorm uses (fewer when the width is not divisible).
+MAX_GROUPS = 8
+
+
+class ConvNetConfig(ComponentConfig):
+    """Options shared by every built-in convolutional network."""
+
+    base_channels: int = Field(32, ge=1, description="Width of the first (for decoders: last) convolution level; doubles per level.")
+    max_channels: int = Field(512, ge=1, description="Upper bound on the width of any level.")
+    norm: NormName = Field(
+        "group",
+        description="Normalisation after each hidden convolution: group, instance, batch (running statistics; "
+        "paper-style, but unreliable in eval mode) or none.",
+    )
+
+
+class DiscriminatorConfig(ConvNetConfig):
+    """Options shared by the built-in discriminators."""
+
+    norm: NormName = Field("none", description="Normalisation after each hidden convolution: group, instance, batch or none.")
+    spectral_norm: bool = Field(True, description="Wrap every convolution and linear layer in spectral normalisation.")
+
+
+# -- geometry -------------------------------------------------------------------------
+
+
+class Plan:
+    """How a frame size is walked down: number of stride-2 levels and the final map size."""
+
+    def __init__(self, levels: int, final: tuple[int, int]) -> None:
+        self.levels = levels
+        self.final = final
+
+    def __repr__(self) -> str:
+        return f"Plan(levels={self.levels}, final={self.final})"
+
+
+def _is_pow2(n: int) -> bool:
+    return n > 0 and (n & (n - 1)) == 0
+
+
+def spatial_plan(geometry: VideoGeometry, who: str) -> Plan:
+    """Levels of 2× down-sampling from ``H×W`` to a short side of 4 pixels."""
+    h, w = geometry.height, geometry.width
+    if not (_is_pow2(h) and _is_pow2(w)) or min(h, w) < 8:
+        raise ShapeError(
+            f"{who}: frame size {h}×{w} is not supported; the built-in DCGAN-style networks need "
+            "power-of-two sides of at least 8 pixels (e.g. 32×32 or 64×64). Set [video] height and width."
+        )
+    if max(h, w) // min(h, w) > 4:
+        raise ShapeError(f"{who}: frame size {h}×{w} is too elongated (aspect ratio above 4:1).")
+    levels = int(math.log2(min(h, w))) - 2
+    return Plan(levels, (h >> levels, w >> levels))
+
+
+def temporal_plan(frames: int, levels: int) -> list[tuple[int, int, int]]:
+    """(kernel, stride, padding) along time for each 3D level, and implicitly the final length.
+
+    Time is halved (kernel 4, stride 2) while at least 4 steps remain, then kept (kernel 3,
+    stride 1), so any clip of 2+ frames works at any depth.
+    """
+    out = []
+    t = frames
+    for _ in range(levels):
+        if t >= 4:
+            out.append((4, 2, 1))
+            t = t // 2
+        else:
+            out.append((3, 1, 1))
+    return out
+
+
+def final_frames(frames: int, levels: int) -> int:
+    t = frames
+    for k, s, _ in temporal_plan(frames, levels):
+        if s == 2:
+            t //= 2
+    return t
+
+
+def widths(base: int, cap: int, levels: int) -> list[int]:
+    """Channel width per level, doubling from ``base`` and capped at ``cap``."""
+    return [min(base * 2**i, cap) for i in range(levels)]
+
+
+# -- layers ---------------------------------------------------------------------------
+
+
+def num_groups(channels: int) -> int:
+    """The largest divisor of ``channels`` not above :data:`MAX_GROUPS`."""
+    return max(g for g in range(1, min(MAX_GROUPS, channels) + 1) if channels % g == 0)
+
+
+def make_norm(norm: NormName, channels: int, dims: int) -> nn.Module:
+    """A normalisation layer for ``dims``-D feature maps (dims = 1 for vectors, 2, 3)."""
+    if norm == "none":
+        return nn.Identity()
+    if norm == "group":
+        return nn.GroupNorm(num_groups(channels), channels)
+    if norm == "instance":
+        cls = {1: nn.InstanceNorm1d, 2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}[dims]
+        return cls(channels, affine=True)
+    if norm == "batch":
+        cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[dims]
+        return cls(channels)
+    raise ValueError(f"unknown norm {norm!r}; choose group, instance, batch or none")
+
+
+def maybe_sn(enabled: bool) -> Callable[[nn.Module], nn.Module]:
+    return _spectral_norm if enabled else (lambda m: m)
+
+
+class DownTrunk2d(nn.Sequential):
+    """``levels`` × (4×4 stride-2 conv → norm → LeakyReLU(0.2)); no norm on the first level (DCGAN)."""
+
+    def __init__(self, in_channels: int, chans: list[int], norm: NormName, sn: bool = False) -> None:
+        wrap = maybe_sn(sn)
+        layers: list[nn.Module] = []
+        c_in = in_channels
+        for i, c in enumerate(chans):
+            use_norm = i > 0 and norm != "none"
+            layers.append(wrap(nn.Conv2d(c_in, c, 4, 2, 1, bias=not use_norm)))
+            if use_norm:
+                layers.append(make_norm(norm, c, 2))
+            layers.append(nn.LeakyReLU(0.2))
+            c_in = c
+        super().__init__(*layers)
+
+
+class DownTrunk3d(nn.Sequential):
+    """3D version of :class:`DownTrunk2d` over ``[B, C, T, H, W]``; time follows :func:`temporal_plan`."""
+
+    def __init__(self, in_channels: int, chans: list[int], frames: int, norm: NormName, sn: bool = False) -> None:
+        wrap = maybe_sn(sn)
+        layers: list[nn.Module] = []
+        c_in = in_channels
+        for i, (c, (kt, st, pt)) in enumerate(zip(chans, temporal_plan(frames, len(chans)), strict=True)):
+            use_norm = i > 0 and norm != "none"
+            layers.append(wrap(nn.Conv3d(c_in, c, (kt, 4, 4), (st, 2, 2), (pt, 1, 1), bias=not use_norm)))
+            if use_norm:
+                layers.append(make_norm(norm, c, 3))
+            layers.append(nn.LeakyReLU(0.2))
+            c_in = c
+        super().__init__(*layers)
+
+
+class UpTrunk2d(nn.Module):
+    """Dense vector → ``[N, out_channels, H, W]`` in [-1, 1] (DCGAN generator).
+
+    A linear layer makes the ``final`` map (the 1×1 → 4×4 transposed convolution of
+    DCGAN), then each level doubles the size (4×4 stride-2 transposed convolution, or
+    nearest up-sampling + 3×3 convolution) with norm and ReLU; the last level outputs
+    ``out_channels`` through tanh.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_channels: int,
+        chans: list[int],
+        final: tuple[int, int],
+        norm: NormName,
+        upsample: Literal["transposed", "nearest"] = "transposed",
+    ) -> None:
+        super().__init__()
+        top = chans[-1]
+        self.final = final
+        self.top = top
+        self.stem = nn.Linear(in_features, top * final[0] * final[1], bias=norm == "none")
+        self.stem_act = nn.Sequential(make_norm(norm, top, 2), nn.ReLU())
+        layers: list[nn.Module] = []
+        rev = list(reversed(chans))  # top ... base
+        for i, c_in in enumerate(rev):
+            last = i == len(rev) - 1
+            c_out = out_channels if last else rev[i + 1]
+            use_norm = not last and norm != "none"
+            if upsample == "transposed":
+                layers.append(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=not use_norm))
+            else:
+                layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+                layers.append(nn.Conv2d(c_in, c_out, 3, 1, 1, bias=not use_norm))
+            if last:
+                layers.append(nn.Tanh())
+            else:
+                if use_norm:
+                    layers.append(make_norm(norm, c_out, 2))
+                layers.append(nn.ReLU())
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x).view(x.shape[0], self.top, *self.final)
+        return self.body(self.stem_act(h))

@@ -1,0 +1,285 @@
+"""The built-in Dual-MTGAN networks: shapes, ranges, gradients, determinism, options.
+
+Tiny widths (base_channels 8) keep every test a few milliseconds on a CPU.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import vidgan_kit
+from vidgan_kit import VideoGeometry
+from vidgan_kit.errors import ShapeError
+from vidgan_kit.interfaces import (
+    ContentEncoder,
+    FrameDecoder,
+    ImageDiscriminator,
+    MotionEncoder,
+    MotionPosterior,
+    TemporalGenerator,
+    VideoDiscriminator,
+)
+from vidgan_kit.testing import check_component
+
+SMALL = {"base_channels": 8}
+NETWORKS = [
+    ("encoder", "conv_content_encoder", ContentEncoder),
+    ("encoder", "conv3d_motion_encoder", MotionEncoder),
+    ("temporal_generator", "lstm_temporal_generator", TemporalGenerator),
+    ("decoder", "conv_frame_decoder", FrameDecoder),
+    ("discriminator", "conditional_image_discriminator", ImageDiscriminator),
+    ("discriminator", "conv3d_video_discriminator", VideoDiscriminator),
+]
+# 32×32 with 8 frames, 64×64 with an odd 5 frames, 16×16 with the minimum 4 frames.
+GEOMETRIES = [
+    VideoGeometry(frames=8, height=32, width=32),
+    VideoGeometry(frames=5, height=64, width=64),
+    VideoGeometry(frames=4, height=16, width=16),
+]
+CONTENT_SHAPE = (16,)
+MOTION_DIM = 6
+FRAME_CODE_DIM = 5
+
+
+@pytest.fixture(scope="module")
+def registry() -> vidgan_kit.ComponentRegistry:
+    return vidgan_kit.load_registry()
+
+
+def build(registry, kind: str, name: str, geometry: VideoGeometry, params: dict | None = None, seed: int = 0):
+    torch.manual_seed(seed)
+    wiring: dict = {"geometry": geometry}
+    if kind == "temporal_generator":
+        wiring["motion_dim"] = MOTION_DIM
+        params = {"hidden": 16, "frame_code_dim": FRAME_CODE_DIM, **(params or {})}
+    elif kind == "decoder":
+        wiring.update(content_shape=CONTENT_SHAPE, frame_code_dim=FRAME_CODE_DIM)
+    if kind != "temporal_generator":
+        params = {**SMALL, **(params or {})}
+    return registry.build(kind, name, params, **wiring)
+
+
+def run(module, geometry: VideoGeometry, batch: int = 2, seed: int = 1):
+    """Feed a module the input its role expects; return its output."""
+    gen = torch.Generator().manual_seed(seed)
+    video = torch.rand((batch, *geometry.clip_shape), generator=gen) * 2 - 1
+    frames = video[:, 0]
+    if isinstance(module, ContentEncoder):
+        return module(frames)
+    if isinstance(module, MotionEncoder):
+        return module(video)
+    if isinstance(module, TemporalGenerator):
+        return module(torch.randn((batch, MOTION_DIM), generator=gen), geometry.frames)
+    if isinstance(module, FrameDecoder):
+        content = torch.randn((batch, *CONTENT_SHAPE), generator=gen)
+        return module(content, torch.randn((batch, FRAME_CODE_DIM), generator=gen))
+    if isinstance(module, ImageDiscriminator):
+        return module(frames, video[:, 1])
+    if isinstance(module, VideoDiscriminator):
+        return module(video)
+    raise AssertionError(type(module))
+
+
+def expected_shape(module, geometry: VideoGeometry, batch: int = 2) -> tuple:
+    if isinstance(module, ContentEncoder):
+        return (batch, *module.code_shape)
+    if isinstance(module, MotionEncoder):
+        return (batch, module.motion_dim)
+    if isinstance(module, TemporalGenerator):
+        return (batch, geometry.frames, FRAME_CODE_DIM)
+    if isinstance(module, FrameDecoder):
+        return (batch, *geometry.frame_shape)
+    return (batch,)
+
+
+def tensors(out) -> list[torch.Tensor]:
+    return list(out) if isinstance(out, MotionPosterior) else [out]
+
+
+@pytest.mark.parametrize("kind,name,base", NETWORKS, ids=[n for _, n, _ in NETWORKS])
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=lambda g: f"{g.height}px{g.frames}f")
+def test_shape_range_gradient(registry, kind, name, base, geometry):
+    module = build(registry, kind, name, geometry)
+    assert isinstance(module, base)
+    out = run(module, geometry)
+    for t in tensors(out):
+        assert tuple(t.shape) == expected_shape(module, geometry)
+        assert torch.isfinite(t).all()
+    if isinstance(module, FrameDecoder):
+        assert out.min() >= -1 and out.max() <= 1
+    sum(t.square().mean() for t in tensors(out)).backward()
+    dead = [n for n, p in module.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not dead, f"{name}: no gradient reaches {dead}"
+
+
+@pytest.mark.parametrize("kind,name,base", NETWORKS, ids=[n for _, n, _ in NETWORKS])
+def test_determinism(registry, kind, name, base):
+    g = GEOMETRIES[0]
+    a, b = build(registry, kind, name, g, seed=3), build(registry, kind, name, g, seed=3)
+    a.eval(), b.eval()
+    with torch.no_grad():
+        for x, y in zip(tensors(run(a, g)), tensors(run(b, g)), strict=True):
+            assert torch.equal(x, y)
+        for x, y in zip(tensors(run(a, g)), tensors(run(a, g)), strict=True):
+            assert torch.equal(x, y)
+    c = build(registry, kind, name, g, seed=4)
+    differs = any(not torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters(), strict=True))
+    assert differs, "a different seed should give different initial weights"
+
+
+@pytest.mark.parametrize("kind,name,base", NETWORKS, ids=[n for _, n, _ in NETWORKS])
+def test_toolkit_contract(registry, kind, name, base):
+    params = {"hidden": 16} if kind == "temporal_generator" else SMALL
+    check_component(kind, name, params, registry=registry)
+
+
+def test_non_square_frames(registry):
+    g = VideoGeometry(frames=4, height=32, width=64)
+    for kind, name, _ in NETWORKS:
+        module = build(registry, kind, name, g)
+        for t in tensors(run(module, g)):
+            assert tuple(t.shape) == expected_shape(module, g)
+
+
+@pytest.mark.parametrize("size", [(24, 24), (32, 48), (4, 4)])
+def test_unsupported_frame_size_is_a_clear_error(registry, size):
+    g = VideoGeometry(frames=8, height=size[0], width=size[1])
+    with pytest.raises(ShapeError, match="power-of-two"):
+        build(registry, "encoder", "conv_content_encoder", g)
+
+
+def test_layout_is_asserted_at_the_boundary(registry):
+    g = GEOMETRIES[0]
+    em = build(registry, "encoder", "conv3d_motion_encoder", g)
+    wrong = torch.zeros(2, 3, 8, 32, 32)  # [B, C, T, H, W]: the classic mistake
+    with pytest.raises(ShapeError, match=r"\[B, T, C, H, W\]"):
+        em(wrong)
+
+
+@pytest.mark.parametrize("norm", ["group", "instance", "batch", "none"])
+def test_every_norm_builds_and_runs(registry, norm):
+    g = GEOMETRIES[2]
+    for kind, name, _ in NETWORKS:
+        if kind == "temporal_generator":
+            continue
+        module = build(registry, kind, name, g, {"norm": norm})
+        norms = {type(m).__name__ for m in module.modules()}
+        want = {"group": "GroupNorm", "instance": "InstanceNorm", "batch": "BatchNorm", "none": None}[norm]
+        if want is None:
+            assert not any("Norm" in n and "Spectral" not in n for n in norms), norms
+        else:
+            assert any(n.startswith(want) for n in norms), (name, norms)
+        out = run(module, g)
+        assert all(torch.isfinite(t).all() for t in tensors(out))
+
+
+def test_no_batchnorm_by_default(registry):
+    for kind, name, _ in NETWORKS:
+        module = build(registry, kind, name, GEOMETRIES[2])
+        assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in module.modules()), name
+
+
+def test_spectral_norm_is_optional(registry):
+    g = GEOMETRIES[2]
+    for name in ("conditional_image_discriminator", "conv3d_video_discriminator"):
+        on = build(registry, "discriminator", name, g)
+        off = build(registry, "discriminator", name, g, {"spectral_norm": False})
+        assert any("parametrizations" in n for n, _ in on.named_parameters())
+        assert not any("parametrizations" in n for n, _ in off.named_parameters())
+        assert torch.isfinite(run(off, g)).all()
+
+
+def test_content_code_scale_is_fixed(registry):
+    """layer/l2 normalisation: a code cannot shrink, so L_C cannot be gamed by scale."""
+    g = GEOMETRIES[2]
+    layer = build(registry, "encoder", "conv_content_encoder", g, {"content_dim": 12})
+    z = run(layer, g, batch=3)
+    assert z.shape == (3, 12)
+    assert torch.allclose(z.mean(dim=1), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(z.var(dim=1, unbiased=False), torch.ones(3), atol=1e-3)
+    # No learnable gain after the normalisation (it would reopen the shrinking shortcut).
+    assert [n for n, p in layer.named_parameters() if p.shape == (12,)] == ["head.bias"]
+    l2 = build(registry, "encoder", "conv_content_encoder", g, {"content_dim": 12, "normalize": "l2"})
+    assert torch.allclose(run(l2, g).norm(dim=1), torch.full((2,), 12**0.5), atol=1e-4)
+    raw = build(registry, "encoder", "conv_content_encoder", g, {"content_dim": 12, "normalize": "none"})
+    with torch.no_grad():
+        raw.head.weight.mul_(1e-3), raw.head.bias.zero_()
+    assert run(raw, g).abs().max() < 1e-2  # the raw code can shrink; the normalised ones cannot
+
+
+def test_motion_encoder_frame_differences_ignore_static_content(registry):
+    g = GEOMETRIES[2]
+    em = build(registry, "encoder", "conv3d_motion_encoder", g, {"input": "frame_differences"})
+    em.eval()
+    a = torch.full((1, *g.clip_shape), 0.3)
+    b = torch.rand(1, *g.frame_shape).unsqueeze(1).expand(1, *g.clip_shape).contiguous()
+    with torch.no_grad():
+        pa, pb = em(a), em(b)
+    assert torch.allclose(pa.mean, pb.mean) and torch.allclose(pa.logvar, pb.logvar)
+    both = build(registry, "encoder", "conv3d_motion_encoder", g, {"input": "both"})
+    assert both(a).mean.shape == (1, 16)
+
+
+def test_motion_encoder_logvar_is_clamped(registry):
+    g = GEOMETRIES[2]
+    em = build(registry, "encoder", "conv3d_motion_encoder", g, {"logvar_limit": 0.5})
+    with torch.no_grad():
+        em.head.bias.fill_(100.0)
+    post = em(torch.zeros(1, *g.clip_shape))
+    assert post.logvar.max() <= 0.5 and post.logvar.min() >= -0.5
+
+
+@pytest.mark.parametrize("init_state", ["from_z", "zeros"])
+def test_temporal_generator_uses_z_and_any_length(registry, init_state):
+    g = GEOMETRIES[0]
+    gt = build(registry, "temporal_generator", "lstm_temporal_generator", g, {"init_state": init_state})
+    z = torch.randn(3, MOTION_DIM)
+    codes = gt(z, 6)
+    assert codes.shape == (3, 6, FRAME_CODE_DIM)
+    assert gt(z).shape == (3, g.frames, FRAME_CODE_DIM)  # defaults to the geometry's T
+    assert not torch.allclose(codes[0], codes[1]), "different z_M must give different trajectories"
+    assert not torch.allclose(codes[:, 0], codes[:, -1]), "codes should evolve over time"
+    with pytest.raises(ShapeError):
+        gt(torch.randn(3, MOTION_DIM + 1), 6)
+
+
+def test_decoder_checks_its_inputs_and_supports_nearest_upsampling(registry):
+    g = GEOMETRIES[0]
+    gi = build(registry, "decoder", "conv_frame_decoder", g, {"upsample": "nearest"})
+    out = gi(torch.randn(2, *CONTENT_SHAPE), torch.randn(2, FRAME_CODE_DIM))
+    assert out.shape == (2, *g.frame_shape) and out.abs().max() <= 1
+    with pytest.raises(ShapeError, match="content"):
+        gi(torch.randn(2, 7), torch.randn(2, FRAME_CODE_DIM))
+    with pytest.raises(ShapeError, match="motion"):
+        gi(torch.randn(2, *CONTENT_SHAPE), torch.randn(3, FRAME_CODE_DIM))
+
+
+def test_decoder_accepts_a_spatial_content_code(registry):
+    g = GEOMETRIES[2]
+    torch.manual_seed(0)
+    gi = registry.build(
+        "decoder", "conv_frame_decoder", SMALL, geometry=g, content_shape=(4, 2, 2), frame_code_dim=FRAME_CODE_DIM
+    )
+    assert gi(torch.randn(2, 4, 2, 2), torch.randn(2, FRAME_CODE_DIM)).shape == (2, *g.frame_shape)
+
+
+def test_image_discriminator_sees_the_condition(registry):
+    g = GEOMETRIES[2]
+    di = build(registry, "discriminator", "conditional_image_discriminator", g)
+    di.eval()
+    frame = torch.rand(2, *g.frame_shape) * 2 - 1
+    with torch.no_grad():
+        a = di(torch.zeros_like(frame), frame)
+        b = di(torch.ones_like(frame), frame)
+    assert not torch.allclose(a, b)
+    with pytest.raises(ShapeError):
+        di(frame[:1], frame)
+
+
+def test_every_option_is_documented(registry):
+    for kind, name, _ in NETWORKS:
+        entry = registry.get(kind, name)
+        assert entry.plugin == "builtin_networks" and entry.summary
+        for field_name, field in entry.config_model.model_fields.items():
+            assert field.description, f"{name}.{field_name} has no description"
