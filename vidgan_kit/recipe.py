@@ -158,6 +158,9 @@ class TrainSection(StrictModel):
     """The generic training loop's settings."""
 
     steps: int = Field(10_000, ge=1, description="Total optimisation steps (iterations).")
+    max_minutes: float = Field(
+        0.0, ge=0, description="Stop after this much wall-clock training time, with a checkpoint (0 = no limit)."
+    )
     device: str = Field("auto", description="`auto` (CUDA when present, else CPU), `cpu`, `cuda`, `cuda:1`, ...")
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="Autocast precision (fp16 only on CUDA).")
     channels_last: bool = Field(False, description="Use the channels_last memory format for 2D convolutions.")

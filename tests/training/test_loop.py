@@ -183,3 +183,13 @@ def test_logging_and_sampling_do_not_change_what_is_learned(tmp_path):
                      host=host, run_dir=tmp_path / "b", quiet=True)
     a, b = quiet_run.model.state_dict(), busy_run.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_time_budget_stops_with_a_checkpoint(tmp_path):
+    from vidgan_kit.checkpoint import latest_checkpoint, read_index
+
+    host = make_host()
+    recipe = make_recipe(host, train={"steps": 1_000_000, "max_minutes": 0.01, "checkpoint_every": 1_000_000})
+    run = train(recipe, host=host, run_dir=tmp_path / "run", quiet=True)
+    assert 0 < run.step < 1_000_000 and run.status == "completed"
+    assert read_index(latest_checkpoint(tmp_path / "run"))["step"] == run.step

@@ -216,8 +216,14 @@ def train(
         # Hooks run with the RNGs set aside: a plugin cannot change what the run learns.
         with isolated_rng(device):
             host.hook.vidgan_train_start(run=run)
+        deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
         with ProgressDisplay(cfg.steps, start_step, enabled=run.is_main, quiet=quiet) as progress:
             while step < end:
+                if time.monotonic() >= deadline:
+                    # A time budget ends the run like reaching `steps`: with a checkpoint.
+                    if run.last_checkpoint is None or read_index(run.last_checkpoint)["step"] != step:
+                        save(step)
+                    break
                 t0 = time.perf_counter()
                 batch = move_to_device(next(stream), device)
 
@@ -306,7 +312,7 @@ def train(
 
         # The last step wrote its checkpoint above (a resumed finished run already has it).
         # Stopped by max_steps: like a preemption, no final checkpoint.
-        status = "completed" if step >= cfg.steps else "interrupted"
+        status = "completed" if step >= cfg.steps or time.monotonic() >= deadline else "interrupted"
         return run
     except KeyboardInterrupt as exc:
         # No checkpoint here: Ctrl-C may land between two phases of an iteration, and a
