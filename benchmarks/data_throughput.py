@@ -6,11 +6,13 @@ set that delivers 10x that on one core never starves the trainer, even with
 
     python benchmarks/data_throughput.py                 # synthetic + every real format
     python benchmarks/data_throughput.py --weizmann /path/to/weizmann64
+    python benchmarks/data_throughput.py --markdown      # also print the table for docs/data.md
 
 Real formats are measured on files the script writes to a temporary folder (rendered
 ``synthetic_shapes`` clips, so codecs see realistic content), then deletes. Numbers are
 items per second of wall time and of CPU time (the CPU figure is the fairer one on a
-shared machine).
+shared machine). Two rows measure the cost of the ``augment`` table (every augmentation
+on, one kornia transform per clip).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from vidgan_kit import VideoGeometry, load_registry
 from vidgan_kit.io import tensor_to_uint8, write_image, write_video
 
 SOURCE_FRAMES = 48  # frames per file written for the real formats
+#: Every augmentation on, at the strengths the docs use as an example.
+AUGMENT = {"hflip": 0.5, "affine_degrees": 5, "affine_translate": 0.05, "affine_scale": [0.95, 1.05],
+           "color_jitter": 0.1}
 
 
 def measure(dataset: Any, items: int) -> tuple[float, float]:
@@ -79,6 +84,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 = one core)")
     parser.add_argument("--weizmann", type=Path, default=None, help="folder of the Weizmann 64x64 strips")
+    parser.add_argument("--markdown", action="store_true", help="also print the results as a Markdown table")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
@@ -102,6 +108,8 @@ def main() -> None:
     print(f"clip {args.frames}x{args.size}x{args.size}, {args.items} items per data set, single process")
     print(f"  {'data set':<18} {'source':<40} {'clips/s':>8} {'/cpu-s':>8} {'index ms':>9}")
     run("synthetic_shapes", "procedural, rendered per item", lambda: build("synthetic_shapes", {"clips": 8192}))
+    run("synthetic_shapes", "+ augment (all five)",
+        lambda: build("synthetic_shapes", {"clips": 8192, "augment": AUGMENT}))
     with tempfile.TemporaryDirectory() as tmp:
         roots = write_sources(Path(tmp), args.clips, args.size)
         common = {"test_fraction": 0, "train_repeats": max(1, args.items // args.clips + 1)}
@@ -118,9 +126,15 @@ def main() -> None:
         for name, what, root in cases:
             detail = what if name == "video_folder" else f"{src}, {what}"
             run(name, detail, lambda name=name, root=root: build(name, {"root": str(root), **common}))
+        run("frame_strips", "PNG strips + augment (all five)",
+            lambda: build("frame_strips", {"root": str(roots["strips"]), **common, "augment": AUGMENT}))
     if args.weizmann is not None:
         params = {"root": str(args.weizmann), "split_mode": "by_time", "train_repeats": 8}
         run("frame_strips", "Weizmann 64x64 strips, by_time train", lambda: build("frame_strips", params))
+    if args.markdown:
+        print("\n| data set | source | clips/s | clips per CPU-s | indexing (ms) |\n|---|---|---:|---:|---:|")
+        for label, detail, wall, cpu, index_s in rows:
+            print(f"| `{label}` | {detail} | {wall:.0f} | {cpu:.0f} | {index_s * 1e3:.0f} |")
 
 
 if __name__ == "__main__":

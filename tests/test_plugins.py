@@ -133,7 +133,9 @@ def test_bad_local_plugins(spec, match):
 
 
 def test_trace_prints_hook_calls(capsys):
-    PluginHost.create(env={ENV_TRACE: "1"}).hook.vidgan_register_commands(app=None)
+    import typer
+
+    PluginHost.create(env={ENV_TRACE: "1"}).hook.vidgan_register_commands(app=typer.Typer())
     assert "[vidgan trace] vidgan_register_commands" in capsys.readouterr().err
 
 

@@ -106,10 +106,16 @@ def _click_command_doc(name: str, cmd: Any) -> str:
     return "".join(lines) + "\n".join(rows) + "\n\n"
 
 
-def cli_page() -> str:
+def cli_page(host: PluginHost) -> str:
     from .cli import build_app
+    from .cli._common import reset_state
 
-    group = typer.main.get_command(build_app(with_plugin_commands=False))
+    # The toolkit's commands plus those its built-in plugins add (`vidgan data ...`).
+    reset_state(host=host)
+    try:
+        group = typer.main.get_command(build_app())
+    finally:
+        reset_state()
     parts = [HEADER, "# CLI reference\n\n", "The `vidgan` command (also `python -m vidgan_kit`). ",
              "Errors go to stderr with exit code 2; `--debug` shows tracebacks.\n\n"]
     for name in sorted(group.commands):
@@ -128,7 +134,7 @@ def generate_pages() -> dict[str, str]:
     return {
         "reference/recipe.md": recipe_page(),
         "reference/components.md": components_page(host),
-        "reference/cli.md": cli_page(),
+        "reference/cli.md": cli_page(host),
     }
 
 

@@ -6,6 +6,9 @@ that decoders produce appear only in the ``*_array`` functions, which data sets 
 avoid converting frames they will drop. Failures caused by the files themselves raise
 :class:`~vidgan_kit.errors.DataError` naming the file. Writers are atomic.
 
+:mod:`.tfrecord` reads and writes TFRecord files and ``tf.train.Example`` messages (the
+container some data sets ship in) without TensorFlow.
+
 This package knows nothing about models or data sets: data sets (in plugins), inference
 and the trainer's previews all build on it.
 """
@@ -24,10 +27,12 @@ from .image import (
     write_image,
 )
 from .resize import FitMode, resize_video
+from .tfrecord import crc32c, encode_example, masked_crc32c, parse_example, read_tfrecords, write_tfrecords
 from .video import (
     VIDEO_EXTENSIONS,
     VIDEO_WRITERS,
     VideoInfo,
+    iter_video_arrays,
     probe_video,
     read_video,
     read_video_array,
@@ -40,13 +45,19 @@ __all__ = [
     "VIDEO_WRITERS",
     "FitMode",
     "VideoInfo",
+    "crc32c",
+    "encode_example",
     "frame_grid",
     "image_size",
+    "iter_video_arrays",
+    "masked_crc32c",
+    "parse_example",
     "pil_to_rgb_array",
     "probe_image",
     "probe_video",
     "read_image",
     "read_image_array",
+    "read_tfrecords",
     "read_video",
     "read_video_array",
     "resize_video",
@@ -54,5 +65,6 @@ __all__ = [
     "uint8_to_tensor",
     "video_grid",
     "write_image",
+    "write_tfrecords",
     "write_video",
 ]

@@ -12,6 +12,7 @@ Writing picks a codec per extension (see :data:`VIDEO_WRITERS`) and is atomic.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -32,6 +33,7 @@ __all__ = [
     "probe_video",
     "read_video",
     "read_video_array",
+    "iter_video_arrays",
     "write_video",
 ]
 
@@ -203,6 +205,34 @@ def read_video_array(
     if not frames:
         raise DataError(f"video file {str(p)!r} has {count} frames; none lies in {start}:{stop}:{step}")
     return np.stack(frames)
+
+
+def iter_video_arrays(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
+    """Yield every frame of a video as ``[H, W, 3]`` uint8 RGB, one at a time.
+
+    For videos too big to hold decoded (a minute of 1080p is about 20 GB): memory stays
+    at one frame. Completeness is checked like :func:`read_video_array`'s, after the last
+    frame, so a truncated file raises :class:`DataError` once its readable frames are out.
+    """
+    p = existing_file(path, "video file")
+    count = 0
+    try:
+        with av.open(str(p)) as container:
+            stream = _video_stream(container, p)
+            end: float | None = None
+            for frame in container.decode(stream):
+                if frame.time is not None:
+                    duration = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
+                    end = frame.time + duration
+                count += 1
+                yield frame.to_ndarray(format="rgb24")
+            _check_complete(p, container, stream, count, end)
+    except DataError:
+        raise
+    except _FFMPEG_ERRORS as exc:
+        raise _open_error(p, exc) from None
+    if count == 0:
+        raise DataError(f"video file {str(p)!r} holds no frames (expected at least one)")
 
 
 def read_video(path: str | os.PathLike[str], *, max_frames: int | None = None) -> torch.Tensor:

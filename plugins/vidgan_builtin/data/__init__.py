@@ -6,6 +6,7 @@ Importing this package registers nothing; :mod:`.plugin` does, through the
 
 from __future__ import annotations
 
+from .augment import AugmentConfig, ClipAugmenter, DatasetConfig
 from .clips import (
     ClipFolderConfig,
     ClipFolderDataset,
@@ -19,9 +20,12 @@ from .clips import (
 from .synthetic import ContentFactors, MotionFactors, SyntheticShapes, SyntheticShapesConfig, render, sample_factors
 
 __all__ = [
+    "AugmentConfig",
+    "ClipAugmenter",
     "ClipFolderConfig",
     "ClipFolderDataset",
     "ContentFactors",
+    "DatasetConfig",
     "FrameFolders",
     "FrameStrips",
     "MotionFactors",

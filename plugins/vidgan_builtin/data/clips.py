@@ -20,10 +20,17 @@ Splits:
 ``by_time``
     Every clip is in both splits: its first frames train, its last ``test_fraction`` of
     frames test (MoCoGAN's and Dual-MTGAN's protocol for Weizmann: the last third).
+``by_folder``
+    The split is a folder: clips under ``root/train`` train, clips under ``root/test``
+    test (the layout ``vidgan data prepare`` writes for UvA-NEMO and BAIR, whose split is
+    fixed by the data set). Labels then come from the first sub-folder below the split's.
 
 Windows: an item is ``geometry.frames`` frames taken every ``frame_stride`` frames. In the
 train split the window starts at a random frame drawn from (seed, index, epoch), see
 :meth:`ClipFolderDataset.set_epoch`; the test split always starts at its first frame.
+
+Augmentation (the ``augment`` table, :mod:`.augment`) applies to the train split only,
+one transform per clip, drawn from (seed, index, epoch) too.
 """
 
 from __future__ import annotations
@@ -38,11 +45,12 @@ import torch
 from pydantic import Field
 from torch.utils.data import Dataset
 
-from vidgan_kit import ComponentConfig, VideoGeometry
+from vidgan_kit import VideoGeometry
 from vidgan_kit.errors import DataError
 from vidgan_kit.io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, image_size, resize_video, uint8_to_tensor
 
 from . import formats
+from .augment import ClipAugmenter, DatasetConfig, augment_seed
 from .formats import ARRAY_EXTENSIONS, ClipRef, Frames, natural_key
 
 __all__ = [
@@ -62,7 +70,7 @@ __all__ = [
 ]
 
 SPLITS: tuple[str, ...] = ("train", "test")
-DEFAULT_TEST_FRACTION = {"by_clip": 0.1, "by_time": 1 / 3}
+DEFAULT_TEST_FRACTION = {"by_clip": 0.1, "by_time": 1 / 3, "by_folder": 0.0}
 _LISTED = 10  # bad files named in one warning or error
 
 
@@ -70,24 +78,24 @@ class SkippedClipsWarning(UserWarning):
     """Some files were skipped because of ``on_error = "skip"``; the message lists them."""
 
 
-class ClipFolderConfig(ComponentConfig):
+class ClipFolderConfig(DatasetConfig):
     """Options every real-clip data set shares."""
 
     root: str = Field(
         description="Folder holding the clips (searched recursively), or a single file where the format allows. "
         "`~` is expanded; a relative path starts at the working directory."
     )
-    split_mode: Literal["by_clip", "by_time"] = Field(
+    split_mode: Literal["by_clip", "by_time", "by_folder"] = Field(
         "by_clip",
         description="`by_clip`: hold out whole clips; `by_time`: every clip's first frames train, "
-        "its last frames test (the Weizmann protocol).",
+        "its last frames test (the Weizmann protocol); `by_folder`: clips under root/train and root/test.",
     )
     test_fraction: float | None = Field(
         None,
         ge=0,
         lt=1,
         description="Share held out for test: of the clips for by_clip (default 0.1), of each clip's "
-        "frames for by_time (default 1/3).",
+        "frames for by_time (default 1/3); ignored by by_folder.",
     )
     split_seed: int = Field(0, description="Salt of the by_clip hash; change it for another split of the same files.")
     frame_stride: int = Field(1, ge=1, description="Take every N-th source frame (a clip then spans (frames-1)*N+1).")
@@ -102,9 +110,13 @@ class ClipFolderConfig(ComponentConfig):
     fit: Literal["crop", "stretch"] = Field(
         "crop", description="Fit frames to the geometry by centre-cropping to its aspect ratio, or by stretching."
     )
-    hflip: bool = Field(False, description="Train split: mirror half of the items left-right (seeded like the start).")
+    hflip: bool = Field(
+        False, description="Train split: mirror half of the items left-right; shorthand for `augment.hflip = 0.5`."
+    )
     labels: bool = Field(
-        True, description="Give items a `label` from their first-level sub-folder under root, when every clip has one."
+        True,
+        description="Give items a `label` from their first-level sub-folder under root (under root/train or "
+        "root/test with by_folder), when every clip has one.",
     )
     on_error: Literal["raise", "skip"] = Field(
         "raise",
@@ -162,10 +174,23 @@ class ClipFolderDataset(Dataset[dict[str, Any]]):
                 f"{self.name}: root {str(self.root)!r} does not exist (expected a folder of {self.looks_for})"
             )
         self._span = (self.geometry.frames - 1) * config.frame_stride + 1  # source frames per item
+        augment = config.augment
+        if config.hflip and augment.hflip == 0:
+            augment = augment.model_copy(update={"hflip": 0.5})
+        self.augmenter = ClipAugmenter(augment)
 
-        candidates = self.candidates(self.root)
+        self._base = self.root  # where clips are searched and names are relative to
+        if config.split_mode == "by_folder":
+            self._base = self.root / split
+            if not self._base.is_dir():
+                raise DataError(
+                    f"{self.name}: split_mode 'by_folder' reads the {split} split from {str(self._base)!r}, "
+                    f"which is not a folder; expected {str(self.root)!r} to hold train/ and test/ folders "
+                    "(the layout `vidgan data prepare` writes)"
+                )
+        candidates = self.candidates(self._base)
         if not candidates:
-            raise DataError(f"{self.name}: found no {self.looks_for} under {str(self.root)!r}")
+            raise DataError(f"{self.name}: found no {self.looks_for} under {str(self._base)!r}")
         refs: list[ClipRef] = []
         for kind, path in candidates:
             try:
@@ -202,9 +227,9 @@ class ClipFolderDataset(Dataset[dict[str, Any]]):
 
     # -- indexing --------------------------------------------------------------------------
     def _relative(self, path: Path) -> str:
-        if self.root.is_file() or path == self.root:
+        if self._base.is_file() or path == self._base:
             return path.name
-        return path.relative_to(self.root).as_posix()
+        return path.relative_to(self._base).as_posix()
 
     def _fail(self, path: str, exc: DataError) -> None:
         if self.config.on_error == "raise":
@@ -239,6 +264,8 @@ class ClipFolderDataset(Dataset[dict[str, Any]]):
         """The clips of this split with their usable frame range [lo, hi)."""
         mode = self.config.split_mode
         fraction = self.config.test_fraction if self.config.test_fraction is not None else DEFAULT_TEST_FRACTION[mode]
+        if mode == "by_folder":  # the folder already chose: every clip found is in this split
+            return [(r, (0, r.frames)) for r in refs]
         if mode == "by_time":
             out = []
             for ref in refs:
@@ -257,7 +284,7 @@ class ClipFolderDataset(Dataset[dict[str, Any]]):
 
     # -- items ----------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
-        """Draw new random windows: items depend on (seed, index, epoch).
+        """Draw new random windows and augmentations: items depend on (seed, index, epoch).
 
         Call it at the start of every epoch (as with ``DistributedSampler``); without it
         every epoch repeats the same windows. With ``persistent_workers`` the workers keep
@@ -294,8 +321,8 @@ class ClipFolderDataset(Dataset[dict[str, Any]]):
         else:
             raise DataError(f"{self.name}: every clip failed to decode; see the warnings for the files")
         video = self._to_geometry(frames)
-        if self.split == "train" and self.config.hflip and rng.random() < 0.5:
-            video = video.flip(-1)
+        if self.split == "train" and self.augmenter.active:
+            video = self.augmenter(video, augment_seed(self.seed, index, self.epoch))
         item: dict[str, Any] = {"video": video, "index": int(index)}
         if label is not None:
             item["label"] = label

@@ -1,13 +1,17 @@
-"""Registers the built-in data sets, through the same hook a third-party plugin uses."""
+"""Registers the built-in data sets and the ``vidgan data`` commands, through the same
+hooks a third-party plugin uses."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vidgan_kit import Registrar, hookimpl
 
 from .clips import FrameFolders, FrameStrips, NumpyArrays, VideoFiles, VideoFolder
 from .synthetic import SyntheticShapes
+
+if TYPE_CHECKING:
+    import typer
 
 #: name → (factory, one-line summary shown by `vidgan list-components`)
 DATASETS: dict[str, tuple[Any, str]] = {
@@ -27,3 +31,10 @@ DATASETS: dict[str, tuple[Any, str]] = {
 def vidgan_register_components(registry: Registrar) -> None:
     for name, (factory, summary) in DATASETS.items():
         registry.add("dataset", name, factory, config=factory.Config, summary=summary)
+
+
+@hookimpl
+def vidgan_register_commands(app: typer.Typer) -> None:
+    from .commands import register
+
+    register(app)

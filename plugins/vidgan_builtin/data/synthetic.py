@@ -33,8 +33,10 @@ import torch
 from pydantic import Field, field_validator
 from torch.utils.data import Dataset
 
-from vidgan_kit import ComponentConfig, VideoGeometry
+from vidgan_kit import VideoGeometry
 from vidgan_kit.errors import DataError
+
+from .augment import ClipAugmenter, DatasetConfig, augment_seed
 
 __all__ = [
     "SHAPES",
@@ -121,7 +123,7 @@ class MotionFactors:
 # -- config ------------------------------------------------------------------------------
 
 
-class SyntheticShapesConfig(ComponentConfig):
+class SyntheticShapesConfig(DatasetConfig):
     """Options of ``synthetic_shapes``."""
 
     clips: int = Field(8192, ge=1, description="Number of clips in the train split (each index is a distinct clip).")
@@ -450,7 +452,10 @@ class SyntheticShapes(Dataset[dict[str, Any]]):
 
     Item ``i`` is ``{"video": [T, C, H, W], "index": i, "label": shape index,
     "motion_label": motion-family index}``, a pure function of (seed, split, i): the
-    train and test splits draw from disjoint random streams.
+    train and test splits draw from disjoint random streams. With ``augment`` on, train
+    items are augmented by a transform drawn from (seed, i, epoch) (see :meth:`set_epoch`);
+    the ground-truth methods (:meth:`clip`, :meth:`transfer_truth`, :meth:`transfer_batch`)
+    never are.
     """
 
     Config = SyntheticShapesConfig
@@ -471,6 +476,8 @@ class SyntheticShapes(Dataset[dict[str, Any]]):
             raise DataError(_CHANNELS_ERROR.format(self.geometry.channels))
         self.split = split
         self.seed = self.config.seed if self.config.seed is not None else seed
+        self.epoch = 0
+        self.augmenter = ClipAugmenter(self.config.augment)
         self._split_id = SPLITS.index(split)
         self._cache: torch.Tensor | None = None
         if self.config.cache:
@@ -479,6 +486,10 @@ class SyntheticShapes(Dataset[dict[str, Any]]):
 
     def __len__(self) -> int:
         return self.config.clips if self.split == "train" else self.config.test_clips
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw new augmentations (clips themselves do not depend on the epoch)."""
+        self.epoch = int(epoch)
 
     def _check(self, index: int) -> int:
         if not 0 <= index < len(self):
@@ -500,6 +511,8 @@ class SyntheticShapes(Dataset[dict[str, Any]]):
             video = self._cache[index].to(torch.float32).div_(127.5).sub_(1.0)
         else:
             video = render(content, motion, self.geometry)
+        if self.split == "train" and self.augmenter.active:
+            video = self.augmenter(video, augment_seed(self.seed, index, self.epoch))
         return {
             "video": video,
             "index": int(index),
