@@ -19,6 +19,9 @@ __all__ = [
     "CheckpointError",
     "DataError",
     "ShapeError",
+    "WeightsError",
+    "WeightsMissingError",
+    "UnsafePickleError",
 ]
 
 
@@ -87,3 +90,15 @@ class DataError(VidganError):
 
 class ShapeError(VidganError, ValueError):
     """A tensor crossing a component boundary has the wrong layout."""
+
+
+class WeightsError(VidganError):
+    """Fetching or reading pretrained weights failed (hash mismatch, damaged archive...)."""
+
+
+class WeightsMissingError(WeightsError):
+    """The weights a metric needs are not in the cache."""
+
+
+class UnsafePickleError(WeightsError):
+    """A pickle asked for something other than numpy arrays and plain containers."""

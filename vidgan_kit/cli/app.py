@@ -10,6 +10,7 @@ import typer
 from .._version import __version__
 from ..errors import VidganError
 from . import components, infer, run
+from . import eval as eval_commands  # `eval` would shadow the builtin here
 from ._common import STATE, err, prescan_plugins, reset_state
 
 __all__ = ["build_app", "main"]
@@ -47,6 +48,7 @@ def build_app(with_plugin_commands: bool = True) -> typer.Typer:
     components.register(app)
     run.register(app)
     infer.register(app)
+    eval_commands.register(app)
     if with_plugin_commands:
         STATE.host().hook.vidgan_register_commands(app=app)
     return app
