@@ -36,7 +36,7 @@ def _options_table(model: type[BaseModel]) -> str:
 
 
 def recipe_page() -> str:
-    from .recipe import EMASection, LoaderSection, LossTerm, OptimizerSpec, PhaseSpec, Recipe, TrainSection, VideoSection
+    from .recipe import DistributedSection, EMASection, LoaderSection, LossTerm, OptimizerSpec, PhaseSpec, Recipe, TrainSection, VideoSection
 
     parts = [HEADER, "# Recipe reference\n\n",
              "Every key a recipe accepts, generated from the models that validate it. ",
@@ -56,6 +56,7 @@ def recipe_page() -> str:
         ("[optimizers.GROUP]", OptimizerSpec, "One optimiser per parameter group of the model."),
         ("[train]", TrainSection, "The training loop."),
         ("[train.ema]", EMASection, "Exponential moving average of generator weights."),
+        ("[train.distributed]", DistributedSection, "Multi-process training under torchrun."),
     ]
     for title, model, blurb in sections:
         parts.append(f"## `{title}`\n\n{blurb}\n\n")

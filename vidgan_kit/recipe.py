@@ -61,6 +61,7 @@ __all__ = [
     "PhaseSpec",
     "OptimizerSpec",
     "EMASection",
+    "DistributedSection",
     "TrainSection",
     "Recipe",
     "read_recipe_table",
@@ -154,6 +155,23 @@ class EMASection(StrictModel):
     group: str = Field("generator", description="Parameter group whose weights are averaged.")
 
 
+class DistributedSection(StrictModel):
+    """Multi-process training (``torchrun``); ignored by a single process."""
+
+    backend: Literal["auto", "gloo", "nccl"] = Field(
+        "auto", description="torch.distributed backend: `auto` = NCCL on CUDA devices, gloo on the CPU."
+    )
+    lr_scaling: Literal["none", "linear", "sqrt"] = Field(
+        "none", description="Scale every learning rate by the world size (`linear`) or its square root (`sqrt`)."
+    )
+    sync_batchnorm: bool = Field(
+        False, description="Convert BatchNorm layers to SyncBatchNorm (batch statistics over all processes; CUDA only)."
+    )
+    timeout_minutes: float = Field(
+        10.0, gt=0, description="A collective (or process-group start) waiting longer than this fails the job."
+    )
+
+
 class TrainSection(StrictModel):
     """The generic training loop's settings."""
 
@@ -172,6 +190,24 @@ class TrainSection(StrictModel):
     keep_checkpoints: int = Field(3, ge=1, description="How many of the newest checkpoints to keep.")
     tensorboard: bool = Field(True, description="Also log to TensorBoard when it is installed.")
     ema: EMASection = Field(default_factory=EMASection)
+    distributed: DistributedSection = Field(default_factory=DistributedSection)
+    validate_every: int = Field(
+        0, ge=0, description="Score fixed test clips with vidgan_kit.eval.validate every N steps (0 = never)."
+    )
+    validate_metric: str = Field(
+        "val/best_of_k_ssim",
+        description="Validation key that keep_best compares (see vidgan_kit.eval.validation.VALIDATION_METRICS).",
+    )
+    keep_best: bool = Field(False, description="Keep a weights-only checkpoint of the best validate_metric in <run>/best.")
+
+    @field_validator("validate_metric")
+    @classmethod
+    def _known_validation_metric(cls, value: str) -> str:
+        from .eval.validation import VALIDATION_METRICS
+
+        if value not in VALIDATION_METRICS:
+            raise ValueError(f"unknown validation metric {value!r}; choose one of {', '.join(VALIDATION_METRICS)}")
+        return value
 
 
 def _unique_phase_names(phases: list[PhaseSpec]) -> list[PhaseSpec]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -64,9 +65,14 @@ def run(
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in the run directory.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and build everything, train nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    nproc: Annotated[int, typer.Option("--nproc", min=1, rich_help_panel="Distributed",
+                                       help="Train with N processes on this machine (launches torchrun).")] = 1,
 ) -> None:
     """Train the model a recipe describes."""
-    resolved, text = resolve_recipe(recipe, set_, plugin)
+    cli_plugins = list(STATE.plugins)  # before the recipe's own plugins join them
+    resolved, text = resolve_recipe(recipe, set_, plugin)  # a broken recipe fails here, before any launch
+    if nproc > 1 and not dry_run:
+        raise typer.Exit(_launch(nproc, recipe, set_, cli_plugins, out_dir, name, resume, quiet))
     run_dir = out_dir or Path("runs") / (name or resolved.name)
     host = STATE.host()
     if dry_run:
@@ -87,8 +93,41 @@ def run(
         return
     from ..training import train
 
-    err.print(f"run directory: {run_dir}")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, say it once
+        err.print(f"run directory: {run_dir}")
     train(resolved, host=host, run_dir=run_dir, resume=resume, recipe_text=text, quiet=quiet)
+
+
+def _launch(nproc: int, recipe: Path, set_: list[str] | None, plugins: list[str], out_dir: Path | None,
+            name: str | None, resume: bool, quiet: bool) -> int:
+    """Run ``torchrun --nproc_per_node N -m vidgan_kit run ...`` with this command's arguments."""
+    import subprocess
+
+    from ..distributed import World, torchrun_command
+    from ..errors import VidganError
+
+    if World.from_env().enabled:
+        raise VidganError("--nproc inside a torchrun job would start processes per process; drop --nproc.")
+    args = ["--debug"] if STATE.debug else []
+    args += ["run", str(recipe)]
+    for value in set_ or []:
+        args += ["--set", value]
+    for spec in plugins:
+        args += ["--plugin", spec]
+    if out_dir is not None:
+        args += ["--out", str(out_dir)]
+    if name is not None:
+        args += ["--name", name]
+    args += ["--resume"] if resume else []
+    args += ["--quiet"] if quiet else []
+    command = torchrun_command(nproc, args)
+    err.print(f"launching {nproc} processes: {' '.join(command[1:])}")
+    proc = subprocess.Popen(command)
+    try:
+        code = proc.wait()
+    except KeyboardInterrupt:  # torchrun got the Ctrl-C too: let it stop its workers
+        code = proc.wait()
+    return code if code >= 0 else 128 - code
 
 
 def register(app: typer.Typer) -> None:

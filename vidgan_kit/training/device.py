@@ -19,8 +19,15 @@ from ..errors import VidganError
 __all__ = ["resolve_device", "autocast", "make_grad_scaler", "to_channels_last", "move_to_device", "describe_device"]
 
 
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` → the first CUDA device when there is one, else the CPU."""
+def resolve_device(name: str, *, local_rank: int = 0, world_size: int = 1) -> torch.device:
+    """``"auto"`` → the first CUDA device when there is one, else the CPU.
+
+    With several processes (``world_size > 1``), ``auto`` and ``cuda`` mean the GPU of this
+    process's ``local_rank`` (or the only GPU it can see, when the launcher gives each
+    process one through ``CUDA_VISIBLE_DEVICES``).
+    """
+    if world_size > 1 and (name == "cuda" or (name == "auto" and torch.cuda.is_available())):
+        return _rank_gpu(name, local_rank)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -37,7 +44,29 @@ def resolve_device(name: str) -> torch.device:
             raise VidganError(f"train.device = {name!r} but only {torch.cuda.device_count()} CUDA device(s) exist.")
     elif device.type != "cpu":
         raise VidganError(f"train.device = {name!r}: only 'cpu' and CUDA devices are supported.")
+    if world_size > 1 and device.type == "cuda" and device.index is not None:
+        raise VidganError(
+            f"train.device = {name!r} would put all {world_size} processes on one GPU; use 'auto' or 'cuda'"
+            " with torchrun: each process then takes the GPU of its LOCAL_RANK."
+        )
     return device
+
+
+def _rank_gpu(name: str, local_rank: int) -> torch.device:
+    if not torch.cuda.is_available():
+        raise VidganError(
+            f"train.device = {name!r} but CUDA is not available in this torch build or on this machine;"
+            " use 'auto' or 'cpu'."
+        )
+    count = torch.cuda.device_count()
+    if local_rank < count:
+        return torch.device("cuda", local_rank)
+    if count == 1:  # one visible GPU per process (CUDA_VISIBLE_DEVICES set per rank)
+        return torch.device("cuda", 0)
+    raise VidganError(
+        f"LOCAL_RANK {local_rank} has no GPU of its own: this machine shows {count} CUDA device(s)."
+        f" Start at most {count} processes per node (torchrun --nproc_per_node {count})."
+    )
 
 
 def check_precision(device: torch.device, precision: str) -> None:

@@ -19,10 +19,16 @@ Resuming reproduces the uninterrupted run bit for bit on the same machine: the w
 optimiser moments, loss-scaler, EMA, every RNG state and the data position are saved, and
 nothing outside the training step (logging, previews, hooks) draws from the training's
 random streams.
+
+Several processes (``torchrun``, see :mod:`vidgan_kit.distributed`) run this same loop in
+lockstep: each takes its own shard of every epoch and its own noise, averages each phase's
+gradients with the others before stepping, so all ranks keep identical weights; rank 0
+alone writes files. A single process skips every collective.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import warnings
@@ -34,6 +40,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import (
+    checkpoint_name,
     list_checkpoints,
     load_ema_weights,
     load_training_state,
@@ -41,7 +48,9 @@ from ..checkpoint import (
     read_index,
     save_checkpoint,
 )
+from ..distributed import World, average_gradients, convert_sync_batchnorm, lr_factor, record_failure
 from ..errors import CheckpointError, VidganError
+from ..eval.validation import VALIDATION_METRICS, validate, validation_dataset
 from ..interfaces import LossContext
 from ..plugins import PluginHost
 from ..recipe import OptimizerSpec, Recipe
@@ -51,7 +60,14 @@ from .ema import EMA
 from .logging import MetricsLogger, ProgressDisplay, quiet_from_env, truncate_metrics
 from .optim import build_optimizers, check_groups, clip_gradients
 from .run import RunContext, check_resume_recipe, prepare_run_dir, write_run_files
-from .seeding import DeterminismSettings, capture_rng_state, isolated_rng, restore_rng_state, seed_everything
+from .seeding import (
+    DeterminismSettings,
+    capture_rng_state,
+    isolated_rng,
+    rank_seed,
+    restore_rng_state,
+    seed_everything,
+)
 
 __all__ = ["train", "write_samples", "PREVIEW_CLIPS"]
 
@@ -81,34 +97,68 @@ def train(
         checkpoint, status ``"interrupted"``. For tests and time-sliced jobs.
     :param recipe_text: the recipe's TOML source, saved as ``recipe.toml``.
     :param quiet: no progress display (default: the ``VIDGAN_QUIET`` environment variable).
+
+    Started by torchrun (``WORLD_SIZE`` > 1 in the environment), or in a process group the
+    caller has started, every process calls ``train`` with the same arguments; they join
+    the process group here and train together (see :mod:`vidgan_kit.distributed`).
     """
-    run_dir = Path(run_dir)
+    cfg = recipe.train
+    # ---- which process of how many; the device follows from the local rank ----
+    world = World.from_env()
+    try:
+        device = resolve_device(cfg.device, local_rank=world.local_rank, world_size=world.world_size)
+        world.start(cfg.distributed, device)
+        return _train(recipe, world, device, host=host, run_dir=Path(run_dir), resume=resume, max_steps=max_steps,
+                      recipe_text=recipe_text, quiet=quiet_from_env() if quiet is None else quiet)
+    except BaseException as exc:
+        if world.enabled and not isinstance(exc, KeyboardInterrupt):
+            record_failure(exc)  # torchrun's summary shows this rank's error
+        raise
+
+
+def _train(
+    recipe: Recipe, world: World, device: torch.device, *, host: PluginHost, run_dir: Path, resume: bool,
+    max_steps: int | None, recipe_text: str | None, quiet: bool,
+) -> RunContext:
     cfg = recipe.train
     registry = host.registry
-    quiet = quiet_from_env() if quiet is None else quiet
     geometry = recipe.video.geometry()
 
     # ---- the run directory: never overwrite; a resume continues the same experiment ----
-    had_run = prepare_run_dir(run_dir, resume)
-    checkpoints = list_checkpoints(run_dir) if had_run else []
-    resume_from = checkpoints[-1][1] if checkpoints else None
-    start_step = read_index(resume_from)["step"] if resume_from else 0
-    if had_run:
-        check_resume_recipe(run_dir, recipe, start_step)
+    # Rank 0 alone looks and decides (another rank could see rank 0's first files and take
+    # them for a run to resume); the others wait for its answer before reading anything.
+    def plan_run() -> dict[str, Any]:
+        had_run = prepare_run_dir(run_dir, resume)
+        checkpoints = list_checkpoints(run_dir) if had_run else []
+        resume_from = checkpoints[-1][1] if checkpoints else None
+        start_step = read_index(resume_from)["step"] if resume_from else 0
+        if had_run:
+            check_resume_recipe(run_dir, recipe, start_step)
+        return {"had_run": had_run, "resume_from": str(resume_from) if resume_from else None, "start_step": start_step}
 
-    device = resolve_device(cfg.device)
+    plan = world.on_main(plan_run)
+    had_run, start_step = bool(plan["had_run"]), int(plan["start_step"])
+    resume_from = Path(plan["resume_from"]) if plan["resume_from"] else None
     check_precision(device, cfg.precision)
+
     previous_settings = DeterminismSettings.current()
     DeterminismSettings.apply(cfg.deterministic, cfg.threads)
     try:
         # ---- seeds first: initial weights and everything else below derive from them ----
+        # (the same seed on every rank: identical initial weights)
         seed_everything(recipe.seed)
 
-        # ---- data ----
+        # ---- data: each rank its own shard of every epoch ----
         dataset = registry.build("dataset", recipe.data, geometry=geometry, split="train", seed=recipe.seed)
-        stream = BatchStream(dataset, recipe.loader, recipe.seed, pin_memory=device.type == "cuda")
+        stream = BatchStream(dataset, recipe.loader, recipe.seed, pin_memory=device.type == "cuda",
+                             rank=world.rank, world_size=world.world_size)
         # Previews always show the same clips, so grids from different steps compare.
-        preview_batch = fixed_batch(dataset, min(recipe.loader.batch_size, PREVIEW_CLIPS)) if cfg.sample_every else None
+        preview_batch = (fixed_batch(dataset, min(recipe.loader.batch_size, PREVIEW_CLIPS))
+                         if cfg.sample_every and world.is_main else None)
+        # Validation scores the same test clips with the same seeds every time (rank 0 only).
+        val_dataset = validation_dataset(registry, recipe) if cfg.validate_every and world.is_main else None
+        best_file = run_dir / "best" / "best.json"
+        best_value = json.loads(best_file.read_text())["value"] if best_file.is_file() else None
 
         # ---- model, losses, optimisers ----
         model = registry.build("model", recipe.model, geometry=geometry, registry=registry)
@@ -118,10 +168,15 @@ def train(
                     f"Model {recipe.model.type!r} has no {method}() method; model components must follow"
                     " vidgan_kit.interfaces.ModelAssembly."
                 )
+        if cfg.distributed.sync_batchnorm and world.enabled:
+            convert_sync_batchnorm(model, device)  # before anything keeps references to modules
         model.to(device)
         if cfg.channels_last:
             to_channels_last(model)
         model.train()
+        # Same seed, same weights; rank 0's are copied anyway, so that a component that
+        # initialises from anything else (the clock, a download) cannot split the ranks.
+        world.broadcast_module(model)
         groups = model.parameter_groups()
         check_groups(recipe, groups)
 
@@ -140,7 +195,9 @@ def train(
                     f" declares it. Add a loss for it or remove the phase from the recipe's [[phases]]."
                 )
 
-        optimizers = build_optimizers(recipe, groups)
+        optimizers = build_optimizers(recipe, groups, lr_scale=lr_factor(cfg.distributed.lr_scaling, world.world_size))
+        # Exactly the parameters each optimiser steps, in its order: what a phase averages.
+        stepped = {g: [p for pg in opt.param_groups for p in pg["params"]] for g, opt in optimizers.items()}
         for phase in recipe.phases:
             if phase.param_group not in optimizers:
                 raise VidganError(
@@ -166,7 +223,10 @@ def train(
                     f"{resume_from} has optimiser state for groups {sorted(saved_groups)}, the run has {sorted(optimizers)}."
                 )
             for group, opt in optimizers.items():
+                lrs = [pg["lr"] for pg in opt.param_groups]
                 opt.load_state_dict(state["optimizers"][group])
+                for pg, lr in zip(opt.param_groups, lrs, strict=True):
+                    pg["lr"] = lr  # the saved one was scaled for the saving run's world size
             if scaler.is_enabled() and state.get("scaler"):
                 scaler.load_state_dict(state["scaler"])
             if ema is not None:
@@ -176,28 +236,63 @@ def train(
                     own = dict(losses[name].named_buffers())
                     for key, value in buffers.items():
                         own[key].copy_(value)
-            stream.seek(state["data"]["epoch"], state["data"]["batch"])
+            data = state["data"]
+            saved_world = int(state.get("world_size", 1))
+            if saved_world == world.world_size:
+                stream.seek(data["epoch"], data["batch"])
+            else:
+                consumed = data.get("consumed", data["batch"] * stream.batch_size * saved_world)
+                stream.seek_consumed(data["epoch"], consumed)
             # Last, so that nothing done while building or loading moves the streams on.
-            restore_rng_state(state["rng"])
+            # Each rank continues its own streams; a rank the saving run did not have
+            # starts a fresh one derived from the seed, its rank and the step.
+            rank_states = state.get("rng_ranks", {})
+            if world.rank == 0:
+                restore_rng_state(state["rng"])
+            elif saved_world == world.world_size and str(world.rank) in rank_states:
+                restore_rng_state(rank_states[str(world.rank)])
+            else:
+                seed_everything(rank_seed(recipe.seed, world.rank, start_step))
+        elif world.rank > 0:
+            # Every rank has built the same model from the same seed; from here on each
+            # draws its own noise (z ~ N(0, I), reparameterisation, dropout). Rank 0 goes
+            # on with the recipe's streams, exactly as a single process would.
+            seed_everything(rank_seed(recipe.seed, world.rank))
 
-        write_run_files(run_dir, recipe, recipe_text, host, device, start_step if had_run else None)
-        if had_run:
-            truncate_metrics(run_dir / "metrics.jsonl", start_step)
-        run = RunContext(run_dir=run_dir, recipe=recipe, model=model, step=start_step, is_main=True,
-                         registry=registry, host=host, device=device, last_checkpoint=resume_from)
+        if world.is_main:
+            world_info = {"world_size": world.world_size, "backend": world.backend,
+                          "lr_scale": lr_factor(cfg.distributed.lr_scaling, world.world_size)}
+            write_run_files(run_dir, recipe, recipe_text, host, device, start_step if had_run else None, world_info)
+            if had_run:
+                truncate_metrics(run_dir / "metrics.jsonl", start_step)
+        run = RunContext(run_dir=run_dir, recipe=recipe, model=model, step=start_step, is_main=world.is_main,
+                         registry=registry, host=host, device=device, last_checkpoint=resume_from,
+                         rank=world.rank, world_size=world.world_size)
     except BaseException:
         previous_settings.restore()
         raise
 
-    def save(step: int) -> Path:
+    saved_step = start_step if resume_from is not None else None
+
+    def save(step: int) -> Path | None:
+        """Every rank calls it (their RNG states are gathered); rank 0 writes."""
+        nonlocal saved_step
+        saved_step = step
+        rng = [capture_rng_state()] if not world.enabled else world.gather_tree(capture_rng_state())
+        if not world.is_main:
+            run.last_checkpoint = run.checkpoints_dir / checkpoint_name(step)  # rank 0 is writing it
+            return None
         state = {
             "step": step,
             "data": stream.position(),
             "optimizers": {g: opt.state_dict() for g, opt in optimizers.items()},
             "scaler": scaler.state_dict() if scaler.is_enabled() else {},
             "loss_buffers": {n: dict(m.named_buffers()) for n, m in losses.items() if any(True for _ in m.buffers())},
-            "rng": capture_rng_state(),
+            "rng": rng[0],
+            "world_size": world.world_size,
         }
+        if world.enabled:
+            state["rng_ranks"] = {str(r): s for r, s in enumerate(rng) if r > 0}
         path = save_checkpoint(
             run.checkpoints_dir, model, step=step, registry=registry, recipe=recipe,
             ema=ema.modules if ema is not None else None, training_state=state, keep=cfg.keep_checkpoints,
@@ -212,6 +307,7 @@ def train(
     logger = MetricsLogger(run_dir, enabled=run.is_main, tensorboard=cfg.tensorboard)
     step = start_step
     status, error = "failed", None
+    out_of_time = False
     try:
         # Hooks run with the RNGs set aside: a plugin cannot change what the run learns.
         with isolated_rng(device):
@@ -219,9 +315,11 @@ def train(
         deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
         with ProgressDisplay(cfg.steps, start_step, enabled=run.is_main, quiet=quiet) as progress:
             while step < end:
-                if time.monotonic() >= deadline:
+                # All ranks stop together: rank clocks differ, the decision must not.
+                if deadline < math.inf and world.any(time.monotonic() >= deadline):
                     # A time budget ends the run like reaching `steps`: with a checkpoint.
-                    if run.last_checkpoint is None or read_index(run.last_checkpoint)["step"] != step:
+                    out_of_time = True
+                    if saved_step != step:
                         save(step)
                     break
                 t0 = time.perf_counter()
@@ -262,6 +360,9 @@ def train(
                     finally:
                         for p in frozen:
                             p.requires_grad_(True)
+                    # Average this group's gradients over the ranks (a no-op when alone):
+                    # every rank then takes the same step and the weights stay identical.
+                    average_gradients(stepped[group], world)
                     if grad_clip[group] > 0:
                         scaler.unscale_(opt)  # clip the true gradients, not the scaled ones
                         logged[f"grad_norm/{group}"] = clip_gradients(opt, grad_clip[group])
@@ -270,15 +371,22 @@ def train(
                         logged[f"loss/{phase.name}/{n}"] = value.detach()
                     logged[f"loss/{phase.name}"] = total.detach()
                 scaler.update()  # once per iteration, after every optimiser has stepped
+                # Buffers (BatchNorm statistics) saw only this rank's batch: take rank 0's,
+                # as DDP does, so every rank holds the same full state.
+                world.broadcast_module(model, parameters=False)
 
+                # The EMA is kept on every rank: its inputs are identical, so are its weights.
                 if ema is not None:
                     ema.update(model, step)
                 step += 1
                 run.step = step
 
-                # One device sync per step for all the scalars, not one per scalar.
+                # One device sync per step for all the scalars, not one per scalar; with several
+                # ranks one all-reduce, so that the logged losses are the whole batch's, and a
+                # non-finite loss on any rank stops every rank below.
                 names = list(logged)
-                values = torch.stack([logged[n].float().reshape(()) for n in names]).tolist() if names else []
+                values = (world.all_reduce_mean_(torch.stack([logged[n].float().reshape(()) for n in names])).tolist()
+                          if names else [])
                 stats = dict(zip(names, values, strict=True))
                 bad = [n for n in names if n.startswith("loss/") and not math.isfinite(stats[n])]
                 if bad:
@@ -291,12 +399,29 @@ def train(
                     )
                 dt = time.perf_counter() - t0
                 stats["perf/it_per_s"] = 1.0 / dt if dt > 0 else 0.0
+                # Nominal: the effective batch is loader.batch_size on each of world_size ranks.
+                stats["perf/clips_per_s"] = stats["perf/it_per_s"] * recipe.loader.batch_size * world.world_size
                 stats["data/epoch"] = float(stream.epoch)
                 for group, opt in optimizers.items():
                     stats[f"lr/{group}"] = float(opt.param_groups[0]["lr"])
                 if step % cfg.log_every == 0 and callable(getattr(model, "diagnostics", None)):
                     with torch.no_grad(), isolated_rng(device):
                         stats.update({f"diag/{k}": float(v) for k, v in model.diagnostics(batch).items()})
+
+                if val_dataset is not None and step % cfg.validate_every == 0:
+                    # EMA weights when there are any (what samples and exports use); no RNG is drawn.
+                    with isolated_rng(device), (ema.applied(model) if ema is not None else nullcontext()):
+                        values = validate(model, registry, recipe, step, dataset=val_dataset)
+                    stats.update(values)
+                    value = values.get(cfg.validate_metric, math.nan)
+                    higher = VALIDATION_METRICS[cfg.validate_metric]
+                    if cfg.keep_best and math.isfinite(value) and (
+                            best_value is None or (value > best_value if higher else value < best_value)):
+                        best_value = value
+                        save_checkpoint(run_dir / "best", model, step=step, registry=registry, recipe=recipe,
+                                        ema=ema.modules if ema is not None else None, keep=1)
+                        best_file.write_text(json.dumps({"step": step, "metric": cfg.validate_metric,
+                                                         "value": value}) + "\n")
 
                 logger.accumulate(stats)
                 if step % cfg.log_every == 0:
@@ -312,7 +437,8 @@ def train(
 
         # The last step wrote its checkpoint above (a resumed finished run already has it).
         # Stopped by max_steps: like a preemption, no final checkpoint.
-        status = "completed" if step >= cfg.steps or time.monotonic() >= deadline else "interrupted"
+        status = "completed" if step >= cfg.steps or out_of_time else "interrupted"
+        world.barrier()  # every rank returns once rank 0's last checkpoint is complete
         return run
     except KeyboardInterrupt as exc:
         # No checkpoint here: Ctrl-C may land between two phases of an iteration, and a

@@ -45,10 +45,13 @@ def check_groups(recipe: Recipe, groups: dict[str, list[nn.Parameter]]) -> None:
             seen[id(p)] = name
 
 
-def build_optimizers(recipe: Recipe, groups: dict[str, list[nn.Parameter]]) -> dict[str, torch.optim.Optimizer]:
+def build_optimizers(
+    recipe: Recipe, groups: dict[str, list[nn.Parameter]], *, lr_scale: float = 1.0
+) -> dict[str, torch.optim.Optimizer]:
     """An optimiser per group that a phase steps and that has trainable parameters.
 
     A group no phase steps (a frozen feature extractor, say) gets none: no state to save.
+    ``lr_scale`` multiplies every learning rate (``train.distributed.lr_scaling``).
     """
     stepped = {phase.param_group for phase in recipe.phases}
     out: dict[str, torch.optim.Optimizer] = {}
@@ -60,7 +63,8 @@ def build_optimizers(recipe: Recipe, groups: dict[str, list[nn.Parameter]]) -> d
             continue
         spec = recipe.optimizers.get(name, OptimizerSpec())
         cls = torch.optim.AdamW if spec.type == "adamw" else torch.optim.Adam
-        out[name] = cls(trainable, lr=spec.lr, betas=spec.betas, eps=spec.eps, weight_decay=spec.weight_decay)
+        out[name] = cls(trainable, lr=spec.lr * lr_scale, betas=spec.betas, eps=spec.eps,
+                        weight_decay=spec.weight_decay)
     return out
 
 

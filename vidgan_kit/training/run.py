@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RunContext", "prepare_run_dir", "write_run_files", "recipe_differences", "check_resume_recipe"]
 
-#: Keys a resumed run may change relative to the saved recipe.
-RESUMABLE_CHANGES = ("train.steps",)
+#: Keys a resumed run may change relative to the saved recipe: how long, and how the
+#: processes talk (neither changes what is learned).
+RESUMABLE_CHANGES = ("train.steps", "train.distributed.backend", "train.distributed.timeout_minutes")
 
 
 @dataclass
@@ -48,12 +49,15 @@ class RunContext:
     :ivar recipe: the resolved recipe.
     :ivar model: the model assembly being trained.
     :ivar step: steps completed so far (the start step in ``vidgan_train_start``).
-    :ivar is_main: True on the process that writes files (always, until multi-process runs).
+    :ivar is_main: True on the process that writes files: rank 0 (the only process of a
+        single-process run). Plugins that write files should check it.
     :ivar registry: the component registry the run was built from.
     :ivar host: the plugin host (its ``hook`` and ``infos``).
     :ivar device: where the model lives.
     :ivar status: ``"running"``, then the final status given to ``vidgan_train_end``.
     :ivar last_checkpoint: the newest checkpoint written or resumed from, if any.
+    :ivar rank: this process's rank among the training processes (0 when alone).
+    :ivar world_size: how many processes train together (1 when alone).
     """
 
     run_dir: Path
@@ -66,6 +70,8 @@ class RunContext:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     status: str = "running"
     last_checkpoint: Path | None = None
+    rank: int = 0
+    world_size: int = 1
 
     @property
     def checkpoints_dir(self) -> Path:
@@ -117,6 +123,12 @@ def recipe_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[t
 def check_resume_recipe(run_dir: Path, recipe: Recipe, resumed_step: int) -> None:
     """A resume must continue the same experiment: only ``train.steps`` may change (grow)."""
     saved = json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))
+    try:
+        # Keys added to recipes since the run started are absent from its recipe.json;
+        # reading it back fills them with their defaults, which is what that run used.
+        saved = json.loads(Recipe.model_validate(saved).to_json())
+    except ValueError:
+        pass  # not readable as a recipe any more: compare it as it is, key by key
     current = json.loads(recipe.to_json())
     diffs = [d for d in recipe_differences(saved, current) if d[0] not in RESUMABLE_CHANGES]
     if diffs:
@@ -133,7 +145,9 @@ def check_resume_recipe(run_dir: Path, recipe: Recipe, resumed_step: int) -> Non
         )
 
 
-def environment_info(host: PluginHost | None, device: torch.device) -> dict[str, Any]:
+def environment_info(
+    host: PluginHost | None, device: torch.device, world: dict[str, Any] | None = None
+) -> dict[str, Any]:
     from .device import describe_device
 
     import numpy
@@ -155,15 +169,19 @@ def environment_info(host: PluginHost | None, device: torch.device) -> dict[str,
         "device": describe_device(device),
         "argv": list(sys.argv),
         "plugins": plugins,
+        "distributed": world or {"world_size": 1},
     }
 
 
 def write_run_files(
     run_dir: Path, recipe: Recipe, recipe_text: str | None, host: PluginHost | None, device: torch.device,
-    resumed_step: int | None,
+    resumed_step: int | None, world: dict[str, Any] | None = None,
 ) -> None:
-    """recipe.json / recipe.toml on a fresh run; environment.json every session."""
-    env = environment_info(host, device)
+    """recipe.json / recipe.toml on a fresh run; environment.json every session.
+
+    :param world: how many processes train and how they talk (recorded in environment.json).
+    """
+    env = environment_info(host, device, world)
     if resumed_step is None:
         (run_dir / "recipe.json").write_text(recipe.to_json() + "\n", encoding="utf-8")
         if recipe_text is not None:

@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "capture_rng_state", "restore_rng_state", "DeterminismSettings", "derive_seed"]
+__all__ = [
+    "seed_everything", "capture_rng_state", "restore_rng_state", "DeterminismSettings", "derive_seed", "rank_seed",
+]
+
+#: Mixed into per-rank seeds so they cannot coincide with seeds derived for other purposes.
+_RANK_STREAM = 0x72616E6B  # "rank"
 
 
 def derive_seed(*parts: int) -> int:
@@ -35,6 +40,18 @@ def derive_seed(*parts: int) -> int:
         x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
         x ^= x >> 31
     return x & ((1 << 63) - 1)
+
+
+def rank_seed(seed: int, rank: int, step: int | None = None) -> int:
+    """The seed of rank ``rank``'s random streams (model noise, dropout, reparameterisation).
+
+    Rank 0 keeps the recipe's seed, so a single process and rank 0 of many draw the same
+    numbers; every other rank gets a stream of its own. ``step`` gives a fresh stream for a
+    rank resumed without a saved state (after the world size changed).
+    """
+    if rank == 0 and step is None:
+        return seed
+    return derive_seed(seed, _RANK_STREAM, rank, *([] if step is None else [step]))
 
 
 def seed_everything(seed: int) -> None:
