@@ -1,4 +1,4 @@
-"""Shared fixtures: a small, fully real plugin of toy components for core tests.
+"""Shared fixtures: the trainer tests' toy components (tests/training/toys.py) for core tests.
 
 The toy components are real torch modules registered through a real plugin object, so
 the registry, recipe and CLI code paths are exercised exactly as with any plugin.
@@ -13,7 +13,7 @@ import torch
 
 from vidgan_kit import PluginHost
 
-from .toy_plugin import ToyPlugin
+from .training.toys import ToyPlugin
 
 # Two CPU cores are shared by xdist workers: one torch thread each avoids oversubscription.
 if os.environ.get("PYTEST_XDIST_WORKER"):
@@ -36,11 +36,12 @@ def toy_table() -> dict:
     return {
         "name": "toy",
         "video": {"frames": 4, "height": 8, "width": 8},
-        "data": {"type": "toy_clips", "clips": 8},
-        "model": {"type": "toy_gan", "generator": {"type": "toy_decoder", "hidden": 4}},
+        "data": {"type": "tr_clips", "size": 8},
+        "model": {"type": "tr_gan", "generator": {"type": "tr_conv", "hidden": 4}},
         "losses": {
-            "recon": {"type": "toy_reconstruction", "weight": 2.0},
-            "adv": {"type": "toy_hinge", "weight": 0.5, "start": 3},
+            "recon": {"type": "tr_recon", "weight": 2.0},
+            "adv": {"type": "tr_hinge_g", "weight": 0.5, "start": 3},
+            "adv_d": {"type": "tr_hinge_d", "weight": 0.5, "start": 3},
         },
         "train": {"steps": 4},
     }

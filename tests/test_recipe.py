@@ -19,12 +19,12 @@ def _issues(table, host) -> list[str]:
 
 def test_valid_recipe_resolves_slots_and_defaults(host, toy_table):
     recipe = validate_recipe(toy_table, host.registry)
-    assert recipe.model.type == "toy_gan"
+    assert recipe.model.type == "tr_gan"
     gen = recipe.model.params["generator"]
-    assert gen["type"] == "toy_decoder" and gen["params"] == {"hidden": 4}
+    assert gen["type"] == "tr_conv" and gen["params"] == {"hidden": 4}
     # A slot left out gets its default component, validated and filled in.
-    assert recipe.model.params["discriminator"]["type"] == "toy_video_disc"
-    assert recipe.data.params == {"clips": 8}
+    assert recipe.model.params["discriminator"]["type"] == "tr_disc"
+    assert recipe.data.params == {"size": 8}
     assert recipe.losses["adv"].weight == 0.5 and recipe.losses["adv"].start == 3
     assert [p.name for p in recipe.phases] == ["discriminator", "generator"]
 
@@ -46,21 +46,21 @@ def test_several_typos_reported_at_once_with_paths(host, toy_table):
 
 
 def test_unknown_component_type_suggests(host, toy_table):
-    toy_table["model"]["discriminator"] = {"type": "toy_video_dsic"}
+    toy_table["model"]["discriminator"] = {"type": "tr_dsic"}
     (issue,) = _issues(toy_table, host)
-    assert issue.startswith("model.discriminator.type: unknown discriminator component 'toy_video_dsic'")
-    assert "did you mean toy_video_disc?" in issue and "vidgan list-components --kind discriminator" in issue
+    assert issue.startswith("model.discriminator.type: unknown discriminator component 'tr_dsic'")
+    assert "did you mean tr_disc?" in issue and "vidgan list-components --kind discriminator" in issue
 
 
 def test_wrong_value_type_and_missing_sections(host):
-    issues = _issues({"data": {"type": "toy_clips", "clips": "lots"}}, host)
-    assert any(i.startswith("data.clips:") and "'lots'" in i for i in issues)
+    issues = _issues({"data": {"type": "tr_clips", "size": "lots"}}, host)
+    assert any(i.startswith("data.size:") and "'lots'" in i for i in issues)
     assert any(i.startswith("model: required key is missing") for i in issues)
 
 
 def test_loss_with_no_matching_phase_is_an_error(host, toy_table):
     toy_table["phases"] = [{"name": "generator"}]
-    toy_table["losses"] = {"r": {"type": "toy_reconstruction"}}
+    toy_table["losses"] = {"r": {"type": "tr_recon"}}
     validate_recipe(toy_table, host.registry)  # generator-only loss is fine
     toy_table["phases"] = [{"name": "critic"}]
     (issue,) = _issues(toy_table, host)

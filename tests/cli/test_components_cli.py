@@ -8,14 +8,14 @@ from vidgan_kit import __version__
 def test_list_components_table_and_filters(cli):
     result = cli("list-components")
     assert result.exit_code == 0, result.output
-    for name in ("toy_clips", "toy_gan", "frame_difference_video_discriminator"):
+    for name in ("tr_clips", "tr_gan", "frame_difference_video_discriminator"):
         assert name in result.stdout
     result = cli("list-components", "--kind", "loss")
-    assert "toy_hinge" in result.stdout and "toy_gan" not in result.stdout
-    result = cli("list-components", "toy_*", "--json")
+    assert "tr_hinge_d" in result.stdout and "tr_gan" not in result.stdout
+    result = cli("list-components", "tr_*", "--json")
     rows = json.loads(result.stdout)
-    assert {r["name"] for r in rows} == {"toy_clips", "toy_decoder", "toy_video_disc", "toy_gan",
-                                         "toy_reconstruction", "toy_hinge"}
+    assert {r["name"] for r in rows} == {"tr_clips", "tr_conv", "tr_disc", "tr_gan", "tr_recon", "tr_hinge_d",
+                                         "tr_hinge_g", "tr_constant", "tr_counting", "tr_nan_at"}
     assert all(r["plugin"] == "toy" for r in rows)
 
 
@@ -27,16 +27,16 @@ def test_list_components_unknown_kind(cli):
 
 
 def test_show_component_lists_options(cli):
-    result = cli("show-component", "toy_gan")
+    result = cli("show-component", "tr_gan")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "generator" in out and "decoder component" in out and "toy_decoder" in out
-    assert "noise" in out and "Input noise level." in out and "plugin 'toy'" in out
+    assert "generator" in out and "decoder component" in out and "tr_conv" in out
+    assert "noise" in out and "Input noise (drawn from the global RNG)." in out and "plugin 'toy'" in out
 
 
 def test_show_component_unknown_suggests(cli):
-    result = cli("show-component", "toy_gna")
-    assert result.exit_code == 2 and "Did you mean toy_gan" in result.stderr
+    result = cli("show-component", "tr_gna")
+    assert result.exit_code == 2 and "Did you mean tr_gan" in result.stderr
 
 
 def test_plugins_command(cli):
@@ -51,7 +51,7 @@ def test_schema_includes_plugin_components(cli):
     assert result.exit_code == 0, result.output
     schema = json.loads(result.stdout)
     models = schema["$defs"]["component_model"]["oneOf"]
-    toy = next(m for m in models if m["properties"]["type"]["const"] == "toy_gan")
+    toy = next(m for m in models if m["properties"]["type"]["const"] == "tr_gan")
     assert toy["properties"]["generator"]["$ref"] == "#/$defs/component_decoder"
     assert toy["additionalProperties"] is False
     discs = {d["properties"]["type"]["const"] for d in schema["$defs"]["component_discriminator"]["oneOf"]}

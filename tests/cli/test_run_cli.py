@@ -1,7 +1,7 @@
 def test_validate_ok(cli, toy_recipe):
     result = cli("validate", str(toy_recipe))
     assert result.exit_code == 0, result.output
-    assert "is valid" in result.stdout and "toy_gan" in result.stdout
+    assert "is valid" in result.stdout and "tr_gan" in result.stdout
 
 
 def test_validate_reports_every_problem_with_paths(cli, toy_recipe):
@@ -46,6 +46,6 @@ def test_run_dry_run_builds_without_writing(cli, toy_recipe, tmp_path):
     out = tmp_path / "runs" / "dry"
     result = cli("run", str(toy_recipe), "--dry-run", "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "parameters" in result.stdout and "generator" in result.stdout and "toy_decoder" in result.stdout
+    assert "parameters" in result.stdout and "generator" in result.stdout and "tr_conv" in result.stdout
     assert "dataset: 8 clips" in result.stdout
     assert not out.exists()

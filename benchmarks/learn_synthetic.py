@@ -1,0 +1,337 @@
+"""Does a recipe learn motion transfer? Train on synthetic_shapes, score against exact truth.
+
+    python benchmarks/learn_synthetic.py                                   # dual_mtgan, 30 minutes
+    python benchmarks/learn_synthetic.py --set video.height=32 --set video.width=32 --minutes 1
+    python benchmarks/learn_synthetic.py --recipe recipes/dual_mtgan_paper_literal.toml --minutes 30
+    python benchmarks/learn_synthetic.py --evaluate runs/learn-dual_mtgan-20260101-120000
+
+Training: the recipe (with ``--set`` overrides) for ``--minutes`` of wall-clock training
+(``train.max_minutes``), split into ``--curve-points`` equal sessions. Every session ends
+with a checkpoint and the next one resumes it; resuming is exact, so this is the same run
+as one session, with a checkpoint at every 1/K of the budget for the learning curve.
+
+Evaluation (also of any finished run: ``--evaluate RUN_DIR``), on ``--pairs`` held-out pairs
+of the ``synthetic_shapes`` test split with the run's own data options. For a pair (A, B),
+the target image is A's first frame and the source video is clip B; the exact answer is
+``render(content A, motion B)`` (:meth:`SyntheticShapes.transfer_truth`). Scored with
+``kornia.metrics.psnr`` / ``ssim`` (window 11) on [0, 1], per frame, averaged over frames
+2-16 (frame 1 is the target image itself, so a copy scores 100 dB there; it is reported on
+its own):
+
+- **transfer**: ``model.transfer(image A, clip B)`` against the truth;
+- **wrong motion**: ``model.transfer(image A, clip C)`` for a third clip C, against the same
+  truth: a model that ignores the motion video scores as well as with the right one;
+- **static**: image A repeated, against the truth (the baseline to beat);
+- **reconstruction**: Ṽ_x, the model's reconstruction of clip B (``forward`` in eval mode),
+  against clip B.
+
+Targets: transfer >= static + 6 dB; right - wrong motion >= 4 dB. The EMA weights are
+scored when the checkpoint has them (as ``vidgan transfer`` uses them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import kornia
+import torch
+
+from vidgan_kit import PluginHost
+from vidgan_kit.checkpoint import list_checkpoints, read_index
+from vidgan_kit.errors import VidganError
+from vidgan_kit.inference import load_pipeline
+from vidgan_kit.layout import VideoGeometry
+from vidgan_kit.recipe import apply_overrides, read_recipe_table, validate_recipe
+from vidgan_kit.training import train
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET_OVER_STATIC_DB = 6.0
+TARGET_RIGHT_MINUS_WRONG_DB = 4.0
+#: PSNR of a frame equal to its truth (MSE 0) is reported as this many dB.
+PSNR_CAP = 100.0
+SSIM_WINDOW = 11
+FIGURES = ("transfer", "wrong_motion", "static", "reconstruction")
+LABELS = {
+    "transfer": "transfer (right motion)",
+    "wrong_motion": "transfer (wrong motion)",
+    "static": "static baseline (image repeated)",
+    "reconstruction": "reconstruction Ṽ_x",
+}
+
+
+# -- metrics ---------------------------------------------------------------------------------
+
+
+def per_frame_scores(video: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """PSNR and SSIM of every frame, ``[N, T]`` each; clips ``[N, T, C, H, W]`` in [-1, 1].
+
+    The conventions of :mod:`vidgan_kit.eval.frames`: [0, 1] after clamping, PSNR capped at
+    100 dB (a frame equal to its truth), SSIM with an 11x11 Gaussian window in float64,
+    averaged where the window fits inside the frame (``padding="valid"``, as Wang et al.'s
+    reference implementation; ``"same"`` for frames smaller than the window).
+    """
+    x = ((video.float() + 1) / 2).clamp(0, 1).flatten(0, 1)  # [N*T, C, H, W] in [0, 1]
+    y = ((truth.float() + 1) / 2).clamp(0, 1).flatten(0, 1)
+    psnr = torch.stack([
+        torch.tensor(PSNR_CAP) if torch.equal(a, b) else kornia.metrics.psnr(a, b, max_val=1.0).clamp(max=PSNR_CAP)
+        for a, b in zip(x, y, strict=True)
+    ])
+    padding = "valid" if min(x.shape[-2:]) >= SSIM_WINDOW else "same"
+    ssim = kornia.metrics.ssim(x.double(), y.double(), SSIM_WINDOW, max_val=1.0, padding=padding).mean(dim=(1, 2, 3))
+    n, t = video.shape[:2]
+    return psnr.view(n, t), ssim.float().view(n, t)
+
+
+def wrong_motion_indices(pairs: list[tuple[int, int]]) -> list[int]:
+    """For pair i = (a, b), the motion clip of another pair that is neither a nor b."""
+    out = []
+    for i, (a, b) in enumerate(pairs):
+        for k in range(1, len(pairs) + 1):
+            c = pairs[(i + k) % len(pairs)][1]
+            if c not in (a, b):
+                break
+        else:
+            raise VidganError("cannot find a third clip for the wrong-motion control; use more pairs")
+        out.append(c)
+    return out
+
+
+def test_split(index: dict[str, Any], registry: Any, geometry: VideoGeometry) -> Any:
+    """The run's data set, test split, with its own options; it must be synthetic_shapes."""
+    recipe = index.get("recipe") or {}
+    data = recipe.get("data") or {}
+    if data.get("type") != "synthetic_shapes":
+        raise VidganError(
+            f"{index['path']} was trained on {data.get('type')!r}; this benchmark needs the exact ground truth of"
+            " synthetic_shapes (data.type = \"synthetic_shapes\")."
+        )
+    return registry.build("dataset", "synthetic_shapes", data.get("params", {}), geometry=geometry, split="test",
+                          seed=recipe.get("seed", 0))
+
+
+@torch.no_grad()
+def evaluate_checkpoint(path: Path, registry: Any, pairs_n: int, *, seed: int = 0, batch: int = 32) -> dict[str, Any]:
+    """Per-clip, per-frame PSNR/SSIM ``[N, T]`` of each figure for one checkpoint."""
+    pipe = load_pipeline(path, registry=registry, notes=lambda message: None)
+    model, geometry = pipe.model, pipe.geometry
+    index = read_index(path)
+    test = test_split(index, registry, geometry)
+    pairs = test.transfer_pairs(pairs_n, seed=seed)
+    wrong = wrong_motion_indices(pairs)
+    scores: dict[str, dict[str, list[torch.Tensor]]] = {f: {"psnr": [], "ssim": []} for f in FIGURES}
+    for start in range(0, len(pairs), batch):
+        chunk = pairs[start : start + batch]
+        data = test.transfer_batch(chunk)
+        image, source, truth = data["image"], data["source"], data["truth"]
+        # The wrong motion clip is usually another pair's source in this chunk: reuse it.
+        rendered = {b: clip for (_, b), clip in zip(chunk, source, strict=True)}
+        wrong_source = torch.stack([rendered[c] if c in rendered else test.clip(c) for c in wrong[start : start + batch]])
+        with torch.random.fork_rng():  # forward draws a prior sample we do not use
+            recon = model({"video": source})["reconstruction"]
+        outputs = {
+            "transfer": (model.transfer(image, source), truth),
+            "wrong_motion": (model.transfer(image, wrong_source), truth),
+            "static": (image.unsqueeze(1).expand_as(truth), truth),
+            "reconstruction": (recon, source),
+        }
+        for name, (video, target) in outputs.items():
+            p, s = per_frame_scores(video, target)
+            scores[name]["psnr"].append(p)
+            scores[name]["ssim"].append(s)
+    return {
+        "checkpoint": str(index["path"]),
+        "step": index["step"],
+        "ema": bool(index.get("ema_slots")),
+        "pairs": len(pairs),
+        "scores": {f: {m: torch.cat(v) for m, v in d.items()} for f, d in scores.items()},
+    }
+
+
+def summarise(result: dict[str, Any], first: int | None = None) -> dict[str, Any]:
+    """Means over clips: frame 1 alone and frames 2..T; the two target gaps."""
+    out: dict[str, Any] = {"step": result["step"], "pairs": first or result["pairs"]}
+    for name, d in result["scores"].items():
+        for metric, values in d.items():
+            v = values[:first] if first else values
+            per_frame = v.mean(dim=0)
+            out[f"{name}/{metric}"] = float(v[:, 1:].mean())
+            out[f"{name}/{metric}/frame1"] = float(per_frame[0])
+            out[f"{name}/{metric}/per_frame"] = [round(float(x), 3) for x in per_frame]
+    out["transfer_minus_static_db"] = out["transfer/psnr"] - out["static/psnr"]
+    out["right_minus_wrong_db"] = out["transfer/psnr"] - out["wrong_motion/psnr"]
+    return out
+
+
+# -- training time per checkpoint ------------------------------------------------------------------
+
+
+def training_minutes(run_dir: Path) -> dict[int, float]:
+    """Cumulative training wall time (minutes) at each logged step, across resumed sessions.
+
+    ``elapsed`` in metrics.jsonl counts from the start of its session (``time - elapsed``
+    is that start); a resumed session continues from the previous session's last line.
+    """
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return {}
+    times: dict[int, float] = {}
+    offset, session, last_elapsed = 0.0, None, 0.0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        step, elapsed = int(row.get("step", 0)), float(row.get("elapsed", 0.0))
+        start = float(row.get("time", 0.0)) - elapsed
+        if session is not None and abs(start - session) > 1.0:  # a new session
+            offset += last_elapsed
+        session, last_elapsed = start, elapsed
+        times[step] = (offset + elapsed) / 60
+    return times
+
+
+def minutes_at(times: dict[int, float], step: int) -> float:
+    known = [s for s in times if s <= step]
+    return times[max(known)] if known else float("nan")
+
+
+# -- training --------------------------------------------------------------------------------
+
+
+def train_sessions(args: argparse.Namespace, host: PluginHost) -> Path:
+    """Train the recipe for ``args.minutes`` in ``args.curve_points`` resumed sessions."""
+    sessions = max(1, args.curve_points)
+    table = apply_overrides(read_recipe_table(args.recipe), args.set)
+    if (table.get("data") or {}).get("type") != "synthetic_shapes":
+        raise VidganError(f"{args.recipe}: data.type must be synthetic_shapes for this benchmark (exact ground truth).")
+    train_table = table.setdefault("train", {})
+    train_table["max_minutes"] = args.minutes / sessions
+    train_table["keep_checkpoints"] = max(int(train_table.get("keep_checkpoints", 3)), sessions + 10)
+    recipe = validate_recipe(table, host.registry, source=str(args.recipe))
+    run_dir = args.out or REPO / "runs" / f"learn-{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise VidganError(f"{run_dir} exists; choose another --out or evaluate it with --evaluate {run_dir}.")
+    text = Path(args.recipe).read_text(encoding="utf-8")
+    print(f"training: {args.recipe} for {args.minutes:g} min in {sessions} session(s) -> {run_dir}", flush=True)
+    for i in range(sessions):
+        t0 = time.monotonic()
+        run = train(recipe, host=host, run_dir=run_dir, resume=i > 0, recipe_text=text, quiet=args.quiet)
+        print(f"  session {i + 1}/{sessions}: step {run.step}, {(time.monotonic() - t0) / 60:.2f} min"
+              f" (incl. set-up), {run.status}", flush=True)
+        if run.step >= recipe.train.steps:
+            break  # the recipe's steps are done before the time budget
+    return run_dir
+
+
+# -- report ----------------------------------------------------------------------------------
+
+
+def verdict(value: float, target: float) -> str:
+    return "met" if value >= target else "NOT met"
+
+
+def print_summary(summary: dict[str, Any], frames: int) -> None:
+    print(f"| {'figure':<34} | {f'PSNR dB (2-{frames})':>16} | {f'SSIM (2-{frames})':>13} | {'frame 1 PSNR':>12} | {'frame 1 SSIM':>12} |")
+    print(f"|{'-' * 36}|{'-' * 17}:|{'-' * 14}:|{'-' * 13}:|{'-' * 13}:|")
+    for name in FIGURES:
+        print(f"| {LABELS[name]:<34} | {summary[f'{name}/psnr']:>16.2f} | {summary[f'{name}/ssim']:>13.3f} |"
+              f" {summary[f'{name}/psnr/frame1']:>12.2f} | {summary[f'{name}/ssim/frame1']:>12.3f} |")
+    print()
+    gap_s, gap_w = summary["transfer_minus_static_db"], summary["right_minus_wrong_db"]
+    print("targets:")
+    print(f"  transfer - static       >= {TARGET_OVER_STATIC_DB:g} dB : {gap_s:+.2f} dB -> {verdict(gap_s, TARGET_OVER_STATIC_DB)}")
+    print(f"  right - wrong motion    >= {TARGET_RIGHT_MINUS_WRONG_DB:g} dB : {gap_w:+.2f} dB -> "
+          f"{verdict(gap_w, TARGET_RIGHT_MINUS_WRONG_DB)}")
+    per_frame = " ".join(f"{x:.1f}" for x in summary["transfer/psnr/per_frame"])
+    print(f"transfer PSNR per frame (dB): {per_frame}")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--recipe", type=Path, default=REPO / "recipes" / "dual_mtgan.toml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe override (repeatable)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="training budget (train.max_minutes over all sessions)")
+    parser.add_argument("--out", type=Path, default=None, help="run directory (default: runs/learn-<name>-<time>)")
+    parser.add_argument("--evaluate", type=Path, default=None, metavar="RUN_DIR",
+                        help="evaluate this finished run (or checkpoint) instead of training")
+    parser.add_argument("--pairs", type=int, default=256, help="held-out (content, motion) pairs scored")
+    parser.add_argument("--curve-points", type=int, default=4,
+                        help="training sessions = checkpoints on the learning curve (1: no curve)")
+    parser.add_argument("--curve-pairs", type=int, default=64, help="pairs scored per curve point (the first of --pairs)")
+    parser.add_argument("--eval-seed", type=int, default=0, help="seed of the pair draw")
+    parser.add_argument("--batch", type=int, default=32, help="pairs per evaluation batch")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--quiet", action="store_true", help="no progress display while training")
+    args = parser.parse_args(argv)
+    if args.pairs < 3 or args.curve_pairs < 3:
+        parser.error("--pairs and --curve-pairs must be at least 3")
+    if args.minutes <= 0:
+        parser.error("--minutes must be positive")
+    warnings.simplefilter("ignore")  # deterministic-algorithm notes and the like
+    print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    host = PluginHost.create()
+    try:
+        run_dir = args.evaluate if args.evaluate is not None else train_sessions(args, host)
+        index = read_index(run_dir)
+    except VidganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    run_root = Path(index["path"]).parent.parent
+    geometry = index["geometry"]
+    frames = geometry["frames"]
+    times = training_minutes(run_root)
+
+    t0 = time.monotonic()
+    final = evaluate_checkpoint(Path(index["path"]), host.registry, args.pairs, seed=args.eval_seed, batch=args.batch)
+    summary = summarise(final)
+    summary["train_minutes"] = minutes_at(times, final["step"])
+    print()
+    print(f"run     : {run_root}")
+    print(f"scored  : {Path(final['checkpoint']).name} ({'EMA' if final['ema'] else 'raw'} weights), "
+          f"{final['pairs']} held-out pairs, {geometry['frames']} frames {geometry['height']}x{geometry['width']}, "
+          f"after {summary['train_minutes']:.1f} min of training; evaluation {time.monotonic() - t0:.0f} s")
+    print()
+    print_summary(summary, frames)
+
+    curve = []
+    # The curve: every checkpoint of the run (not when --evaluate names one checkpoint).
+    whole_run = args.evaluate is None or (args.evaluate / "checkpoints").is_dir()
+    checkpoints = list_checkpoints(run_root) if whole_run else []
+    if len(checkpoints) > 1 and args.curve_points != 1:
+        n = min(args.curve_pairs, args.pairs)
+        for step, path in checkpoints:
+            result = final if step == final["step"] else evaluate_checkpoint(
+                path, host.registry, n, seed=args.eval_seed, batch=args.batch)
+            point = summarise(result, first=n)
+            point["train_minutes"] = minutes_at(times, step)
+            curve.append(point)
+        print()
+        print(f"learning curve ({n} pairs per point, frames 2-{frames}):")
+        print(f"| {'step':>6} | {'train min':>9} | {'transfer dB':>11} | {'wrong dB':>8} | {'static dB':>9} |"
+              f" {'recon dB':>8} | {'transfer SSIM':>13} | {'vs static':>9} | {'right-wrong':>11} |")
+        print(f"|{'-' * 7}:|{'-' * 10}:|{'-' * 12}:|{'-' * 9}:|{'-' * 10}:|{'-' * 9}:|{'-' * 14}:|{'-' * 10}:|{'-' * 12}:|")
+        for p in curve:
+            minutes = "" if math.isnan(p["train_minutes"]) else f"{p['train_minutes']:.1f}"
+            print(f"| {p['step']:>6} | {minutes:>9} | {p['transfer/psnr']:>11.2f} | {p['wrong_motion/psnr']:>8.2f} |"
+                  f" {p['static/psnr']:>9.2f} | {p['reconstruction/psnr']:>8.2f} | {p['transfer/ssim']:>13.3f} |"
+                  f" {p['transfer_minus_static_db']:>+9.2f} | {p['right_minus_wrong_db']:>+11.2f} |")
+
+    results = {"run": str(run_root), "summary": summary, "curve": curve,
+               "args": {k: str(v) for k, v in vars(args).items()}}
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,446 @@
+"""Training and inference speed of a Dual-MTGAN recipe on this machine; prints figures.
+
+    python benchmarks/speed.py                        # the measurement (<= ~5 min on an idle 2-core CPU)
+    python benchmarks/speed.py --size 32 --steps 2    # a quick check that the script works
+    python benchmarks/speed.py --configs fp32-cl,bf16-cl,transfer
+
+What one run measures, on ``recipes/dual_mtgan.toml``'s model (``--recipe``, ``--set``) at
+``--size`` pixels, ``--frames`` frames, batch ``--batch``, every loss switched on from step
+0 (each term's ``start`` and ``ramp`` and each phase's ``start`` set to 0), EMA off:
+
+- **s/iter** of one training iteration (one discriminator step, then one generator step,
+  as the trainer runs them) on a fixed batch of real clips, for each precision config:
+  ``fp32``, ``fp32-cl`` (channels_last), ``bf16`` (CPU autocast), ``bf16-cl``. Model compute
+  only; rendering a batch of clips is timed on its own line.
+- **one transfer** (``transfer``): ``model.transfer(image, video)`` for one 16-frame video,
+  eval mode, no gradients, median of ``--transfer-runs``, in each precision config.
+- **trainer overhead** (``overhead``): the same modules, losses and Adam optimisers stepped
+  by a bare hand-written loop (data from a plain DataLoader, forward, D step, G step) and by
+  ``vidgan_kit.training.train`` for the same steps in the same process, in the recipe's own
+  precision and memory format. Per-step times come from the trainer's ``vidgan_step_end``
+  hook, so set-up is excluded; what the trainer adds (stat syncing, metrics lines, the
+  model's diagnostics every ``train.log_every`` steps, hooks) is included. Time the trainer
+  over a multiple of ``log_every`` steps (``--overhead-steps``) for a fair share of it.
+
+Run it on an otherwise idle machine: oneDNN kernels ran 7x slower next to one other busy
+process in the prototype, and the load average is printed for that reason. bf16 runs
+through oneDNN's emulation on CPUs without bf16 instructions (AVX2-only), 15-20x slower
+than fp32; the bf16 configs are then left out unless ``--configs`` names them.
+
+Targets (from the issue): <= 1.0 s/iter with bf16 + channels_last at 64x64x16, batch 16;
+<= 8 ms for one transfer; trainer overhead <= 3 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from vidgan_kit import PluginHost, hookimpl
+from vidgan_kit.interfaces import LossContext
+from vidgan_kit.recipe import OptimizerSpec, Recipe, apply_overrides, read_recipe_table, validate_recipe
+from vidgan_kit.training import train
+from vidgan_kit.training.device import to_channels_last
+from vidgan_kit.training.seeding import DeterminismSettings, seed_everything
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Precision configs: name -> (autocast precision, channels_last).
+PRECISIONS: dict[str, tuple[str, bool]] = {
+    "fp32": ("fp32", False),
+    "fp32-cl": ("fp32", True),
+    "bf16": ("bf16", False),
+    "bf16-cl": ("bf16", True),
+}
+SECTIONS = ("transfer", "overhead")
+DEFAULT_CONFIGS = (*PRECISIONS, *SECTIONS)
+TARGET_ITER_S = 1.0
+TARGET_TRANSFER_MS = 8.0
+TARGET_OVERHEAD_PCT = 3.0
+
+
+# -- the machine ---------------------------------------------------------------------------
+
+
+def cpu_info() -> tuple[str, set[str]]:
+    """CPU model name and flags from /proc/cpuinfo (Linux), else what platform knows."""
+    model, flags = "", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and not model:
+                model = value.strip()
+            elif key == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    return model or platform.processor() or platform.machine(), flags
+
+
+def bf16_supported() -> bool:
+    """Whether oneDNN has bf16 instructions on this CPU (AVX512-BF16, AMX); else it emulates."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def print_machine(threads: int) -> dict[str, Any]:
+    model, flags = cpu_info()
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+    have = ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in wanted) if flags else "flags unknown"
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    info = {
+        "cpu": model,
+        "logical_cpus": os.cpu_count(),
+        "flags": {f: f in flags for f in wanted},
+        "torch": torch.__version__,
+        "threads": threads,
+        "bf16_hardware": bf16_supported(),
+        "load_average": list(load),
+        "python": platform.python_version(),
+    }
+    print(f"machine : {model}, {os.cpu_count()} logical CPUs ({have})")
+    print(f"torch   : {torch.__version__}, {threads} thread(s), python {platform.python_version()}")
+    print(f"bf16    : {'hardware-supported' if info['bf16_hardware'] else 'NOT hardware-supported (oneDNN emulates it: slow)'}"
+          " (torch.ops.mkldnn._is_mkldnn_bf16_supported())")
+    print(f"load    : {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min)")
+    if load[0] > 0.5:
+        print("WARNING : the machine is busy; oneDNN timings under contention are not meaningful.")
+    print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    return info
+
+
+# -- the model and one iteration ----------------------------------------------------------------
+
+
+def load_benchmark_recipe(args: argparse.Namespace, registry: Any) -> Recipe:
+    """The recipe at the benchmark's geometry, every loss and phase on from step 0, EMA off."""
+    table = apply_overrides(read_recipe_table(args.recipe), args.set)
+    table["video"] = {**table.get("video", {}), "frames": args.frames, "height": args.size, "width": args.size}
+    table["loader"] = {**table.get("loader", {}), "batch_size": args.batch}
+    for term in table.get("losses", {}).values():
+        term["start"], term["ramp"] = 0, 0
+    for phase in table.get("phases", []):
+        phase["start"] = 0
+    train_table = table.setdefault("train", {})
+    train_table.update(threads=args.threads, device="cpu", sample_every=0, tensorboard=False)
+    train_table["ema"] = {**train_table.get("ema", {}), "enabled": False}
+    return validate_recipe(table, registry, source=str(args.recipe))
+
+
+@dataclass
+class Setup:
+    """Model, losses and optimisers built as the trainer builds them, stepped by hand."""
+
+    recipe: Recipe
+    registry: Any
+    precision: str
+    channels_last: bool
+    model: Any = None
+    losses: dict[str, torch.nn.Module] = field(default_factory=dict)
+    groups: dict[str, list[torch.nn.Parameter]] = field(default_factory=dict)
+    optimizers: dict[str, torch.optim.Optimizer] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        r = self.recipe
+        seed_everything(r.seed)
+        self.model = self.registry.build("model", r.model, geometry=r.video.geometry(), registry=self.registry)
+        if self.channels_last:
+            to_channels_last(self.model)
+        self.model.train()
+        self.losses = {name: self.registry.build("loss", term.spec) for name, term in r.losses.items()}
+        self.groups = self.model.parameter_groups()
+        for phase in r.phases:
+            spec = r.optimizers.get(phase.param_group, OptimizerSpec())
+            cls = torch.optim.AdamW if spec.type == "adamw" else torch.optim.Adam
+            self.optimizers[phase.param_group] = cls(
+                self.groups[phase.param_group], lr=spec.lr, betas=spec.betas, eps=spec.eps, weight_decay=spec.weight_decay
+            )
+        # Which weighted terms each phase sums (all on from step 0 in this benchmark).
+        self.terms = {
+            phase.name: [(n, t.weight) for n, t in r.losses.items() if phase.name in getattr(self.losses[n], "phases", ("generator",))]
+            for phase in r.phases
+        }
+
+    def autocast(self) -> Any:
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
+
+    def step(self, batch: dict[str, Any], index: int) -> None:
+        """One iteration: one forward, then each due phase's backward and optimiser step."""
+        with self.autocast():
+            outputs = self.model(batch)
+        ctx = LossContext(model=self.model, batch=batch, outputs=outputs, step=index)
+        due = []
+        for phase in self.recipe.phases:
+            terms = [(n, w) for n, _ in self.terms[phase.name] if (w := self.recipe.losses[n].weight_at(index)) > 0]
+            if phase.active(index) and terms:
+                due.append((phase, terms))
+        for k, (phase, terms) in enumerate(due):
+            group = phase.param_group
+            frozen = [p for g, ps in self.groups.items() if g != group for p in ps if p.requires_grad]
+            for p in frozen:
+                p.requires_grad_(False)
+            with self.autocast():
+                total = sum(w * self.losses[n](ctx, phase.name) for n, w in terms)
+            opt = self.optimizers[group]
+            opt.zero_grad(set_to_none=True)
+            total.backward(retain_graph=k < len(due) - 1)  # the next phase backprops through the forward
+            for p in frozen:
+                p.requires_grad_(True)
+            opt.step()
+
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def fixed_batch(dataset: Any, size: int) -> dict[str, torch.Tensor]:
+    return {"video": torch.stack([dataset[i]["video"] for i in range(size)])}
+
+
+def timed(fn: Callable[[int], Any], warmup: int, steps: int) -> list[float]:
+    """Seconds per call of ``fn(i)`` for ``steps`` calls after ``warmup`` untimed ones."""
+    for i in range(warmup):
+        fn(i)
+    out = []
+    for i in range(warmup, warmup + steps):
+        t0 = time.perf_counter()
+        fn(i)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, test_set: Any,
+                      args: argparse.Namespace, with_transfer: bool) -> dict[str, Any]:
+    precision, cl = PRECISIONS[name]
+    setup = Setup(recipe, registry, precision, cl)
+    batch = fixed_batch(dataset, recipe.loader.batch_size)
+    steps, warmup = args.steps, args.warmup
+    if precision == "bf16" and not bf16_supported():
+        steps, warmup = min(steps, args.slow_steps), min(warmup, 1)
+    times = timed(lambda i: setup.step(batch, i), warmup, steps)
+    row: dict[str, Any] = {"config": name, "steps": steps, "s_per_iter_median": statistics.median(times),
+                           "s_per_iter_mean": statistics.fmean(times), "s_per_iter_all": times}
+    if with_transfer:
+        clips = torch.stack([test_set.clip(0), test_set.clip(1)])
+        image, video = clips[:1, 0], clips[1:]
+        with setup.autocast():
+            ms = [t * 1e3 for t in timed(lambda i: setup.model.transfer(image, video), 3, args.transfer_runs)]
+        row["transfer_ms_median"] = statistics.median(ms)
+        row["transfer_ms_min"] = min(ms)
+    return row
+
+
+# -- the trainer's overhead ---------------------------------------------------------------------
+
+
+class StepClock:
+    """A plugin object that timestamps the start of training and the end of every step."""
+
+    def __init__(self) -> None:
+        self.stamps: list[float] = []
+
+    @hookimpl
+    def vidgan_train_start(self, run: Any) -> None:
+        self.stamps = [time.perf_counter()]
+
+    @hookimpl
+    def vidgan_step_end(self, run: Any, step: int, stats: dict[str, float]) -> None:
+        self.stamps.append(time.perf_counter())
+
+
+def bare_loop(recipe: Recipe, registry: Any, dataset: Any, total: int) -> list[float]:
+    """The iteration times of a hand-written loop: DataLoader, forward, D step, G step."""
+    r = recipe
+    setup = Setup(r, registry, r.train.precision, r.train.channels_last)
+    loader = DataLoader(dataset, batch_size=r.loader.batch_size, shuffle=True, drop_last=True,
+                        num_workers=r.loader.workers, generator=torch.Generator().manual_seed(r.seed))
+    batches = iter(loader)
+    stamps = [time.perf_counter()]
+    for i in range(total):
+        setup.step(next(batches), i)
+        stamps.append(time.perf_counter())
+    return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+
+
+def trainer_loop(recipe: Recipe, total: int) -> list[float]:
+    """The iteration times of ``vidgan_kit.training.train`` on the same recipe."""
+    clock = StepClock()
+    host = PluginHost.create()
+    host.add_plugin(clock, "speed_benchmark_clock")
+    # No checkpoint, no preview inside the measured steps; max_steps ends the run early.
+    endless = recipe.model_copy(update={"train": recipe.train.model_copy(
+        update={"steps": 10**9, "checkpoint_every": 10**9, "sample_every": 0, "tensorboard": False})})
+    with tempfile.TemporaryDirectory() as tmp:
+        train(endless, host=host, run_dir=Path(tmp) / "run", max_steps=total, quiet=True)
+    s = clock.stamps
+    return [b - a for a, b in zip(s, s[1:], strict=False)]
+
+
+def measure_overhead(recipe: Recipe, registry: Any, dataset: Any, args: argparse.Namespace) -> dict[str, Any]:
+    warmup, steps = args.warmup, args.overhead_steps
+    rounds = []
+    for _ in range(args.rounds):
+        bare = bare_loop(recipe, registry, dataset, warmup + steps)[warmup:]
+        trainer = trainer_loop(recipe, warmup + steps)[warmup:]
+        rounds.append((statistics.fmean(bare), statistics.fmean(trainer), bare, trainer))
+    overheads = [100.0 * (t - b) / b for b, t, _, _ in rounds]
+    return {
+        "config": f"{recipe.train.precision}{'-cl' if recipe.train.channels_last else ''}",
+        "steps": steps,
+        "log_every": recipe.train.log_every,
+        "bare_s_per_iter": statistics.median(r[0] for r in rounds),
+        "trainer_s_per_iter": statistics.median(r[1] for r in rounds),
+        "overhead_pct": statistics.median(overheads),
+        "overhead_pct_rounds": overheads,
+        "bare_all": [r[2] for r in rounds],
+        "trainer_all": [r[3] for r in rounds],
+    }
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def verdict(value: float | None, target: float) -> str:
+    if value is None:
+        return "not measured"
+    return "met" if value <= target else "NOT met"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("--recipe", type=Path, default=REPO / "recipes" / "dual_mtgan.toml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe override (repeatable)")
+    parser.add_argument("--configs", default=None,
+                        help=f"comma-separated subset of {','.join(DEFAULT_CONFIGS)} (default: all; the bf16 ones only "
+                        "where bf16 is hardware-supported)")
+    parser.add_argument("--steps", type=int, default=5, help="timed iterations per precision config")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed iterations first (oneDNN builds its kernels)")
+    parser.add_argument("--slow-steps", type=int, default=2,
+                        help="timed iterations for bf16 configs where bf16 is emulated (each can take a minute)")
+    parser.add_argument("--overhead-steps", type=int, default=10,
+                        help="timed iterations of the bare loop and of the trainer (a multiple of train.log_every)")
+    parser.add_argument("--rounds", type=int, default=1, help="bare/trainer pairs for the overhead (median is reported)")
+    parser.add_argument("--transfer-runs", type=int, default=30, help="timed transfers per config (median reported)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--size", type=int, default=64, help="frame height and width")
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.overhead_steps < 1 or args.transfer_runs < 1 or args.warmup < 0 or args.rounds < 1:
+        parser.error("--steps, --overhead-steps, --transfer-runs and --rounds must be >= 1, --warmup >= 0")
+
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")  # deterministic-algorithm notes and the like: not figures
+    machine = print_machine(args.threads)
+    if args.configs is None:
+        configs = [c for c in DEFAULT_CONFIGS if machine["bf16_hardware"] or not c.startswith("bf16")]
+        skipped = [c for c in DEFAULT_CONFIGS if c not in configs]
+    else:
+        configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+        unknown = [c for c in configs if c not in DEFAULT_CONFIGS]
+        if unknown:
+            parser.error(f"unknown config(s) {unknown}; choose from {', '.join(DEFAULT_CONFIGS)}")
+        skipped = []
+
+    host = PluginHost.create()
+    registry = host.registry
+    recipe = load_benchmark_recipe(args, registry)
+    # The process-wide switches train() sets (deterministic algorithms, threads), for every
+    # measurement alike; train() restores what it found, i.e. these.
+    DeterminismSettings.apply(recipe.train.deterministic, recipe.train.threads)
+    geometry = recipe.video.geometry()
+    dataset = registry.build("dataset", recipe.data, geometry=geometry, split="train", seed=recipe.seed)
+    test_set = registry.build("dataset", recipe.data, geometry=geometry, split="test", seed=recipe.seed)
+    params = sum(p.numel() for p in registry.build("model", recipe.model, geometry=geometry, registry=registry).parameters())
+    print(f"recipe  : {args.recipe} ({recipe.model.type}, {params / 1e6:.2f} M parameters), "
+          f"{args.frames} frames {args.size}x{args.size}, batch {args.batch}; "
+          f"all {len(recipe.losses)} losses on from step 0; EMA off")
+    print("iter    : one forward, a discriminator step, a generator step (as the trainer runs them)")
+    data_s = statistics.median(timed(lambda i: fixed_batch(dataset, args.batch), 0, 3))
+    print(f"data    : {data_s:.3f} s to render a batch of {args.batch} clips ({recipe.data.type}, one process)")
+    if skipped:
+        print(f"skipped : {', '.join(skipped)} (bf16 is emulated on this CPU, 15-20x slower than fp32; "
+              f"name them in --configs to measure anyway)")
+    print(flush=True)
+
+    results: dict[str, Any] = {"machine": machine, "args": {k: str(v) for k, v in vars(args).items()},
+                               "parameters": params, "data_s_per_batch": data_s, "configs": []}
+    precisions = [c for c in configs if c in PRECISIONS]
+    with_transfer = "transfer" in configs
+    if with_transfer and not precisions:
+        precisions = ["fp32-cl"]  # transfer alone: measure it in the recipe's usual format
+    if precisions:
+        header = f"| {'config':<8} | {'s/iter median':>13} | {'s/iter mean':>11} | {'steps':>5} |"
+        rule = f"|{'-' * 10}|{'-' * 14}:|{'-' * 12}:|{'-' * 6}:|"
+        if with_transfer:
+            header += f" {'1 transfer, ms (median)':>23} |"
+            rule += f"{'-' * 24}:|"
+        print(header)
+        print(rule, flush=True)
+    for name in precisions:
+        row = measure_precision(name, recipe, registry, dataset, test_set, args, with_transfer)
+        results["configs"].append(row)
+        line = f"| {name:<8} | {row['s_per_iter_median']:>13.3f} | {row['s_per_iter_mean']:>11.3f} | {row['steps']:>5} |"
+        if with_transfer:
+            line += f" {row['transfer_ms_median']:>23.2f} |"
+        print(line, flush=True)
+
+    overhead = None
+    if "overhead" in configs:
+        overhead = measure_overhead(recipe, registry, dataset, args)
+        results["overhead"] = overhead
+        print()
+        print(f"trainer overhead ({overhead['config']}, {overhead['steps']} timed steps after {args.warmup} warm-up, "
+              f"data loaded in both, diagnostics every {overhead['log_every']} steps in the trainer):")
+        print(f"  bare loop         {overhead['bare_s_per_iter']:.3f} s/iter")
+        print(f"  vidgan train()    {overhead['trainer_s_per_iter']:.3f} s/iter")
+        rounds = ", ".join(f"{o:+.1f}" for o in overhead["overhead_pct_rounds"])
+        print(f"  overhead          {overhead['overhead_pct']:+.1f} %" + (f" (rounds: {rounds})" if args.rounds > 1 else ""))
+        if overhead["overhead_pct"] < -1.0:
+            print("  (negative: the timing noise is larger than the overhead; use more --overhead-steps or --rounds)")
+        if overhead["steps"] % overhead["log_every"]:
+            print(f"  (--overhead-steps is not a multiple of train.log_every = {overhead['log_every']}: the trainer's"
+                  " diagnostics are over- or under-represented)")
+
+    by_name = {row["config"]: row for row in results["configs"]}
+    bf16_cl = by_name.get("bf16-cl", {}).get("s_per_iter_median")
+    transfers = [(row["transfer_ms_median"], row["config"]) for row in results["configs"] if "transfer_ms_median" in row]
+    best_transfer = min(transfers) if transfers else None
+    at_target_size = args.size == 64 and args.frames == 16 and args.batch == 16
+    print()
+    print("targets (from the issue" + ("" if at_target_size else "; NOTE: not at 64x64x16, batch 16, so not comparable") + "):")
+    print(f"  bf16 + channels_last <= {TARGET_ITER_S} s/iter : "
+          + (f"{bf16_cl:.3f} s/iter -> {verdict(bf16_cl, TARGET_ITER_S)}" if bf16_cl is not None else "not measured"))
+    print(f"  one transfer <= {TARGET_TRANSFER_MS:g} ms           : "
+          + (f"{best_transfer[0]:.2f} ms ({best_transfer[1]}) -> {verdict(best_transfer[0], TARGET_TRANSFER_MS)}"
+             if best_transfer else "not measured"))
+    print(f"  trainer overhead <= {TARGET_OVERHEAD_PCT:g} %         : "
+          + (f"{overhead['overhead_pct']:+.1f} % -> {verdict(overhead['overhead_pct'], TARGET_OVERHEAD_PCT)}"
+             if overhead else "not measured"))
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
