@@ -34,9 +34,12 @@ class Slot:
     Use as ``encoder: Annotated[ComponentSpec, Slot("encoder")] = ComponentSpec(...)``.
     """
 
-    def __init__(self, kind: str, description: str = "") -> None:
+    def __init__(self, kind: str, description: str = "", base: type | None = None) -> None:
         self.kind = kind
         self.description = description
+        #: Required base class (a role within the kind, e.g. ``VideoDiscriminator``): checked
+        #: when the recipe is validated, so a wrong-role component fails before any run starts.
+        self.base = base
 
     def __repr__(self) -> str:
         return f"Slot({self.kind!r})"
@@ -161,7 +164,11 @@ def validate_component(
     try:
         entry = registry.get(kind, name)
     except UnknownComponentError as exc:
-        hint = f"; did you mean {exc.suggestions[0]}?" if exc.suggestions else ""
+        elsewhere = [e.kind for e in registry.find(name)]
+        if elsewhere:
+            hint = f"; {name!r} is a {' and '.join(elsewhere)} component, this slot needs a {kind}"
+        else:
+            hint = f"; did you mean {exc.suggestions[0]}?" if exc.suggestions else ""
         issues.append(
             RecipeIssue(
                 _join(path, "type"),
@@ -179,6 +186,9 @@ def validate_component(
         if slot is None:
             continue
         if field_name in params:
+            # A component of the wrong role is reported alone: its options would only add noise.
+            if _wrong_role(registry, slot, params[field_name], _join(path, field_name), issues):
+                continue
             nested = validate_component(registry, slot.kind, params[field_name], _join(path, field_name), issues)
             if nested is not None:
                 params[field_name] = nested[0]
@@ -198,6 +208,25 @@ def validate_component(
         return None
     spec = ComponentSpec(kind=kind, type=name, params=config.model_dump(mode="json"))
     return spec, config
+
+
+def _wrong_role(registry: ComponentRegistry, slot: Slot, table: Any, path: str, issues: list[RecipeIssue]) -> bool:
+    """Report (and return True) when ``table`` names a registered component of the slot's
+    kind that does not derive from the slot's required base class."""
+    name = table.get("type") if isinstance(table, dict) else getattr(table, "type", None)
+    if slot.base is None or not isinstance(name, str) or (slot.kind, name) not in registry:
+        return False
+    factory = registry.get(slot.kind, name).factory
+    if not isinstance(factory, type) or issubclass(factory, slot.base):
+        return False
+    fitting = [e.name for e in registry.list(slot.kind)
+               if isinstance(e.factory, type) and issubclass(e.factory, slot.base)]
+    issues.append(RecipeIssue(
+        _join(path, "type"),
+        f"{name!r} is not a {slot.base.__name__}, which this slot needs; fitting components: "
+        f"{', '.join(fitting) or '(none registered)'}",
+    ))
+    return True
 
 
 def _slot_names(model: type[BaseModel]) -> set[str]:

@@ -108,20 +108,24 @@ class Pipeline:
 
     def _video(self, video: VideoInput) -> torch.Tensor:
         t = self.geometry.frames
+        total = None
         if isinstance(video, str | os.PathLike):
-            from .io import read_video
+            from .io import probe_video, read_video
 
-            x, what = read_video(video, max_frames=t), f"video {os.fspath(video)!r}"
+            what = f"video {os.fspath(video)!r}"
+            total = probe_video(video).frames  # packets only: decode just the frames used below
+            x = read_video(video, max_frames=t)
         else:
             x, what = video, "video"
+            total = x.shape[0] if isinstance(x, torch.Tensor) and x.dim() == 4 else None
         if not isinstance(x, torch.Tensor) or x.dim() != 4:
             raise ShapeError(f"{what}: expected [T, C, H, W], got {tuple(getattr(x, 'shape', ()))}")
         if x.shape[0] < t:
             raise VidganError(
                 f"{what} has {x.shape[0]} frame(s); the model needs at least {t} (it drives clips of {t} frames)."
             )
-        if x.shape[0] > t:
-            self._note(f"{what}: using its first {t} of {x.shape[0]} frames")
+        if total is not None and total > t:
+            self._note(f"{what}: using its first {t} of {total} frames")
             x = x[:t]
         return self._fit(x, what).to(self.device).unsqueeze(0)
 

@@ -1,7 +1,10 @@
 """Every code block in the docs is executed or checked.
 
-- ``python``: run as a script in a scratch folder (``recipes/`` and ``examples/`` linked in).
-- ``bash``/``shell``: run with ``bash -e`` in the same kind of scratch folder, except install
+A page's blocks run in order in one scratch folder (``recipes/`` and ``examples/`` linked in),
+so a later block may use what an earlier one made, as a reader's would.
+
+- ``python``: run as a script.
+- ``bash``/``shell``: run with ``bash -e``, except install
   commands, which must be the README's set-up commands. ``<!-- docs-test: dry-run -->``
   before a block turns its ``vidgan run`` commands into ``--dry-run`` (long trainings are
   validated and built, not run); ``<!-- docs-test: skip -->`` is allowed only on blocks that
@@ -79,8 +82,10 @@ def _shell_script(block: CodeBlock) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("block", [b for b in BLOCKS if b.lang in RUNNABLE], ids=lambda b: b.id)
-def test_code_block(block: CodeBlock, tmp_path: Path) -> None:
+PAGES = sorted({b.page for b in BLOCKS if b.lang in RUNNABLE})
+
+
+def _check_block(block: CodeBlock, cwd: Path) -> None:
     if block.directive == "skip":
         pytest.fail(f"{block.id}: use a ```text block for commands that cannot run here, not docs-test: skip")
     snippets = _snippet_paths(block.body)
@@ -91,9 +96,8 @@ def test_code_block(block: CodeBlock, tmp_path: Path) -> None:
     if block.lang in ("python", "py") and _is_signature(block.body):
         ast.parse(block.body.strip() + ": ...")  # a documented signature: must be valid Python
         return
-    cwd = _scratch(tmp_path)
     if block.lang in ("python", "py"):
-        script = cwd / "block.py"
+        script = cwd / f"block_{block.line}.py"
         script.write_text(block.body, encoding="utf-8")
         _run([sys.executable, str(script)], cwd, block)
     elif block.lang == "toml":
@@ -106,6 +110,23 @@ def test_code_block(block: CodeBlock, tmp_path: Path) -> None:
             _run(["bash", "-e", "-c", script], cwd, block)
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_page_code_blocks(page: str, tmp_path: Path) -> None:
+    """A page's blocks run in order in one folder, as a reader following it would run them."""
+    cwd = _scratch(tmp_path)
+    for block in (b for b in BLOCKS if b.page == page and b.lang in RUNNABLE):
+        _check_block(block, cwd)
+
+
 def test_docs_have_code_blocks() -> None:
     # Guard against a fence regex that silently matches nothing.
     assert sum(b.lang in RUNNABLE for b in BLOCKS) >= 5
+
+
+def test_install_commands_match_readme() -> None:
+    """Set-up commands shown anywhere in the docs (text blocks too) are the README's."""
+    readme = _readme_commands()
+    assert len(readme) == 2
+    shown = {line.strip() for b in BLOCKS for line in b.body.splitlines() if INSTALL.match(line.strip())}
+    assert shown, "the docs show no set-up command"
+    assert shown <= readme, f"docs show set-up commands that differ from README.md: {sorted(shown - readme)}"

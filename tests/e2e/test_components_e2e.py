@@ -61,17 +61,29 @@ def test_wrong_role_in_a_slot_is_a_clear_error(cli: Invoke, tmp_path: Path) -> N
     assert result.exit_code == 2, result.output
     err = result.stderr
     assert "model.video_discriminator" in err
-    assert "'conditional_image_discriminator'" in err and "cannot fill this slot" in err
-    assert "VideoDiscriminator" in err and "conv3d_video_discriminator" in err  # what fits instead
+    assert "'conditional_image_discriminator' is not a VideoDiscriminator, which this slot needs" in err
+    assert "conv3d_video_discriminator" in err  # what fits instead
     assert "Traceback" not in result.output
-    assert not (run_dir / "checkpoints").exists()
+    assert not run_dir.exists()  # caught while validating the recipe: nothing was created
+
+
+def test_wrong_role_is_caught_by_validate(cli: Invoke) -> None:
+    result = cli("validate", TINY, "--set", "model.motion_encoder.type=conv_content_encoder")
+    assert result.exit_code == 2, result.output
+    assert "model.motion_encoder.type: 'conv_content_encoder' is not a MotionEncoder" in result.stderr
+
+
+def test_component_of_another_kind_is_named(cli: Invoke) -> None:
+    result = cli("validate", TINY, "--set", "model.video_discriminator.type=conv_content_encoder")
+    assert result.exit_code == 2, result.output
+    assert "'conv_content_encoder' is a encoder component, this slot needs a discriminator" in result.stderr
 
 
 def test_wrong_role_is_caught_by_a_dry_run(cli: Invoke, tmp_path: Path) -> None:
     result = cli("run", TINY, "--dry-run", "--out", tmp_path / "run",
                  "--set", "model.image_discriminator.type=conv3d_video_discriminator")
     assert result.exit_code == 2, result.output
-    assert "model.image_discriminator" in result.stderr and "cannot fill this slot" in result.stderr
+    assert "model.image_discriminator" in result.stderr and "is not a ImageDiscriminator" in result.stderr
     assert "conditional_image_discriminator" in result.stderr
 
 

@@ -150,3 +150,17 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_writer_creates_missing_folders(tmp_path: Path) -> None:
     path = write_video(tmp_path / "a" / "b" / "clip.mp4", smooth_clip(2, 16, 16))
     assert read_video(path).shape == (2, 3, 16, 16)
+
+
+def test_written_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from vidgan_kit.io import write_image, write_video
+
+    mask = os.umask(0)
+    os.umask(mask)
+    write_video(tmp_path / "clip.gif", torch.zeros(4, 3, 8, 8))
+    write_image(tmp_path / "image.png", torch.zeros(3, 8, 8))
+    for name in ("clip.gif", "image.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~mask, name

@@ -52,6 +52,7 @@ from ..distributed import World, average_gradients, convert_sync_batchnorm, lr_f
 from ..errors import CheckpointError, VidganError
 from ..eval.validation import VALIDATION_METRICS, validate, validation_dataset
 from ..interfaces import LossContext
+from ..io import video_grid, write_video
 from ..plugins import PluginHost
 from ..recipe import OptimizerSpec, Recipe
 from .data import BatchStream, fixed_batch
@@ -464,7 +465,6 @@ def _train(
             warnings.warn(f"vidgan_train_end hook failed while handling {type(error).__name__}: {hook_exc}", stacklevel=2)
 
 
-_io_warned = False
 
 
 def write_samples(run: RunContext, batch: Any, step: int, *, ema: EMA | None = None) -> list[Path]:
@@ -473,17 +473,9 @@ def write_samples(run: RunContext, batch: Any, step: int, *, ema: EMA | None = N
     Uses the EMA weights when there are any, a generator seeded by the recipe's seed (the
     same noise every time) and leaves the training's RNG streams untouched.
     """
-    global _io_warned
     model = run.model
     preview = getattr(model, "preview", None)
     if not callable(preview):
-        return []
-    try:
-        from ..io import video_grid, write_video
-    except ImportError:
-        if not _io_warned:
-            warnings.warn("vidgan_kit.io is not available: sample grids are not written.", stacklevel=2)
-            _io_warned = True
         return []
     modes = {m: m.training for m in model.modules()}
     model.eval()

@@ -48,7 +48,20 @@ def _repeat(image: torch.Tensor, k: int) -> torch.Tensor:
     return image.unsqueeze(1).expand(-1, k, *image.shape[1:]).flatten(0, 1)
 
 
-class ImageAdversarialLoss(Loss):
+class _AdversarialLoss(Loss):
+    """What the image and video adversarial terms share: both phases, a GAN objective and
+    the choice of which generated clips count as fakes (``config.gan``, ``config.fakes``)."""
+
+    phases = ("generator", "discriminator")
+
+    def __init__(self, config: Any, **wiring: Any) -> None:
+        super().__init__()
+        _check_fakes(config.fakes)
+        self.config = config
+        self.objective = GanObjective(config.gan)
+
+
+class ImageAdversarialLoss(_AdversarialLoss):
     """L_GAN^I (Eq. 5): conditional D_I on (condition, frame) pairs.
 
     With V the clip, x¹ its first frame, y the target image (first frame of V_y, another
@@ -64,19 +77,12 @@ class ImageAdversarialLoss(Loss):
     Frames are drawn anew on every call, one index set shared by all clips in the call.
     """
 
-    phases = ("generator", "discriminator")
-
     class Config(ComponentConfig):
         gan: GanName = GAN_FIELD
         mismatch: bool = Field(True, description="Add Eq. 5's mismatched real pairs as fakes for D (weight ½ each).")
         frames_per_video: int = Field(4, ge=1, description="Frames S_I draws from each clip per call.")
         fakes: list[FakeName] = Field(default_factory=lambda: list(_ALL_FAKES), description=_FAKES_DESCRIPTION)
 
-    def __init__(self, config: Config, **wiring: Any) -> None:
-        super().__init__()
-        _check_fakes(config.fakes)
-        self.config = config
-        self.objective = GanObjective(config.gan)
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         name = "image_adversarial"
@@ -136,7 +142,7 @@ class ImageAdversarialLoss(Loss):
         return total
 
 
-class VideoAdversarialLoss(Loss):
+class VideoAdversarialLoss(_AdversarialLoss):
     """L_GAN^V (Eq. 6): D_V on real clips (V, V_y) against generated ones (Ṽ_x, Ṽ_y).
 
     V_y is a permutation of V within the batch (see ``dual_mtgan``), so D_V(V_y) is a
@@ -146,17 +152,10 @@ class VideoAdversarialLoss(Loss):
     Σ_p g_loss(D_V(Ṽ_p)).
     """
 
-    phases = ("generator", "discriminator")
-
     class Config(ComponentConfig):
         gan: GanName = GAN_FIELD
         fakes: list[FakeName] = Field(default_factory=lambda: list(_ALL_FAKES), description=_FAKES_DESCRIPTION)
 
-    def __init__(self, config: Config, **wiring: Any) -> None:
-        super().__init__()
-        _check_fakes(config.fakes)
-        self.config = config
-        self.objective = GanObjective(config.gan)
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         name = "video_adversarial"

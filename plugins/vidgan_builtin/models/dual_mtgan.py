@@ -88,22 +88,22 @@ def _slot_field(kind: str, default: str, what: str) -> Any:
 class DualMTGANConfig(ComponentConfig):
     """Options of the ``dual_mtgan`` assembly: its six slots and how they are wired."""
 
-    content_encoder: Annotated[ComponentSpec, Slot("encoder", "E_C")] = _slot_field(
+    content_encoder: Annotated[ComponentSpec, Slot("encoder", "E_C", ContentEncoder)] = _slot_field(
         "encoder", "conv_content_encoder", "E_C, the per-frame content encoder"
     )
-    motion_encoder: Annotated[ComponentSpec, Slot("encoder", "E_M")] = _slot_field(
+    motion_encoder: Annotated[ComponentSpec, Slot("encoder", "E_M", MotionEncoder)] = _slot_field(
         "encoder", "conv3d_motion_encoder", "E_M, the clip-level motion encoder"
     )
-    temporal_generator: Annotated[ComponentSpec, Slot("temporal_generator", "G_T")] = _slot_field(
+    temporal_generator: Annotated[ComponentSpec, Slot("temporal_generator", "G_T", TemporalGenerator)] = _slot_field(
         "temporal_generator", "lstm_temporal_generator", "G_T, the per-frame motion generator"
     )
-    decoder: Annotated[ComponentSpec, Slot("decoder", "G_I")] = _slot_field(
+    decoder: Annotated[ComponentSpec, Slot("decoder", "G_I", FrameDecoder)] = _slot_field(
         "decoder", "conv_frame_decoder", "G_I, the frame decoder (image generator)"
     )
-    image_discriminator: Annotated[ComponentSpec, Slot("discriminator", "D_I")] = _slot_field(
+    image_discriminator: Annotated[ComponentSpec, Slot("discriminator", "D_I", ImageDiscriminator)] = _slot_field(
         "discriminator", "conditional_image_discriminator", "D_I, the conditional image-pair discriminator"
     )
-    video_discriminator: Annotated[ComponentSpec, Slot("discriminator", "D_V")] = _slot_field(
+    video_discriminator: Annotated[ComponentSpec, Slot("discriminator", "D_V", VideoDiscriminator)] = _slot_field(
         "discriminator", "conv3d_video_discriminator", "D_V, the video discriminator"
     )
     recon_content: Literal["first_frame", "per_frame"] = Field(
