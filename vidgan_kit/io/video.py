@@ -153,6 +153,39 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     return VideoInfo(frames=count, height=height, width=width, fps=fps)
 
 
+def _decoded_frames(p: Path, stop: int | None) -> Iterator[tuple[int, av.VideoFrame]]:
+    """Yield ``(index, frame)`` for every decoded frame of ``p``, up to ``stop``.
+
+    Decoding to the end checks the file is complete (a truncated file raises
+    :class:`DataError` once its readable frames are out); stopping early at ``stop`` does
+    not, since the rest of the file is not the caller's business. Decoder errors name the
+    file; so does a file with no frames at all.
+    """
+    count = 0
+    try:
+        with av.open(str(p)) as container:
+            stream = _video_stream(container, p)
+            context = stream.codec_context
+            if context.width * context.height <= _SMALL_FRAME:
+                context.thread_count = 1  # starting a thread pool costs more than decoding tiny frames
+            end: float | None = None
+            for frame in container.decode(stream):
+                if frame.time is not None:
+                    duration = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
+                    end = frame.time + duration
+                yield count, frame
+                count += 1
+                if stop is not None and count >= stop:
+                    return
+            _check_complete(p, container, stream, count, end)
+    except DataError:
+        raise
+    except _FFMPEG_ERRORS as exc:
+        raise _open_error(p, exc) from None
+    if count == 0:
+        raise DataError(f"video file {str(p)!r} holds no frames (expected at least one)")
+
+
 def read_video_array(
     path: str | os.PathLike[str],
     *,
@@ -174,32 +207,10 @@ def read_video_array(
     p = existing_file(path, "video file")
     frames: list[np.ndarray] = []
     count = 0
-    try:
-        with av.open(str(p)) as container:
-            stream = _video_stream(container, p)
-            context = stream.codec_context
-            if context.width * context.height <= _SMALL_FRAME:
-                context.thread_count = 1  # starting a thread pool costs more than decoding tiny frames
-            end: float | None = None
-            finished = True
-            for frame in container.decode(stream):
-                if count >= start and (count - start) % step == 0:
-                    frames.append(frame.to_ndarray(format="rgb24"))
-                if frame.time is not None:
-                    duration = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
-                    end = frame.time + duration
-                count += 1
-                if stop is not None and count >= stop:
-                    finished = False  # stopped early: the rest of the file is not our business
-                    break
-            if finished:
-                _check_complete(p, container, stream, count, end)
-    except DataError:
-        raise
-    except _FFMPEG_ERRORS as exc:
-        raise _open_error(p, exc) from None
-    if count == 0:
-        raise DataError(f"video file {str(p)!r} holds no frames (expected at least one)")
+    for index, frame in _decoded_frames(p, stop):
+        count = index + 1
+        if index >= start and (index - start) % step == 0:
+            frames.append(frame.to_ndarray(format="rgb24"))
     if strict and stop is not None and count < stop:
         raise DataError(f"video file {str(p)!r} has {count} frames; frames {start}..{stop - 1} were requested")
     if not frames:
@@ -214,25 +225,8 @@ def iter_video_arrays(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
     at one frame. Completeness is checked like :func:`read_video_array`'s, after the last
     frame, so a truncated file raises :class:`DataError` once its readable frames are out.
     """
-    p = existing_file(path, "video file")
-    count = 0
-    try:
-        with av.open(str(p)) as container:
-            stream = _video_stream(container, p)
-            end: float | None = None
-            for frame in container.decode(stream):
-                if frame.time is not None:
-                    duration = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
-                    end = frame.time + duration
-                count += 1
-                yield frame.to_ndarray(format="rgb24")
-            _check_complete(p, container, stream, count, end)
-    except DataError:
-        raise
-    except _FFMPEG_ERRORS as exc:
-        raise _open_error(p, exc) from None
-    if count == 0:
-        raise DataError(f"video file {str(p)!r} holds no frames (expected at least one)")
+    for _, frame in _decoded_frames(existing_file(path, "video file"), None):
+        yield frame.to_ndarray(format="rgb24")
 
 
 def read_video(path: str | os.PathLike[str], *, max_frames: int | None = None) -> torch.Tensor:
