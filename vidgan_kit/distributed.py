@@ -253,8 +253,25 @@ class World:
 
 
 def _destroy_group() -> None:
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    """Leave the process group at exit, all ranks together.
+
+    Without the barrier a rank that finishes first (rank 1, while rank 0 still writes the
+    last checkpoint) tears its connections down under the other, whose gloo thread then
+    aborts the process ("terminate called without an active exception", SIGABRT) after a
+    perfectly good run. The barrier is bounded: a rank that never arrives (it crashed;
+    torchrun is ending the job anyway) cannot hold this one at exit.
+    """
+    dist = torch.distributed
+    if not dist.is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=60))
+        else:
+            dist.barrier()
+    except Exception:  # noqa: BLE001 - best effort at exit; destroying the group still helps
+        pass
+    dist.destroy_process_group()
 
 
 def _bytes_tensor(data: bytes, device: torch.device) -> torch.Tensor:
