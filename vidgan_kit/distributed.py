@@ -49,6 +49,7 @@ __all__ = [
     "lr_factor",
     "convert_sync_batchnorm",
     "record_failure",
+    "leave_without_waiting",
     "torchrun_command",
     "BUCKET_BYTES",
 ]
@@ -252,6 +253,10 @@ class World:
                     offset += n
 
 
+#: Set once this process's training failed: its peers are not coming to a barrier at exit.
+_LEFT_IN_FAILURE = False
+
+
 def _destroy_group() -> None:
     """Leave the process group at exit, all ranks together.
 
@@ -259,10 +264,15 @@ def _destroy_group() -> None:
     last checkpoint) tears its connections down under the other, whose gloo thread then
     aborts the process ("terminate called without an active exception", SIGABRT) after a
     perfectly good run. The barrier is bounded: a rank that never arrives (it crashed;
-    torchrun is ending the job anyway) cannot hold this one at exit.
+    torchrun is ending the job anyway) cannot hold this one at exit. A rank that failed
+    skips it: its peers are stuck in a collective it will never join, and torchrun ends
+    them only once this process has exited.
     """
     dist = torch.distributed
     if not dist.is_initialized():
+        return
+    if _LEFT_IN_FAILURE:
+        dist.destroy_process_group()
         return
     try:
         if dist.get_backend() == "gloo":
@@ -387,6 +397,13 @@ def convert_sync_batchnorm(model: nn.Module, device: torch.device) -> nn.Module:
     if converted is not model:
         raise VidganError("The model assembly itself is a BatchNorm layer; it cannot be converted in place.")
     return model
+
+
+def leave_without_waiting() -> None:
+    """Mark this process as failed (or interrupted): at exit it leaves the process group
+    without the barrier, since its peers are stuck in a collective it will never join."""
+    global _LEFT_IN_FAILURE
+    _LEFT_IN_FAILURE = True
 
 
 def record_failure(exc: BaseException) -> None:

@@ -48,7 +48,7 @@ from ..checkpoint import (
     read_index,
     save_checkpoint,
 )
-from ..distributed import World, average_gradients, convert_sync_batchnorm, lr_factor, record_failure
+from ..distributed import World, average_gradients, convert_sync_batchnorm, leave_without_waiting, lr_factor, record_failure
 from ..errors import CheckpointError, VidganError
 from ..eval.validation import VALIDATION_METRICS, validate, validation_dataset
 from ..interfaces import LossContext
@@ -112,8 +112,10 @@ def train(
         return _train(recipe, world, device, host=host, run_dir=Path(run_dir), resume=resume, max_steps=max_steps,
                       recipe_text=recipe_text, quiet=quiet_from_env() if quiet is None else quiet)
     except BaseException as exc:
-        if world.enabled and not isinstance(exc, KeyboardInterrupt):
-            record_failure(exc)  # torchrun's summary shows this rank's error
+        if world.enabled:
+            leave_without_waiting()
+            if not isinstance(exc, KeyboardInterrupt):
+                record_failure(exc)  # torchrun's summary shows this rank's error
         raise
 
 
