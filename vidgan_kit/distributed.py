@@ -28,6 +28,7 @@ import json
 import math
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -272,6 +273,9 @@ def _destroy_group() -> None:
     if not dist.is_initialized():
         return
     if _LEFT_IN_FAILURE:
+        # Tearing the group down can itself block on a peer's half-finished exchange; a
+        # failed rank must reach torchrun as *exited*, or the job waits for nothing.
+        _exit_after(FAILED_EXIT_GRACE_S, code=1)
         dist.destroy_process_group()
         return
     try:
@@ -282,6 +286,17 @@ def _destroy_group() -> None:
     except Exception:  # noqa: BLE001 - best effort at exit; destroying the group still helps
         pass
     dist.destroy_process_group()
+
+
+#: Seconds a failed rank may spend leaving the process group before it exits regardless.
+FAILED_EXIT_GRACE_S = 10.0
+
+
+def _exit_after(seconds: float, *, code: int) -> None:
+    """End the process with ``code`` after ``seconds`` unless it has exited by then."""
+    timer = threading.Timer(seconds, os._exit, args=(code,))
+    timer.daemon = True  # never keeps a process alive that is done anyway
+    timer.start()
 
 
 def _bytes_tensor(data: bytes, device: torch.device) -> torch.Tensor:

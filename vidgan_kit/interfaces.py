@@ -140,7 +140,16 @@ class ModelAssembly(nn.Module):
       phase of the same name steps it;
     - ``slots() -> dict[str, nn.Module]``, the named sub-components a checkpoint stores
       one by one (each with its ``component_spec``).
-    Optional: ``diagnostics(batch) -> dict[str, float]`` for logging.
+    Optional:
+
+    - ``diagnostics(batch) -> dict[str, float]``: logged as ``diag/<name>`` every
+      ``train.log_every`` steps;
+    - ``progress_keys``: logged keys (e.g. ``"diag/kl"``) to show in the progress line
+      beside the losses;
+    - ``health_warnings(stats, step) -> dict[str, str]``: given the latest logged values,
+      the problems they reveal (key → message, e.g. a collapsed code). The trainer warns
+      once per key and run (:class:`~vidgan_kit.training.TrainingHealthWarning`) and logs
+      ``warn/<key>`` = 1 at that step.
     """
 
     geometry: VideoGeometry

@@ -12,8 +12,9 @@ from typing import Any
 from pydantic_core import PydanticUndefined
 
 from vidgan_kit.registry import ComponentEntry
+from vidgan_kit.testing import CONTRACT_GEOMETRY, ContractSettings
 
-__all__ = ["example_params"]
+__all__ = ["example_params", "example_settings"]
 
 
 def _required(entry: ComponentEntry) -> list[str]:
@@ -34,3 +35,17 @@ def example_params(entry: ComponentEntry, tmp_path: Path) -> dict[str, Any]:
             "tests/testing/contract_examples.py"
         )
     return {}
+
+
+#: Decoders whose content code is not the default vector: the code shape their encoder makes.
+_CONTENT_SHAPES: dict[str, tuple[int, ...]] = {
+    # spatial_content_encoder's map: the frame's channels, then 16 feature planes
+    "warp_frame_decoder": (CONTRACT_GEOMETRY.channels + 16, CONTRACT_GEOMETRY.height, CONTRACT_GEOMETRY.width),
+}
+
+
+def example_settings(entry: ComponentEntry) -> ContractSettings:
+    """Contract settings for components whose wiring differs from the defaults."""
+    if entry.kind == "decoder" and entry.name in _CONTENT_SHAPES:
+        return ContractSettings(content_shape=_CONTENT_SHAPES[entry.name])
+    return ContractSettings()

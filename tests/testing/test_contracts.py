@@ -24,7 +24,10 @@ def _params_for(entry, tmp_path) -> dict:
 
 @pytest.mark.parametrize("entry", [e for e in REGISTRY.list() if e.kind in TENSOR_KINDS], ids=lambda e: f"{e.kind}:{e.name}")
 def test_tensor_component_contract(entry, tmp_path):
-    check_component(entry.kind, entry.name, _params_for(entry, tmp_path), registry=REGISTRY)
+    from tests.testing.contract_examples import example_settings
+
+    check_component(entry.kind, entry.name, _params_for(entry, tmp_path), registry=REGISTRY,
+                    settings=example_settings(entry))
 
 
 @pytest.mark.parametrize("entry", REGISTRY.list("dataset"), ids=lambda e: e.name)

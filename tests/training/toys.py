@@ -85,14 +85,17 @@ class GanConfig(ComponentConfig):
     generator: Annotated[ComponentSpec, Slot("decoder")] = Field(ComponentSpec(type="tr_conv"))
     discriminator: Annotated[ComponentSpec, Slot("discriminator")] = Field(ComponentSpec(type="tr_disc"))
     noise: float = Field(0.05, ge=0, description="Input noise (drawn from the global RNG).")
+    warn_gain_below: float = Field(-1e9, description="health_warnings(): report a gain below this.")
 
 
 class Gan(ModelAssembly):
     """Autoencoding 'GAN' with a parameter and a buffer of its own besides its two slots."""
 
+    progress_keys = ("diag/gain",)
+
     def __init__(self, config: GanConfig, *, geometry: VideoGeometry, registry: Any) -> None:
         super().__init__()
-        self.geometry, self.noise = geometry, config.noise
+        self.geometry, self.noise, self.warn_gain_below = geometry, config.noise, config.warn_gain_below
         self.generator = registry.build("decoder", config.generator, geometry=geometry)
         self.discriminator = registry.build("discriminator", config.discriminator, geometry=geometry)
         self.gain = nn.Parameter(torch.ones(1))
@@ -120,6 +123,10 @@ class Gan(ModelAssembly):
 
     def diagnostics(self, batch: dict[str, Any]) -> dict[str, float]:
         return {"gain": self.gain.item(), "noise_draw": float(torch.randn(()))}  # draws: must not disturb training
+
+    def health_warnings(self, stats: dict[str, float], step: int) -> dict[str, str]:
+        gain = stats.get("diag/gain")
+        return {"low_gain": f"gain {gain:.3f} is low"} if gain is not None and gain < self.warn_gain_below else {}
 
     def transfer(self, image: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
         return self.generate(0.5 * video + 0.5 * image[:, None])

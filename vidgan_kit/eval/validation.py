@@ -11,7 +11,9 @@ Keys (direction in :data:`VALIDATION_METRICS`):
 - ``val/best_of_k_ssim``, ``val/best_of_k_psnr``: the paper's best of K (per metric) over
   frames 1..T-1; ``val/diversity``: mean pairwise L1 between the K samples;
 - with ground-truth data (``synthetic_shapes``): ``val/transfer_l1``,
-  ``val/transfer_psnr``, ``val/motion_gain_l1`` (> 0 when the motion clip is used).
+  ``val/transfer_psnr``, ``val/motion_gain_l1`` (> 0 when the motion clip is used) and
+  ``val/leakage_ratio`` (output change when only the motion clip's content changes over
+  the change when only its motion changes; 0 is ideal, NaN when the motion is ignored).
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ import torch
 
 from ..layout import VideoGeometry
 from ..registry import ComponentRegistry
-from .protocols import CISettings, has_ground_truth, reconstruction, stochastic_best_of_k, transfer_ground_truth
+from .protocols import (
+    CISettings,
+    has_ground_truth,
+    leakage,
+    reconstruction,
+    stochastic_best_of_k,
+    transfer_ground_truth,
+)
 
 __all__ = ["validate", "VALIDATION_METRICS", "validation_dataset"]
 
@@ -37,6 +46,7 @@ VALIDATION_METRICS: dict[str, bool] = {
     "val/transfer_l1": False,
     "val/transfer_psnr": True,
     "val/motion_gain_l1": True,
+    "val/leakage_ratio": False,
 }
 
 
@@ -97,6 +107,9 @@ def validate(
                 out["val/transfer_l1"] = _mean(tr.methods["model"].l1)
                 out["val/transfer_psnr"] = _mean(tr.methods["model"].psnr)
                 out["val/motion_gain_l1"] = float("nan") if tr.motion_gain_l1 is None else tr.motion_gain_l1
+                if len(ds) >= 5:
+                    leak = leakage(_on_device(model.transfer, device), ds, triples=n, seed=seed, ci=ci)
+                    out["val/leakage_ratio"] = float("nan") if leak.leakage_ratio is None else leak.leakage_ratio
         finally:
             model.train(was_training)
     return out

@@ -6,7 +6,8 @@ itself (one file, meant to be read) and :mod:`.run` for the run directory's layo
 
 from __future__ import annotations
 
+from .health import TrainingHealthWarning
 from .loop import train, write_samples
 from .run import RunContext
 
-__all__ = ["train", "write_samples", "RunContext"]
+__all__ = ["train", "write_samples", "RunContext", "TrainingHealthWarning"]

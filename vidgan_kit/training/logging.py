@@ -95,12 +95,14 @@ class MetricsLogger:
             self.tb = None
 
 
-def _short(stats: dict[str, float]) -> str:
-    """The phase totals, compactly: ``discriminator 1.234 · generator 0.567``."""
+def _short(stats: dict[str, float], extra: dict[str, float] | None = None) -> str:
+    """The phase totals, then ``extra`` by their last name: ``generator 0.567 · kl 3.2``."""
     parts = []
     for k, v in stats.items():
         if k.startswith("loss/") and k.count("/") == 1:
             parts.append(f"{k[5:]} {v:.4g}")
+    for k, v in (extra or {}).items():
+        parts.append(f"{k.rsplit('/', 1)[-1]} {v:.4g}")
     return " · ".join(parts)
 
 
@@ -108,10 +110,16 @@ class ProgressDisplay:
     """A rich progress bar on a terminal, one plain line per log interval otherwise.
 
     ``quiet`` silences both (tests set ``VIDGAN_QUIET=1`` or pass ``quiet=True``).
+    ``extra_keys`` are logged values shown beside the losses (their latest value: most are
+    only computed every ``log_every`` steps).
     """
 
-    def __init__(self, total: int, start: int, *, enabled: bool, quiet: bool) -> None:
+    def __init__(
+        self, total: int, start: int, *, enabled: bool, quiet: bool, extra_keys: tuple[str, ...] = ()
+    ) -> None:
         self.total, self.quiet = total, quiet or not enabled
+        self.extra_keys = tuple(extra_keys)
+        self._extra: dict[str, float] = {}
         self._progress: Any = None
         self._task: Any = None
         if self.quiet:
@@ -143,13 +151,19 @@ class ProgressDisplay:
         if self._progress is not None:
             self._progress.stop()
 
+    def _remember(self, stats: dict[str, float]) -> dict[str, float]:
+        self._extra.update({k: stats[k] for k in self.extra_keys if k in stats})
+        return self._extra
+
     def update(self, step: int, stats: dict[str, float], rate: float) -> None:
+        extra = self._remember(stats)
         if self._progress is not None:
-            self._progress.update(self._task, completed=step, rate=f"{rate:.2f}", losses=_short(stats))
+            self._progress.update(self._task, completed=step, rate=f"{rate:.2f}", losses=_short(stats, extra))
 
     def log_line(self, step: int, means: dict[str, float]) -> None:
         """Called at each metrics line; prints it when there is no live bar."""
+        extra = self._remember(means)
         if self.quiet or self._progress is not None:
             return
         rate = means.get("perf/it_per_s", float("nan"))
-        print(f"step {step}/{self.total}  {rate:.2f} it/s  {_short(means)}", file=sys.stderr, flush=True)
+        print(f"step {step}/{self.total}  {rate:.2f} it/s  {_short(means, extra)}", file=sys.stderr, flush=True)

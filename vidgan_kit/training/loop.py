@@ -58,6 +58,7 @@ from ..recipe import OptimizerSpec, Recipe
 from .data import BatchStream, fixed_batch
 from .device import autocast, check_precision, make_grad_scaler, move_to_device, resolve_device, to_channels_last
 from .ema import EMA
+from .health import HealthWatch
 from .logging import MetricsLogger, ProgressDisplay, quiet_from_env, truncate_metrics
 from .optim import build_optimizers, check_groups, clip_gradients
 from .run import RunContext, check_resume_recipe, prepare_run_dir, write_run_files
@@ -316,7 +317,10 @@ def _train(
         with isolated_rng(device):
             host.hook.vidgan_train_start(run=run)
         deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
-        with ProgressDisplay(cfg.steps, start_step, enabled=run.is_main, quiet=quiet) as progress:
+        health = HealthWatch(model, enabled=run.is_main)
+        progress_keys = tuple(getattr(model, "progress_keys", ()))
+        with ProgressDisplay(cfg.steps, start_step, enabled=run.is_main, quiet=quiet,
+                             extra_keys=progress_keys) as progress:
             while step < end:
                 # All ranks stop together: rank clocks differ, the decision must not.
                 if deadline < math.inf and world.any(time.monotonic() >= deadline):
@@ -426,6 +430,7 @@ def _train(
                         best_file.write_text(json.dumps({"step": step, "metric": cfg.validate_metric,
                                                          "value": value}) + "\n")
 
+                stats.update(health(stats, step))  # diagnostics and validation values, when computed
                 logger.accumulate(stats)
                 if step % cfg.log_every == 0:
                     progress.log_line(step, logger.flush(step))

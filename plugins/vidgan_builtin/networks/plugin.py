@@ -5,6 +5,7 @@ from vidgan_kit import Registrar, hookimpl
 from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscriminator
 from .encoders import Conv3dMotionEncoder, ConvContentEncoder
 from .generators import ConvFrameDecoder, LSTMTemporalGenerator
+from .warping import SpatialContentEncoder, WarpFrameDecoder
 
 
 @hookimpl
@@ -15,6 +16,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         ConvContentEncoder,
         config=ConvContentEncoder.Config,
         summary="E_C: per-frame DCGAN conv encoder → scale-normalised content vector z_c.",
+    )
+    registry.add(
+        "encoder",
+        "spatial_content_encoder",
+        SpatialContentEncoder,
+        config=SpatialContentEncoder.Config,
+        summary="E_C: content map = the frame itself + conv features (for warp_frame_decoder).",
     )
     registry.add(
         "encoder",
@@ -36,6 +44,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         ConvFrameDecoder,
         config=ConvFrameDecoder.Config,
         summary="G_I: DCGAN generator of a frame from concatenated content and frame motion codes.",
+    )
+    registry.add(
+        "decoder",
+        "warp_frame_decoder",
+        WarpFrameDecoder,
+        config=WarpFrameDecoder.Config,
+        summary="G_I: moves parts of the content's image by per-part affine warps (FOMM-style), fills occlusions.",
     )
     registry.add(
         "discriminator",

@@ -139,6 +139,25 @@ def test_reconstruction_known_answers(registry):
     assert mse(ctx_of(out), "generator").item() == pytest.approx(0.25)
 
 
+
+def test_reconstruction_pyramid_known_answers(registry):
+    """A ±1 checkerboard against zeros: distance 1 at full resolution, 0 once 2×2-averaged."""
+    board = (torch.arange(G.height)[:, None] + torch.arange(G.width)[None, :]) % 2 * 2.0 - 1.0
+    video = board.expand(2, *G.clip_shape).clone()
+    out = {"video": torch.zeros_like(video), "reconstruction": video}
+    assert loss(registry, "reconstruction")(ctx_of(out), "generator").item() == pytest.approx(1.0)
+    assert loss(registry, "reconstruction", scales=2)(ctx_of(out), "generator").item() == pytest.approx(0.5)
+    assert loss(registry, "reconstruction", scales=3)(ctx_of(out), "generator").item() == pytest.approx(1 / 3)
+    # an offset survives every level: the mean over levels is the offset itself
+    shifted = {"video": const_video(0.0), "reconstruction": const_video(0.25)}
+    assert loss(registry, "reconstruction", scales=3)(ctx_of(shifted), "generator").item() == pytest.approx(0.25)
+
+
+def test_reconstruction_pyramid_too_deep_for_the_frames(registry):
+    small = torch.zeros(1, 2, 3, 4, 4)
+    with pytest.raises(vidgan_kit.VidganError, match="4 pyramid levels need frames of at least 8 pixels"):
+        loss(registry, "reconstruction", scales=4)(ctx_of({"video": small, "reconstruction": small}), "generator")
+
 def test_missing_output_is_a_clear_error(registry):
     with pytest.raises(vidgan_kit.VidganError, match="needs the model output 'reconstruction'"):
         loss(registry, "reconstruction")(ctx_of({"video": const_video(0.0)}), "generator")

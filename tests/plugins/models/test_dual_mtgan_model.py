@@ -351,3 +351,19 @@ def test_a_recipe_with_every_loss_validates_and_builds():
         assert isinstance(model, DualMTGAN) and recipe.losses["lm"].weight_at(450) == pytest.approx(0.5036, abs=1e-3)
     finally:
         h.remove_plugin("stub_data")
+
+
+def test_health_warnings_name_each_known_collapse(registry):
+    model = build(registry, {"health_after": 100, "min_motion_gap": 1e-3, "max_leakage_ratio": 1.0})
+    healthy = {"diag/kl": 3.0, "diag/kl_active_dims": 12.0, "diag/motion_gap": 0.05, "diag/content_rms": 1.0,
+               "diag/content_spread": 0.4, "val/leakage_ratio": 0.2}
+    assert model.health_warnings(healthy, step=500) == {}
+    sick = {"diag/kl": 0.02, "diag/kl_active_dims": 0.0, "diag/motion_gap": 1e-5, "diag/content_rms": 1e-3,
+            "diag/content_spread": 0.4, "val/leakage_ratio": 2.5}
+    warned = model.health_warnings(sick, step=500)
+    assert set(warned) == {"motion_code_collapsed", "motion_ignored", "content_code_collapsed",
+                           "content_leaks_into_motion"}
+    assert "2.50x" in warned["content_leaks_into_motion"]
+    assert model.health_warnings(sick, step=99) == {}  # the grace period
+    # values that were not computed at this step (NaN, absent) say nothing
+    assert model.health_warnings({"diag/motion_gap": float("nan")}, step=500) == {}

@@ -1,0 +1,229 @@
+"""A spatial content path: E_C keeps the target image, G_I moves its parts by warping.
+
+Why these exist beside the paper's vector networks. With a content *vector* the decoder
+has to redraw the whole frame, object position included, from 64 numbers; on CPU budgets
+the prototype (and our first runs) learned to paint the background and leave out the
+small moving object, and the motion path collapsed (KL → 0, output independent of the
+motion video). Here the content code is a feature map that still holds the target image,
+and the per-frame motion code can only say *how parts move*: for each of ``parts``
+regions an affine transform about an anchor that the decoder finds in the content. The
+frame is the target image resampled along the resulting flow, with a learned fill for
+what was hidden (disoccluded background). This is the structure of the First Order Motion
+Model (Siarohin et al., 2019) with the keypoints' motion taken from Dual-MTGAN's motion
+code instead of a driving frame, so Dual-MTGAN's training scheme, losses and stochastic
+branch stay as they are.
+
+Consequences worth knowing:
+
+- at initialisation every transform is the identity, so the output is the target image
+  held still (the static baseline), and training can only improve on that;
+- appearance cannot travel through the motion path: the motion code reaches nothing but
+  the transforms' parameters (a structural barrier against content leaking into z_M);
+- the content code changes when the object moves (it is a map), so the content
+  consistency loss L_C, which asks codes of all frames to agree, does not apply; recipes
+  using this path leave it out (see the Dual-MTGAN docs page).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
+from vidgan_kit.errors import ShapeError
+from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
+
+from ._blocks import NormName, make_norm
+
+__all__ = ["SpatialContentEncoder", "WarpFrameDecoder"]
+
+
+def _conv_block(c_in: int, c_out: int, norm: NormName, stride: int = 1) -> nn.Sequential:
+    """3×3 convolution → norm → LeakyReLU(0.2)."""
+    use_norm = norm != "none"
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=not use_norm),
+        make_norm(norm, c_out, 2),
+        nn.LeakyReLU(0.2),
+    )
+
+
+def _check_even(geometry: VideoGeometry, who: str) -> None:
+    if geometry.height % 4 or geometry.width % 4:
+        raise ShapeError(f"{who}: frame sides must be multiples of 4, got {geometry.height}×{geometry.width}")
+
+
+class SpatialContentEncoder(ContentEncoder):
+    """E_C: a frame → a content *map* ``[channels + C, H, W]`` (the frame itself, then features).
+
+    The first ``channels`` planes are the frame, unchanged: the warping decoder resamples
+    them, so fine detail never has to pass through a bottleneck. The other ``features``
+    planes come from 3×3 convolutions at half and quarter resolution (enough receptive
+    field to see a whole object at 32×32 or 64×64), up-sampled to the frame size; the
+    decoder finds anchors and part masks in them.
+    """
+
+    class Config(ComponentConfig):
+        features: int = Field(16, ge=1, description="Learned feature planes of the content map (beside the frame).")
+        width: int = Field(32, ge=1, description="Width of the hidden convolutions.")
+        norm: NormName = Field("group", description="Normalisation after each hidden convolution.")
+
+    def __init__(self, config: Config, *, geometry: VideoGeometry, **wiring: Any) -> None:
+        super().__init__()
+        _check_even(geometry, "spatial_content_encoder")
+        self.config = config
+        self.geometry = geometry
+        w = config.width
+        self.net = nn.Sequential(
+            _conv_block(geometry.channels, w, "none"),
+            _conv_block(w, w, config.norm, stride=2),
+            _conv_block(w, w, config.norm),
+            _conv_block(w, w, config.norm, stride=2),
+            _conv_block(w, w, config.norm),
+            nn.Conv2d(w, config.features, 3, 1, 1),
+        )
+        self.code_shape = (geometry.channels + config.features, geometry.height, geometry.width)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        assert_frames(frames, "spatial_content_encoder input", geometry=self.geometry)
+        feats = F.interpolate(self.net(frames), size=frames.shape[-2:], mode="bilinear", align_corners=False)
+        return torch.cat([frames, feats], dim=1)
+
+
+class WarpFrameDecoder(FrameDecoder):
+    """G_I: (content map, frame motion code) → frame, by moving parts of the content's image.
+
+    Per frame and per part k (``parts`` of them) the motion code gives a backward affine
+    map ``src(p) = a_k + B_k (p - a_k) + e_k`` in normalised coordinates, where the anchor
+    ``a_k`` is the soft-argmax of a heatmap computed from the content features (so the same
+    motion moves an object about *its own* centre, wherever it is) and ``B_k``, ``e_k``
+    are bounded linear read-outs of the motion code, zero at initialisation (identity).
+    One more candidate, the identity, stands for the static background. A small network
+    looks at the content warped by every candidate and assigns each pixel to one of them
+    (softmax masks); the composite flow resamples the image. Where the image cannot supply
+    the pixel (background uncovered by the moving part), a fill branch paints it, blended
+    by a learned occlusion map. Needs a content map whose first ``channels`` planes are the
+    image (``spatial_content_encoder``).
+    """
+
+    class Config(ComponentConfig):
+        parts: int = Field(1, ge=1, description="Independently moving parts (each an affine transform about an anchor).")
+        width: int = Field(32, ge=1, description="Width of the mask and fill networks.")
+        norm: NormName = Field("group", description="Normalisation after each hidden convolution.")
+        max_linear: float = Field(
+            1.0, gt=0, description="Bound on each entry of B_k - I (tanh): limits scale, rotation and shear per frame."
+        )
+        max_shift: float = Field(
+            2.0, gt=0, description="Bound on the shift e_k (tanh), in normalised units (the frame spans 2)."
+        )
+        anchor_temperature: float = Field(
+            0.1, gt=0, description="Temperature of the softmax that turns each anchor heatmap into a point."
+        )
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        geometry: VideoGeometry,
+        content_shape: tuple[int, ...],
+        frame_code_dim: int,
+        **wiring: Any,
+    ) -> None:
+        super().__init__()
+        _check_even(geometry, "warp_frame_decoder")
+        c = geometry.channels
+        expected = (geometry.height, geometry.width)
+        if len(content_shape) != 3 or tuple(content_shape[1:]) != expected or content_shape[0] <= c:
+            raise ShapeError(
+                f"warp_frame_decoder needs a content map [{c} + features, {expected[0]}, {expected[1]}] whose first "
+                f"{c} planes are the image (spatial_content_encoder); got content_shape {tuple(content_shape)}"
+            )
+        self.config = config
+        self.geometry = geometry
+        self.content_shape = tuple(content_shape)
+        self.frame_code_dim = frame_code_dim
+        k, w = config.parts, config.width
+        feats = content_shape[0] - c
+        self.anchor_head = nn.Conv2d(feats, k, 3, 1, 1)
+        self.motion_head = nn.Linear(frame_code_dim, 6 * k)
+        nn.init.zeros_(self.motion_head.weight)  # identity transforms at the start: the static baseline
+        nn.init.zeros_(self.motion_head.bias)
+        self.mask_net = nn.Sequential(
+            _conv_block((k + 1) * (feats + c), w, "none"),
+            _conv_block(w, w, config.norm),
+            nn.Conv2d(w, k + 1, 3, 1, 1),
+        )
+        self.fill_net = nn.Sequential(
+            _conv_block(c + feats + k + 1, w, "none"),
+            _conv_block(w, w, config.norm),
+            _conv_block(w, w, config.norm),
+            nn.Conv2d(w, c + 1, 3, 1, 1),
+        )
+        with torch.no_grad():  # start by trusting the warped image (99.3 % visible)
+            self.fill_net[-1].bias[c] = 5.0
+        h, w_ = geometry.height, geometry.width
+        ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h * 2 - 1
+        xs = (torch.arange(w_, dtype=torch.float32) + 0.5) / w_ * 2 - 1
+        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)  # [H, W, 2] as (x, y)
+        self.register_buffer("identity_grid", grid, persistent=False)
+
+    def anchors(self, features: torch.Tensor) -> torch.Tensor:
+        """Soft-argmax of each part's heatmap: ``[N, parts, 2]`` in normalised (x, y)."""
+        n, k = features.shape[0], self.config.parts
+        logits = self.anchor_head(features).flatten(2) / self.config.anchor_temperature
+        prob = logits.softmax(-1)  # [N, K, H*W]
+        return prob @ self.identity_grid.reshape(-1, 2).to(prob.dtype)  # [N, K, 2]
+
+    def part_grids(self, anchors: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """Backward sampling grids of the background and every part: ``[N, 1 + parts, H, W, 2]``."""
+        n, k = motion.shape[0], self.config.parts
+        raw = self.motion_head(motion).view(n, k, 6)
+        linear = torch.eye(2, device=motion.device, dtype=raw.dtype) + self.config.max_linear * torch.tanh(
+            raw[..., :4]
+        ).view(n, k, 2, 2)
+        shift = self.config.max_shift * torch.tanh(raw[..., 4:])
+        p = self.identity_grid.to(raw.dtype)  # [H, W, 2]
+        rel = p.view(1, 1, *p.shape) - anchors.view(n, k, 1, 1, 2)  # [N, K, H, W, 2]
+        moved = torch.einsum("nkij,nkhwj->nkhwi", linear, rel) + (anchors + shift).view(n, k, 1, 1, 2)
+        return torch.cat([p.expand(n, 1, *p.shape), moved], dim=1)
+
+    def forward(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        n = content.shape[0]
+        if tuple(content.shape[1:]) != self.content_shape:
+            raise ShapeError(
+                f"warp_frame_decoder: expected content [N, {', '.join(map(str, self.content_shape))}], "
+                f"got {tuple(content.shape)}"
+            )
+        if motion.shape != (n, self.frame_code_dim):
+            raise ShapeError(f"warp_frame_decoder: expected motion [{n}, {self.frame_code_dim}], got {tuple(motion.shape)}")
+        c, k = self.geometry.channels, self.config.parts
+        h, w = self.geometry.height, self.geometry.width
+        features = content[:, c:]
+        grids = self.part_grids(self.anchors(features), motion)  # [N, K+1, H, W, 2]
+        # Masks, occlusion and fill are computed at half resolution (the convolutions are
+        # most of the cost); only the image is resampled at full resolution.
+        small = F.avg_pool2d(content, 2)
+        hs, ws = h // 2, w // 2
+        small_grids = F.avg_pool2d(grids.permute(0, 1, 4, 2, 3).reshape(n, (k + 1) * 2, h, w), 2)
+        small_grids = small_grids.view(n, k + 1, 2, hs, ws).permute(0, 1, 3, 4, 2)
+        views = F.grid_sample(
+            small.repeat_interleave(k + 1, dim=0),
+            small_grids.reshape(n * (k + 1), hs, ws, 2),
+            mode="bilinear",
+            padding_mode="border",
+            align_corners=False,
+        ).view(n, k + 1, content.shape[1], hs, ws)
+        masks = self.mask_net(views.flatten(1, 2)).softmax(1)  # [N, K+1, h/2, w/2]
+        warped_small = (masks.unsqueeze(2) * views).sum(1)  # the content as the composite flow moves it
+        out = F.interpolate(self.fill_net(torch.cat([warped_small, masks], dim=1)), size=(h, w), mode="bilinear",
+                            align_corners=False)
+        full_masks = F.interpolate(masks, size=(h, w), mode="bilinear", align_corners=False)
+        flow = (full_masks.unsqueeze(-1) * grids).sum(1)  # [N, H, W, 2]
+        warped = F.grid_sample(content[:, :c], flow, mode="bilinear", padding_mode="border", align_corners=False)
+        visible = torch.sigmoid(out[:, c : c + 1])
+        image = warped.clamp(-1, 1)  # a no-op for real frames; keeps any content map's output in range
+        return visible * image + (1 - visible) * torch.tanh(out[:, :c])
