@@ -26,15 +26,8 @@ import time
 import torch
 
 from vidgan_kit import VideoGeometry, load_registry
-from vidgan_kit.eval.protocols import stochastic_best_of_k
+from vidgan_kit.eval.protocols import still_image_sampler, stochastic_best_of_k
 from vidgan_kit.eval.runner import EvalSettings, build_scorers, fit_clips
-
-
-def static_sampler(frames: int):  # noqa: ANN201 - a SampleFn
-    def sample(image: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-        return image[:, None, None].expand(1, k, frames, *image.shape[1:]).clone()
-
-    return sample
 
 
 def drift_sampler(frames: int, max_speed: float):  # noqa: ANN201 - a SampleFn
@@ -70,7 +63,7 @@ def main() -> None:
     data = registry.build("dataset", "synthetic_shapes", {}, geometry=geometry, split="test", seed=0)
     clips, _ = fit_clips(torch.stack([data[i]["video"] for i in range(args.clips)]), geometry)
     scorers = build_scorers(registry, EvalSettings())
-    samplers = {"static": static_sampler(geometry.frames), "random_drift": drift_sampler(geometry.frames,
+    samplers = {"static": still_image_sampler(geometry.frames), "random_drift": drift_sampler(geometry.frames,
                                                                                          args.max_speed)}
     if model is not None:
         samplers["model"] = model.sample

@@ -44,6 +44,7 @@ def test_eval_all_protocols_writes_card_report_and_figures(cli, tiny_run, tmp_pa
     assert card.checkpoint.sha256 == checkpoint_sha256(tiny_run / "checkpoints" / "step-00000002")[0]
     assert {"torch", "kornia", "numpy", "vidgan-kit"} <= set(card.versions)
     assert card.stochastic is not None and card.stochastic.samples == 3
+    assert card.stochastic.static is not None and card.stochastic.static.curves.frames == [1, 2, 3]
     assert card.reconstruction is not None and card.transfer is not None and card.disentanglement is not None
     assert set(card.transfer.methods) == {"model", "model_wrong_motion", "static", "copy_source"}
     assert card.fvd is None and not s.fvd
@@ -51,6 +52,7 @@ def test_eval_all_protocols_writes_card_report_and_figures(cli, tiny_run, tmp_pa
     assert raw["schema"] == "vidgan-metric-card" and "NaN" not in (out / "metric_card.json").read_text()
     report = (out / "report.md").read_text()
     assert "| best of K, per metric |" in report and "| static |" in report and "Leakage ratio" in report
+    assert "| static baseline (input held still) |" in report
     assert Image.open(out / "curves_ssim.png").size == (720, 440)
     assert "best of 3 SSIM" in result.stdout
 

@@ -12,6 +12,7 @@ from vidgan_kit.eval.protocols import (
     pairwise_l1,
     reconstruction,
     select_best,
+    still_image_sampler,
     stochastic_best_of_k,
     transfer_ground_truth,
 )
@@ -86,6 +87,17 @@ def test_the_conditioning_frame_is_excluded_and_reported_apart(scorers):
     r = stochastic_best_of_k(sample, clips, scorers, samples=2).result
     assert r.per_metric.scores.psnr.mean == 100.0
     assert r.per_metric.conditioning_frame.psnr.mean < 20
+
+
+def test_the_static_baseline_is_exact_on_still_clips_and_loses_on_moving_ones(scorers):
+    still = _clips(2)[:, :1].expand(-1, T, -1, -1, -1).clone()  # every frame the first
+    sample = still_image_sampler(T)
+    out = sample(still[0, :1], 3, torch.Generator())
+    assert out.shape == (1, 3, T, C, H, W) and torch.equal(out[0, 2], still[0])
+    r = stochastic_best_of_k(sample, still, scorers, samples=1).result
+    assert r.per_metric.scores.psnr.mean == 100.0 and r.per_metric.scores.ssim.mean == pytest.approx(1.0)
+    moving = stochastic_best_of_k(sample, _clips(2), scorers, samples=1).result
+    assert moving.per_metric.scores.psnr.mean < 30 and moving.per_metric.scores.ssim.mean < 0.9
 
 
 def test_samples_are_reproducible_per_clip_and_seed(scorers):

@@ -14,7 +14,7 @@ from pydantic_core import PydanticUndefined
 from vidgan_kit.registry import ComponentEntry
 from vidgan_kit.testing import CONTRACT_GEOMETRY, ContractSettings
 
-__all__ = ["example_params", "example_settings"]
+__all__ = ["example_params", "example_settings", "example_loss_model"]
 
 
 def _required(entry: ComponentEntry) -> list[str]:
@@ -41,6 +41,8 @@ def example_params(entry: ComponentEntry, tmp_path: Path) -> dict[str, Any]:
 _CONTENT_SHAPES: dict[str, tuple[int, ...]] = {
     # spatial_content_encoder's map: the frame's channels, then 16 feature planes
     "warp_frame_decoder": (CONTRACT_GEOMETRY.channels + 16, CONTRACT_GEOMETRY.height, CONTRACT_GEOMETRY.width),
+    # layered_content_encoder's map with one part: image, background plate, 2 mask logits
+    "sprite_frame_decoder": (2 * CONTRACT_GEOMETRY.channels + 2, CONTRACT_GEOMETRY.height, CONTRACT_GEOMETRY.width),
 }
 
 
@@ -49,3 +51,18 @@ def example_settings(entry: ComponentEntry) -> ContractSettings:
     if entry.kind == "decoder" and entry.name in _CONTENT_SHAPES:
         return ContractSettings(content_shape=_CONTENT_SHAPES[entry.name])
     return ContractSettings()
+
+
+#: Losses that need a model with particular slots: the dual_mtgan options they are checked with.
+_LOSS_MODELS: dict[str, dict[str, Any]] = {
+    "motion_segmentation": {
+        "content_encoder": {"type": "layered_content_encoder", "width": 8},
+        "decoder": {"type": "sprite_frame_decoder"},
+    },
+}
+_LOSS_MODELS["part_trajectory"] = _LOSS_MODELS["background_plate"] = _LOSS_MODELS["motion_segmentation"]
+
+
+def example_loss_model(entry: ComponentEntry) -> dict[str, Any] | None:
+    """dual_mtgan options for a loss's contract model (None: the default model will do)."""
+    return _LOSS_MODELS.get(entry.name)

@@ -45,7 +45,11 @@ def default_model():
 
 @pytest.mark.parametrize("entry", REGISTRY.list("loss"), ids=lambda e: e.name)
 def test_loss_contract(entry, default_model):
-    check_component("loss", entry.name, registry=REGISTRY, model=default_model)
+    from tests.testing.contract_examples import example_loss_model
+
+    params = example_loss_model(entry)
+    model = default_model if params is None else build_component("model", "dual_mtgan", params, registry=REGISTRY)
+    check_component("loss", entry.name, registry=REGISTRY, model=model)
 
 
 # -- the contracts must fail on broken components ------------------------------------------------

@@ -44,6 +44,7 @@ __all__ = [
     "ReconstructFn",
     "StochasticOutput",
     "stochastic_best_of_k",
+    "still_image_sampler",
     "select_best",
     "reconstruction",
     "transfer_ground_truth",
@@ -140,6 +141,15 @@ class StochasticOutput:
 
 
 @torch.no_grad()
+def still_image_sampler(frames: int) -> SampleFn:
+    """A sampler that learned nothing: the input image held still for ``frames`` frames."""
+
+    def sample(image: torch.Tensor, k: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        return image[:, None, None].expand(image.shape[0], k, frames, *image.shape[1:]).clone()
+
+    return sample
+
+
 def stochastic_best_of_k(
     sample: SampleFn,
     clips: torch.Tensor,

@@ -151,6 +151,7 @@ def markdown_report(card: MetricCard, figures: dict[str, str]) -> str:
             _row2("best of K, per metric", s.per_metric.scores),
             _row2(s.joint.selection, s.joint.scores),
             _row2("mean of K (no selection)", s.mean_of_k.scores),
+            *([_row2("static baseline (input held still)", s.static.scores)] if s.static is not None else []),
             "",
             f"Conditioning frame (frame {s.conditioning_frame}, best per metric): SSIM "
             f"{_fmt(s.per_metric.conditioning_frame.ssim)}, PSNR {_fmt(s.per_metric.conditioning_frame.psnr, 2)} dB.",

@@ -77,6 +77,9 @@ class StochasticResult(_Strict):
     mean_of_k: BestOfK
     psnr_capped_fraction: float
     diversity: DiversityResult
+    static: BestOfK | None = Field(
+        None, description="The baseline that learned nothing: the input frame held still, scored the same way."
+    )
 
 
 class ReconstructionResult(_Strict):

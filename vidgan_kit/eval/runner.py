@@ -36,6 +36,7 @@ from .protocols import (
     has_ground_truth,
     leakage,
     reconstruction,
+    still_image_sampler,
     stochastic_best_of_k,
     transfer_ground_truth,
 )
@@ -288,10 +289,14 @@ def evaluate(
             joint_by=settings.joint_by, keep=keep, ci=ci, diversity_reference=reference,
             progress=lambda i, total: notes(f"stochastic: clip {i}/{total}") if i == total or i % 8 == 0 else None,
         )
-        stochastic = out.result
+        # The same protocol on the input held still (one sample: all K would be equal).
+        still = stochastic_best_of_k(still_image_sampler(clips.shape[1]), clips, scorers, samples=1,
+                                     seed=settings.seed, ci=ci)
+        stochastic = out.result.model_copy(update={"static": still.result.per_metric})
         recon, _ = reconstruction(_on_device(reconstruct_fn(model), device), clips, scorers, ci=ci,
                                   batch_size=settings.batch_size)
-        curves = {"best of K (per metric)": stochastic.per_metric.curves, "mean of K": stochastic.mean_of_k.curves}
+        curves = {"best of K (per metric)": stochastic.per_metric.curves, "mean of K": stochastic.mean_of_k.curves,
+                  "static (input held still)": still.result.per_metric.curves}
         for metric, label in (("ssim", "SSIM"), ("psnr", "PSNR (dB)")):
             name = f"curves_{metric}.png"
             plot_curves(out_dir / name, curve_series(curves, metric),

@@ -1,9 +1,15 @@
-"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7."""
+"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's two."""
 
 from vidgan_kit import Registrar, hookimpl
 
 from .adversarial import ImageAdversarialLoss, VideoAdversarialLoss
-from .terms import ContentConsistencyLoss, KLDivergenceLoss, MotionConsistencyLoss, ReconstructionLoss
+from .layered import BackgroundPlateLoss, MotionSegmentationLoss, PartTrajectoryLoss
+from .terms import (
+    ContentConsistencyLoss,
+    KLDivergenceLoss,
+    MotionConsistencyLoss,
+    ReconstructionLoss,
+)
 
 
 @hookimpl
@@ -35,6 +41,27 @@ def vidgan_register_components(registry: Registrar) -> None:
         MotionConsistencyLoss,
         config=MotionConsistencyLoss.Config,
         summary="L_M (Eq. 7): E_M of the reconstruction and the transfer must give back z_M.",
+    )
+    registry.add(
+        "loss",
+        "motion_segmentation",
+        MotionSegmentationLoss,
+        config=MotionSegmentationLoss.Config,
+        summary="L_seg (not in the paper): part masks of frame 1 cover the pixels that move in the clip.",
+    )
+    registry.add(
+        "loss",
+        "part_trajectory",
+        PartTrajectoryLoss,
+        config=PartTrajectoryLoss.Config,
+        summary="L_traj (not in the paper): moved parts land on the parts' centroids and spreads in each frame.",
+    )
+    registry.add(
+        "loss",
+        "background_plate",
+        BackgroundPlateLoss,
+        config=BackgroundPlateLoss.Config,
+        summary="L_bg (not in the paper): where something moves, the background plate shows the clip's median.",
     )
     registry.add(
         "loss",

@@ -21,7 +21,13 @@ from vidgan_kit.interfaces import Loss, LossContext, MotionPosterior
 
 from .objectives import frozen_call, require_output, require_slot
 
-__all__ = ["ContentConsistencyLoss", "KLDivergenceLoss", "ReconstructionLoss", "MotionConsistencyLoss", "distance"]
+__all__ = [
+    "ContentConsistencyLoss",
+    "KLDivergenceLoss",
+    "ReconstructionLoss",
+    "MotionConsistencyLoss",
+    "distance",
+]
 
 Distance = Literal["l1", "mse"]
 

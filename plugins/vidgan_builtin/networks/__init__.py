@@ -6,9 +6,13 @@ Registered by :mod:`vidgan_builtin.networks.plugin` under these stable names:
 kind                name                               class
 ==================  =================================  ===================================
 encoder             ``conv_content_encoder``           :class:`ConvContentEncoder`
+encoder             ``spatial_content_encoder``        :class:`SpatialContentEncoder`
+encoder             ``layered_content_encoder``        :class:`LayeredContentEncoder`
 encoder             ``conv3d_motion_encoder``          :class:`Conv3dMotionEncoder`
 temporal_generator  ``lstm_temporal_generator``        :class:`LSTMTemporalGenerator`
 decoder             ``conv_frame_decoder``             :class:`ConvFrameDecoder`
+decoder             ``warp_frame_decoder``             :class:`WarpFrameDecoder`
+decoder             ``sprite_frame_decoder``           :class:`SpriteFrameDecoder`
 discriminator       ``conditional_image_discriminator``  :class:`ConditionalImageDiscriminator`
 discriminator       ``conv3d_video_discriminator``     :class:`Conv3dVideoDiscriminator`
 ==================  =================================  ===================================
@@ -17,12 +21,18 @@ discriminator       ``conv3d_video_discriminator``     :class:`Conv3dVideoDiscri
 from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscriminator
 from .encoders import Conv3dMotionEncoder, ConvContentEncoder
 from .generators import ConvFrameDecoder, LSTMTemporalGenerator
+from .sprites import LayeredContentEncoder, SpriteFrameDecoder
+from .warping import SpatialContentEncoder, WarpFrameDecoder
 
 __all__ = [
     "ConvContentEncoder",
     "Conv3dMotionEncoder",
     "LSTMTemporalGenerator",
     "ConvFrameDecoder",
+    "SpatialContentEncoder",
+    "WarpFrameDecoder",
+    "LayeredContentEncoder",
+    "SpriteFrameDecoder",
     "ConditionalImageDiscriminator",
     "Conv3dVideoDiscriminator",
 ]

@@ -25,7 +25,8 @@ class LSTMTemporalGenerator(TemporalGenerator):
     also sets the initial hidden and cell states through a linear layer, so the first
     frame's code already depends on z_M and the input keeps the clip's motion available
     to every step (without per-step input the code has to survive T state updates).
-    A linear read-out maps each hidden state to the frame code.
+    A linear read-out maps each hidden state to the frame code. ``relative_to_first`` makes
+    every code a displacement from the first frame's (which is then zero).
     """
 
     class Config(ComponentConfig):
@@ -34,6 +35,11 @@ class LSTMTemporalGenerator(TemporalGenerator):
         frame_code_dim: int = Field(32, ge=1, description="Length of each per-frame motion code z_m^t.")
         init_state: Literal["from_z", "zeros"] = Field(
             "from_z", description="Initial LSTM state: a linear map of z_M (from_z) or zeros (z_M only as input)."
+        )
+        relative_to_first: bool = Field(
+            False,
+            description="Subtract the first frame's code from every frame's: z_m^1 = 0, so the first frame depends "
+            "on the content alone (as in data whose first frame is the target image).",
         )
 
     def __init__(self, config: Config, *, geometry: VideoGeometry, motion_dim: int, **wiring: Any) -> None:
@@ -60,7 +66,8 @@ class LSTMTemporalGenerator(TemporalGenerator):
             out, _ = self.lstm(inputs, (h0, c0))
         else:
             out, _ = self.lstm(inputs)
-        return self.readout(out)
+        codes = self.readout(out)
+        return codes - codes[:, :1] if self.config.relative_to_first else codes
 
 
 class ConvFrameDecoder(FrameDecoder):

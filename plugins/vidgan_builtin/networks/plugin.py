@@ -5,6 +5,7 @@ from vidgan_kit import Registrar, hookimpl
 from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscriminator
 from .encoders import Conv3dMotionEncoder, ConvContentEncoder
 from .generators import ConvFrameDecoder, LSTMTemporalGenerator
+from .sprites import LayeredContentEncoder, SpriteFrameDecoder
 from .warping import SpatialContentEncoder, WarpFrameDecoder
 
 
@@ -23,6 +24,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         SpatialContentEncoder,
         config=SpatialContentEncoder.Config,
         summary="E_C: content map = the frame itself + conv features (for warp_frame_decoder).",
+    )
+    registry.add(
+        "encoder",
+        "layered_content_encoder",
+        LayeredContentEncoder,
+        config=LayeredContentEncoder.Config,
+        summary="E_C: content map = the frame + a background plate + part masks (for sprite_frame_decoder).",
     )
     registry.add(
         "encoder",
@@ -51,6 +59,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         WarpFrameDecoder,
         config=WarpFrameDecoder.Config,
         summary="G_I: moves parts of the content's image by per-part affine warps (FOMM-style), fills occlusions.",
+    )
+    registry.add(
+        "decoder",
+        "sprite_frame_decoder",
+        SpriteFrameDecoder,
+        config=SpriteFrameDecoder.Config,
+        summary="G_I: moves each part of a layered content map by its own affine transform over the background.",
     )
     registry.add(
         "discriminator",

@@ -360,3 +360,111 @@ def test_discriminator_phase_loss_decreases_when_d_trains(registry, name):
         value.backward()
         opt.step()
     assert values[-1] < values[0] - 0.05, values
+
+
+def test_moving_pixels_known_answers():
+    from vidgan_builtin.losses import moving_pixels
+
+    video = torch.zeros(1, 5, 3, 4, 4)
+    video[:, 1:, 0, 0, 0] = 1.0  # (0, 0): 0 then 1 1 1 1
+    video[:, 2, 1, 2, 3] = -0.5  # (2, 3): a blip at frame 2
+    video[:, 3, 2, 1, 1] = 0.05  # (1, 1): below the threshold
+    video[:, :2, 0, 3, 3] = 1.0  # (3, 3): inside an object that leaves after frame 1
+    got = moving_pixels(video, threshold=0.1)
+    want = torch.zeros(1, 5, 4, 4)
+    want[0, :, 0, 0] = torch.tensor([1.0, 0.25, 0.25, 0.25, 0.25])  # frame 0 differs from all others
+    want[0, :, 2, 3] = torch.tensor([0.25, 0.25, 1.0, 0.25, 0.25])
+    # frames 0-1 differ from only 2 of 4 others, but from the pixel's median (the background)
+    want[0, :, 3, 3] = torch.tensor([1.0, 1.0, 0.5, 0.5, 0.5])
+    assert torch.equal(got, want)
+
+
+def test_motion_segmentation_scores_every_frames_part_masks(registry):
+    geometry = VideoGeometry(frames=2, height=8, width=8)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    video = torch.zeros(2, 2, 3, 8, 8)
+    video[:, 1, :, :, :4] = 1.0  # the left half changes (in both frames' eyes); the right half is still
+    codes = torch.zeros(2, 2, *encoder.code_shape)
+    codes[:, :, :3] = video
+    codes[:, :, 6, :, 4:] = 10.0  # background logit high on the right half ...
+    codes[:, :, 7, :, :4] = 10.0  # ... part logit high on the left half: masks match the motion
+    seg = loss(registry, "motion_segmentation")
+    ctx = LossContext(model=StubModel(content_encoder=encoder), batch={"video": video},
+                      outputs={"video": video, "content_codes": codes})
+    good = seg(ctx, "generator").item()
+    codes[:, 1, 6:8] = codes[:, 1, 6:8].flip(1)  # frame 2's masks on the still half
+    half_bad = seg(ctx, "generator").item()
+    codes[:, 0, 6:8] = codes[:, 0, 6:8].flip(1)
+    bad = seg(ctx, "generator").item()
+    assert good < 1e-3
+    assert half_bad == pytest.approx(bad / 2, rel=1e-3) and bad > 5
+
+
+def test_motion_segmentation_needs_part_masks(registry):
+    video = const_video(0.0)
+    ctx = LossContext(model=StubModel(content_encoder=nn.Linear(2, 2)), batch={"video": video},
+                      outputs={"video": video, "content_codes": torch.zeros(2, G.frames, 8)})
+    with pytest.raises(vidgan_kit.VidganError, match="needs a content encoder with part_share"):
+        loss(registry, "motion_segmentation")(ctx, "generator")
+
+
+def _square_codes(xs: list[int], size: int = 8) -> torch.Tensor:
+    """Layered content codes [1, T, 8, 32, 32] of a square at column xs[t], row 6 (one part)."""
+    frames = []
+    for x0 in xs:
+        logits = torch.zeros(2, 32, 32)
+        logits[0] = 20.0
+        logits[0, 6 : 6 + size, x0 : x0 + size] = -20.0
+        frames.append(torch.cat([torch.zeros(6, 32, 32), logits]))
+    return torch.stack(frames)[None]
+
+
+@pytest.mark.parametrize("moved_by", [0, 8])
+def test_part_trajectory_is_zero_when_the_parts_land_where_they_are(registry, moved_by):
+    geometry = VideoGeometry(frames=2, height=32, width=32)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    decoder = registry.build("decoder", "sprite_frame_decoder", {"max_shift": 1.0}, geometry=geometry,
+                             content_shape=encoder.code_shape, frame_code_dim=2)
+    with torch.no_grad():  # code (0, 0): identity; code (0, 1): e_x = -0.5, i.e. 8 px to the right
+        decoder.motion_head.weight[4, 1] = -math.atanh(0.5)
+    model = StubModel(content_encoder=encoder, decoder=decoder)
+    traj = loss(registry, "part_trajectory")
+    codes = _square_codes([4, 4 + moved_by])
+    scores = {}
+    for name, second in (("still", [0.0, 0.0]), ("right", [0.0, 1.0])):
+        frame_codes = torch.tensor([[[0.0, 0.0], second]])
+        scores[name] = traj(LossContext(model=model, batch={}, outputs={"content_codes": codes, "frame_codes": frame_codes}),
+                            "generator")
+    right_answer, wrong_answer = ("still", "right") if moved_by == 0 else ("right", "still")
+    assert scores[right_answer].item() < 1e-6
+    assert scores[wrong_answer].item() == pytest.approx(0.25, rel=1e-3)  # (8 px = 0.5 normalised)²
+    assert scores["right"].requires_grad  # the motion path learns from it
+
+
+def test_part_trajectory_needs_the_layered_pair(registry):
+    video = const_video(0.0)
+    ctx = LossContext(model=StubModel(content_encoder=nn.Linear(2, 2), decoder=nn.Linear(2, 2)), batch={},
+                      outputs={"content_codes": torch.zeros(2, G.frames, 8), "frame_codes": torch.zeros(2, G.frames, 4)})
+    with pytest.raises(vidgan_kit.VidganError, match="needs a content encoder with part_masks"):
+        loss(registry, "part_trajectory")(ctx, "generator")
+
+
+def test_background_plate_scores_the_plate_against_the_median_where_things_move(registry):
+    geometry = VideoGeometry(frames=3, height=8, width=8)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    video = torch.full((1, 3, 3, 8, 8), -0.5)  # a grey background ...
+    video[:, 0, :, 0:2, 0:2] = 0.9  # ... with a bright block that moves right, one frame each
+    video[:, 1, :, 0:2, 2:4] = 0.9
+    video[:, 2, :, 0:2, 4:6] = 0.9
+    codes = torch.zeros(1, 3, *encoder.code_shape)
+    codes[:, :, :3] = video
+    codes[:, :, 3:6] = -0.5  # the plate: the background everywhere
+    plate = loss(registry, "background_plate")
+    ctx = LossContext(model=StubModel(content_encoder=encoder), batch={"video": video},
+                      outputs={"video": video, "content_codes": codes})
+    assert plate(ctx, "generator").item() == pytest.approx(0.0, abs=1e-6)
+    codes[:, :, 3:6, 4:] = 0.3  # a wrong plate where nothing moves costs nothing ...
+    assert plate(ctx, "generator").item() == pytest.approx(0.0, abs=1e-6)
+    codes[:, :, 3:6] = codes[:, :, :3]  # ... but a plate that keeps the block is off by 1.4 under it:
+    # per frame, 4 block pixels of weight 1 (off by 1.4) and 8 path pixels of weight 1/2 (right)
+    assert plate(ctx, "generator").item() == pytest.approx(4 * 1.4 / (4 + 8 * 0.5))

@@ -1,0 +1,198 @@
+"""Losses for layered content paths (``layered_content_encoder`` + ``sprite_frame_decoder``).
+
+Not in the paper. A layered content code splits the target image into parts with masks,
+and the decoder moves each part by an affine map; both terms here give that structure a
+direct training signal, where the reconstruction's only reaches it through the image
+gradient at the parts' edges (a few pixels of reach: slow to learn large motions):
+
+- ``motion_segmentation`` (L_seg): the first frame's part masks cover the pixels that move;
+- ``part_trajectory`` (L_traj): the moved parts land where the content encoder finds them
+  in each frame of the clip (mask centroids and spreads), like keypoints in Monkey-Net and
+  the First Order Motion Model, but read off the content code's masks;
+- ``background_plate`` (L_bg): where something moves, the background plate shows what the
+  clip shows there most of the time (its temporal median): what a moving part uncovers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from vidgan_kit import ComponentConfig
+from vidgan_kit.errors import ShapeError, VidganError
+from vidgan_kit.interfaces import Loss, LossContext
+
+from .objectives import require_output, require_slot
+
+__all__ = ["MotionSegmentationLoss", "PartTrajectoryLoss", "BackgroundPlateLoss", "moving_pixels"]
+
+
+def _needs(module: Any, method: str, loss: str, slot: str, example: str) -> Any:
+    fn = getattr(module, method, None)
+    if not callable(fn):
+        raise VidganError(
+            f"{loss} needs a {slot} with {method}(), such as {example}; this model's is {type(module).__name__}"
+        )
+    return fn
+
+
+def moving_pixels(video: torch.Tensor, threshold: float) -> torch.Tensor:
+    """How surely each pixel of each frame belongs to something that moves: [B, T, H, W] in [0, 1].
+
+    The larger of two self-supervised cues (``video`` [B, T, C, H, W], differences on the
+    largest channel against ``threshold``):
+
+    - the share of the clip's other frames in which the pixel differs from this frame's:
+      near 1 on the edges of a moving object, but low inside a uniformly coloured one (its
+      inside keeps its colour while it moves a little);
+    - whether the frame differs from the clip's temporal median there: the median of a
+      pixel that an object passes is the background behind it, so this marks the whole
+      object, inside included, once it moves by more than its size.
+    """
+    t = video.shape[1]
+    change = (video[:, :, None] - video[:, None]).abs().amax(dim=3) > threshold  # [B, T, T, H, W]
+    share = change.float().sum(dim=2) / max(t - 1, 1)
+    median = video.median(dim=1, keepdim=True).values
+    away = ((video - median).abs().amax(dim=2) > threshold).float()
+    return torch.maximum(share, away)
+
+
+class MotionSegmentationLoss(Loss):
+    """L_seg: the part masks of every frame should cover the pixels that move.
+
+    Not in the paper: a self-supervised signal for layered content encoders
+    (``layered_content_encoder``), whose masks say which pixels a motion moves. Learned
+    from the reconstruction alone, the masks settled on a fixed blob in the middle of every
+    image (the reconstruction gradient reaches a mask only where a moving part already
+    helps); this term gives them the object from the first step. Target: per pixel of
+    each frame, how surely it belongs to something that moves (:func:`moving_pixels`);
+    binary cross-entropy against the encoder's part share (``content_encoder.part_share``)
+    of that frame's code. Every frame is scored, not only the first, because
+    ``part_trajectory`` reads the part's position in every frame off these masks.
+    """
+
+    phases = ("generator",)
+
+    class Config(ComponentConfig):
+        threshold: float = Field(
+            0.1, gt=0, description="Change on [-1, 1] (largest channel) above which a pixel counts as moving."
+        )
+
+    def __init__(self, config: Config, **wiring: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
+        video = require_output(ctx, "video", "motion_segmentation")
+        codes = require_output(ctx, "content_codes", "motion_segmentation")
+        encoder = require_slot(ctx, "content_encoder", "motion_segmentation")
+        part_share = _needs(encoder, "part_share", "motion_segmentation", "content encoder", "layered_content_encoder")
+        share = part_share(codes.flatten(0, 1)).float().clamp(1e-6, 1 - 1e-6)
+        target = moving_pixels(video.detach().float(), self.config.threshold).flatten(0, 1)
+        return F.binary_cross_entropy(share, target)
+
+
+class PartTrajectoryLoss(Loss):
+    """L_traj: each moved part lands where the content encoder finds it in the clip's frames.
+
+    For the reconstruction Ṽ_x (x¹'s content, V's motion codes), the decoder's backward map
+    of part k at frame t is ``src(p) = a + A (p - a) + e`` with ``a`` the part's centroid in
+    x¹. The content encoder's masks of frame x^t give the part's centroid μ_t and
+    covariance Σ_t there. If the map is right, it sends μ_t back onto ``a`` and Σ_t onto
+    x¹'s Σ_1: the residuals ``A (μ_t - a) + e`` and ``(A Σ_t Aᵀ - Σ_1) / tr Σ_1`` are scored
+    (squared, mean over clips, frames 2..T and parts). Mask statistics are targets
+    (detached): only the motion path (E_M, G_T, the decoder's motion read-out) learns from
+    this term, with a gradient that does not fade with the size of the motion. A part that
+    shrinks below ``min_mass`` of its first-frame mass (it left the frame) is not scored.
+    """
+
+    phases = ("generator",)
+
+    class Config(ComponentConfig):
+        spread_weight: float = Field(
+            1.0, ge=0, description="Weight of the covariance (scale, rotation) residual beside the centroid's."
+        )
+        min_mass: float = Field(
+            0.5, ge=0, le=1, description="Score a part at frame t only while its mask keeps this share of its mass."
+        )
+
+    def __init__(self, config: Config, **wiring: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
+        from vidgan_builtin.networks.sprites import mask_moments
+
+        codes = require_output(ctx, "content_codes", "part_trajectory")
+        frame_codes = require_output(ctx, "frame_codes", "part_trajectory")
+        encoder = require_slot(ctx, "content_encoder", "part_trajectory")
+        decoder = require_slot(ctx, "decoder", "part_trajectory")
+        part_masks = _needs(encoder, "part_masks", "part_trajectory", "content encoder", "layered_content_encoder")
+        part_affine = _needs(decoder, "part_affine", "part_trajectory", "decoder", "sprite_frame_decoder")
+        b, t = codes.shape[:2]
+        if t < 2 or frame_codes.shape[:2] != (b, t):
+            raise ShapeError(
+                f"part_trajectory: content codes {tuple(codes.shape)} and frame codes {tuple(frame_codes.shape)} "
+                "must share [B, T>=2]"
+            )
+        with torch.no_grad():
+            masks = part_masks(codes.flatten(0, 1)).float()  # [B*T, K, H, W]
+            grid = decoder.identity_grid if hasattr(decoder, "identity_grid") else None
+            if grid is None:
+                raise VidganError("part_trajectory needs the decoder's pixel grid (identity_grid)")
+            centre, cov = mask_moments(masks, grid.float())
+            k = masks.shape[1]
+            centre, cov = centre.view(b, t, k, 2), cov.view(b, t, k, 2, 2)
+            mass = masks.flatten(2).sum(-1).view(b, t, k)
+            keep = (mass[:, 1:] >= self.config.min_mass * mass[:, :1]).float()  # [B, T-1, K]
+            anchor, spread = centre[:, :1], cov[:, :1]
+            scale = spread.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-4)  # tr Σ_1, [B, 1, K]
+        linear, shift = part_affine(frame_codes.flatten(0, 1))
+        linear = linear.float().view(b, t, k, 2, 2)[:, 1:]
+        shift = shift.float().view(b, t, k, 2)[:, 1:]
+        moved = torch.einsum("btkij,btkj->btki", linear, centre[:, 1:] - anchor) + shift
+        position = moved.square().sum(-1)  # [B, T-1, K]
+        back = linear @ cov[:, 1:] @ linear.transpose(-1, -2)
+        shape = ((back - spread) / scale[..., None, None]).square().sum((-1, -2))
+        per_part = position + self.config.spread_weight * shape
+        return (per_part * keep).sum() / keep.sum().clamp_min(1.0)
+
+
+class BackgroundPlateLoss(Loss):
+    """L_bg: where something moves, the background plate shows the clip's temporal median.
+
+    The plate (``content_encoder.background_plate``) is what the decoder shows where a part
+    moves away. From the reconstruction alone it learns only at the few pixels a part has
+    just uncovered, and stayed dark there (a smudge trailing every moving object). A pixel
+    that an object passes shows the background most of the time, so the clip's median over
+    time is a free target for it: L1 between each frame's plate and the median, weighted
+    by :func:`moving_pixels` of that frame (still pixels are the image anyway).
+    """
+
+    phases = ("generator",)
+
+    class Config(ComponentConfig):
+        threshold: float = Field(
+            0.1, gt=0, description="Change on [-1, 1] (largest channel) above which a pixel counts as moving."
+        )
+
+    def __init__(self, config: Config, **wiring: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
+        video = require_output(ctx, "video", "background_plate")
+        codes = require_output(ctx, "content_codes", "background_plate")
+        encoder = require_slot(ctx, "content_encoder", "background_plate")
+        plate_of = _needs(encoder, "background_plate", "background_plate", "content encoder", "layered_content_encoder")
+        b, t = video.shape[:2]
+        with torch.no_grad():
+            clip = video.float()
+            median = clip.median(dim=1, keepdim=True).values.expand_as(clip)
+            weight = moving_pixels(clip, self.config.threshold).unsqueeze(2)  # [B, T, 1, H, W]
+        plate = plate_of(codes.flatten(0, 1)).float().view_as(clip)
+        per_pixel = (plate - median).abs().mean(dim=2, keepdim=True)
+        return (per_pixel * weight).sum() / weight.sum().clamp_min(1.0)

@@ -1,0 +1,123 @@
+"""The layered content path: layered_content_encoder and sprite_frame_decoder."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import vidgan_kit
+from vidgan_kit import VideoGeometry
+from vidgan_kit.errors import ShapeError
+from vidgan_kit.testing import ContractSettings, check_component
+
+G = VideoGeometry(frames=4, height=32, width=32)
+CODE_DIM = 6
+
+
+@pytest.fixture(scope="module")
+def registry() -> vidgan_kit.ComponentRegistry:
+    return vidgan_kit.load_registry()
+
+
+def decoder(registry, parts: int = 1, **params):
+    return registry.build(
+        "decoder", "sprite_frame_decoder", params, geometry=G,
+        content_shape=(2 * 3 + parts + 1, 32, 32), frame_code_dim=CODE_DIM,
+    )
+
+
+def square_scene(x0: int, y0: int, size: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """A bright square on a dark background [1, 3, 32, 32] and a layered content map that
+    puts exactly the square in part 1 (background plate: the dark colour)."""
+    img = torch.full((1, 3, 32, 32), -0.8)
+    img[..., y0 : y0 + size, x0 : x0 + size] = 0.9
+    logits = torch.zeros(1, 2, 32, 32)
+    logits[:, 0] = 20.0  # background everywhere ...
+    logits[:, 0, y0 : y0 + size, x0 : x0 + size] = -20.0  # ... except on the square
+    plate = torch.full((1, 3, 32, 32), -0.8)
+    return img, torch.cat([img, plate, logits], dim=1)
+
+
+def test_contracts(registry):
+    check_component("encoder", "layered_content_encoder", {"parts": 2, "width": 8}, registry=registry)
+    settings = ContractSettings(content_shape=(2 * 3 + 3, 32, 32), frame_code_dim=CODE_DIM)
+    check_component("decoder", "sprite_frame_decoder", {}, registry=registry, settings=settings)
+
+
+def test_the_content_map_keeps_the_frame_and_starts_with_the_part_prior(registry):
+    torch.manual_seed(0)
+    enc = registry.build("encoder", "layered_content_encoder", {"parts": 2, "width": 8, "part_prior": 0.3}, geometry=G)
+    frames = torch.rand(4, 3, 32, 32) * 2 - 1
+    code = enc(frames)
+    assert code.shape == (4, 3 + 3 + 3, 32, 32) == (4, *enc.code_shape)
+    assert torch.equal(code[:, :3], frames)
+    assert code[:, 3:6].abs().max() <= 1  # the background plate is an image
+    parts_share = code[:, 6:].softmax(1)[:, 1:].sum(1).mean().item()
+    assert parts_share == pytest.approx(0.3, abs=0.05)
+
+
+def test_a_zero_motion_code_holds_the_image_still(registry):
+    """No bias in the read-out: zero code = identity, however the weights were trained."""
+    dec = decoder(registry)
+    with torch.no_grad():
+        dec.motion_head.weight.normal_()
+    image, content = square_scene(4, 6)
+    out = dec(content, torch.zeros(1, CODE_DIM))
+    assert torch.allclose(out, image, atol=1e-4)
+
+
+def test_a_shift_moves_the_part_and_uncovers_the_background(registry):
+    dec = decoder(registry, max_shift=1.0)
+    image, content = square_scene(4, 6)
+    with torch.no_grad():
+        dec.motion_head.weight[4, 0] = -math.atanh(0.5)  # e_x = -0.5 for code (1, 0, ...): move right by 8 px
+    out = dec(content, torch.eye(CODE_DIM)[:1])
+    want, _ = square_scene(12, 6)
+    assert torch.allclose(out, want, atol=1e-4)
+
+
+def test_a_zoom_scales_the_part_about_its_own_centre(registry):
+    dec = decoder(registry, max_linear=0.5)
+    _, content = square_scene(10, 10, size=8)  # centre (14, 14) in pixels
+    with torch.no_grad():
+        # A = I - 0.5 tanh(atanh(1)) ... i.e. A = 0.5 I: the output samples half as far from the anchor: 2x larger
+        dec.motion_head.weight[0, 0] = dec.motion_head.weight[3, 0] = -math.atanh(0.999999) / 1.0
+    out = dec(content, torch.eye(CODE_DIM)[:1])
+    bright = (out[0, 0] > 0).nonzero()
+    assert bright[:, 0].min() == 6 and bright[:, 0].max() == 21  # 16 px tall, same centre
+    assert bright[:, 1].min() == 6 and bright[:, 1].max() == 21
+
+
+def test_anchors_are_mask_centroids(registry):
+    dec = decoder(registry)
+    _, content = square_scene(0, 0, size=16)  # top-left quadrant: centroid (-0.5, -0.5)
+    anchors = dec.anchors(dec.layers(content)[2])
+    assert torch.allclose(anchors, torch.tensor([[[-0.5, -0.5]]]), atol=1e-4)
+
+
+def test_wrong_content_is_a_clear_error(registry):
+    with pytest.raises(ShapeError, match="layered content map"):
+        registry.build("decoder", "sprite_frame_decoder", {}, geometry=G, content_shape=(16,), frame_code_dim=4)
+
+
+def test_relative_codes_start_at_zero(registry):
+    torch.manual_seed(0)
+    gt = registry.build("temporal_generator", "lstm_temporal_generator", {"hidden": 8, "frame_code_dim": 4,
+                        "relative_to_first": True}, geometry=G, motion_dim=3)
+    codes = gt(torch.randn(2, 3), 5)
+    assert codes.shape == (2, 5, 4)
+    assert torch.equal(codes[:, 0], torch.zeros(2, 4))
+    assert codes[:, 1:].abs().sum() > 0
+
+
+def test_zero_motion_gives_the_image_exactly_with_soft_masks(registry):
+    """Soft masks and a wrong background plate: still the image itself when nothing moves."""
+    torch.manual_seed(0)
+    dec = decoder(registry, parts=2)
+    image = torch.rand(3, 3, 32, 32) * 2 - 1
+    content = torch.cat([image, torch.rand(3, 3, 32, 32) * 2 - 1, torch.randn(3, 3, 32, 32)], dim=1)
+    with torch.no_grad():
+        dec.motion_head.weight.normal_()
+    assert torch.allclose(dec(content, torch.zeros(3, CODE_DIM)), image, atol=1e-5)
