@@ -26,7 +26,8 @@ its own):
   against clip B.
 
 Targets: transfer >= static + 6 dB; right - wrong motion >= 4 dB. The EMA weights are
-scored when the checkpoint has them (as ``vidgan transfer`` uses them).
+scored when the checkpoint has them (as ``vidgan transfer`` uses them); ``--weights raw``
+scores the trained weights instead (an EMA that starts late lags behind them).
 """
 
 from __future__ import annotations
@@ -118,9 +119,11 @@ def test_split(index: dict[str, Any], registry: Any, geometry: VideoGeometry) ->
 
 
 @torch.no_grad()
-def evaluate_checkpoint(path: Path, registry: Any, pairs_n: int, *, seed: int = 0, batch: int = 32) -> dict[str, Any]:
+def evaluate_checkpoint(
+    path: Path, registry: Any, pairs_n: int, *, seed: int = 0, batch: int = 32, use_ema: bool = True
+) -> dict[str, Any]:
     """Per-clip, per-frame PSNR/SSIM ``[N, T]`` of each figure for one checkpoint."""
-    pipe = load_pipeline(path, registry=registry, notes=lambda message: None)
+    pipe = load_pipeline(path, registry=registry, use_ema=use_ema, notes=lambda message: None)
     model, geometry = pipe.model, pipe.geometry
     index = read_index(path)
     test = test_split(index, registry, geometry)
@@ -149,7 +152,7 @@ def evaluate_checkpoint(path: Path, registry: Any, pairs_n: int, *, seed: int = 
     return {
         "checkpoint": str(index["path"]),
         "step": index["step"],
-        "ema": bool(index.get("ema_slots")),
+        "ema": use_ema and bool(index.get("ema_slots")),
         "pairs": len(pairs),
         "scores": {f: {m: torch.cat(v) for m, v in d.items()} for f, d in scores.items()},
     }
@@ -270,6 +273,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the pair draw")
     parser.add_argument("--batch", type=int, default=32, help="pairs per evaluation batch")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
+                        help="score the EMA weights (as inference uses them) or the raw trained weights")
     parser.add_argument("--quiet", action="store_true", help="no progress display while training")
     args = parser.parse_args(argv)
     if args.pairs < 3 or args.curve_pairs < 3:
@@ -291,7 +296,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     times = training_minutes(run_root)
 
     t0 = time.monotonic()
-    final = evaluate_checkpoint(Path(index["path"]), host.registry, args.pairs, seed=args.eval_seed, batch=args.batch)
+    use_ema = args.weights == "ema"
+    final = evaluate_checkpoint(Path(index["path"]), host.registry, args.pairs, seed=args.eval_seed, batch=args.batch,
+                                use_ema=use_ema)
     summary = summarise(final)
     summary["train_minutes"] = minutes_at(times, final["step"])
     print()
@@ -310,7 +317,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         n = min(args.curve_pairs, args.pairs)
         for step, path in checkpoints:
             result = final if step == final["step"] else evaluate_checkpoint(
-                path, host.registry, n, seed=args.eval_seed, batch=args.batch)
+                path, host.registry, n, seed=args.eval_seed, batch=args.batch, use_ema=use_ema)
             point = summarise(result, first=n)
             point["train_minutes"] = minutes_at(times, step)
             curve.append(point)

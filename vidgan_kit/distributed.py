@@ -51,6 +51,7 @@ __all__ = [
     "convert_sync_batchnorm",
     "record_failure",
     "leave_without_waiting",
+    "finish_process",
     "torchrun_command",
     "BUCKET_BYTES",
 ]
@@ -278,14 +279,43 @@ def _destroy_group() -> None:
         _exit_after(FAILED_EXIT_GRACE_S, code=1)
         dist.destroy_process_group()
         return
+    _exit_barrier()
+    dist.destroy_process_group()
+
+
+def _exit_barrier() -> None:
+    """All ranks meet before any leaves; bounded, so a rank that crashed cannot hold the others."""
+    dist = torch.distributed
     try:
         if dist.get_backend() == "gloo":
             dist.monitored_barrier(timeout=timedelta(seconds=60))
         else:
             dist.barrier()
-    except Exception:  # noqa: BLE001 - best effort at exit; destroying the group still helps
+    except Exception:  # noqa: BLE001 - best effort at exit; the process ends either way
         pass
-    dist.destroy_process_group()
+
+
+def finish_process(code: int = 0) -> None:
+    """End a torchrun worker after a successful job: meet the other ranks, then ``os._exit``.
+
+    Even after the exit barrier, a normal interpreter exit tore the gloo group down while a
+    peer was tearing down its own, and C++ destructors that run at ``exit()`` sometimes
+    aborted a rank after a perfectly good run ("terminate called without an active
+    exception", SIGABRT: torchrun then reports the job failed). Skipping the interpreter's
+    and C++'s teardown is the reliable way out: everything this process wrote is closed
+    already (checkpoints and logs are written atomically and closed), and the standard
+    streams are flushed here. A no-op outside a multi-process job, so callers need not ask.
+    """
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() < 2:
+        return
+    _exit_barrier()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed stream must not turn success into failure
+            pass
+    os._exit(code)
 
 
 #: Seconds a failed rank may spend leaving the process group before it exits regardless.

@@ -19,7 +19,7 @@ import torch
 from pydantic import Field
 
 from vidgan_kit import ComponentConfig, Registrar, hookimpl
-from vidgan_kit.distributed import World, average_gradients
+from vidgan_kit.distributed import World, average_gradients, finish_process
 from vidgan_kit.errors import VidganError
 from vidgan_kit.interfaces import Loss, LossContext
 from vidgan_kit.training import train
@@ -129,6 +129,7 @@ def main() -> None:
     out = Path(job["out"])
     out.mkdir(parents=True, exist_ok=True)
     (out / f"rank-{result['rank']}.json").write_text(json.dumps(result))
+    finish_process()  # as `vidgan run` does under torchrun
 
 
 if __name__ == "__main__":

@@ -96,6 +96,9 @@ def run(
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, say it once
         err.print(f"run directory: {run_dir}")
     train(resolved, host=host, run_dir=run_dir, resume=resume, recipe_text=text, quiet=quiet)
+    from ..distributed import finish_process
+
+    finish_process()  # under torchrun: all ranks done, leave without the teardown that can abort
 
 
 def _launch(nproc: int, recipe: Path, set_: list[str] | None, plugins: list[str], out_dir: Path | None,

@@ -60,6 +60,14 @@ def moving_pixels(video: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.maximum(share, away)
 
 
+class MovingPixelsConfig(ComponentConfig):
+    """Options of the losses whose targets come from :func:`moving_pixels`."""
+
+    threshold: float = Field(
+        0.1, gt=0, description="Change on [-1, 1] (largest channel) above which a pixel counts as moving."
+    )
+
+
 class MotionSegmentationLoss(Loss):
     """L_seg: the part masks of every frame should cover the pixels that move.
 
@@ -76,12 +84,9 @@ class MotionSegmentationLoss(Loss):
 
     phases = ("generator",)
 
-    class Config(ComponentConfig):
-        threshold: float = Field(
-            0.1, gt=0, description="Change on [-1, 1] (largest channel) above which a pixel counts as moving."
-        )
+    Config = MovingPixelsConfig
 
-    def __init__(self, config: Config, **wiring: Any) -> None:
+    def __init__(self, config: MovingPixelsConfig, **wiring: Any) -> None:
         super().__init__()
         self.config = config
 
@@ -174,12 +179,9 @@ class BackgroundPlateLoss(Loss):
 
     phases = ("generator",)
 
-    class Config(ComponentConfig):
-        threshold: float = Field(
-            0.1, gt=0, description="Change on [-1, 1] (largest channel) above which a pixel counts as moving."
-        )
+    Config = MovingPixelsConfig
 
-    def __init__(self, config: Config, **wiring: Any) -> None:
+    def __init__(self, config: MovingPixelsConfig, **wiring: Any) -> None:
         super().__init__()
         self.config = config
 

@@ -43,17 +43,11 @@ from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
+from ._affine import backward_grids, bounded_affine, pixel_grid
 from ._blocks import NormName
 from .warping import _check_even, _conv_block
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder", "pixel_grid", "mask_moments"]
-
-
-def pixel_grid(height: int, width: int) -> torch.Tensor:
-    """Pixel centres in ``grid_sample``'s normalised (x, y) coordinates: ``[H, W, 2]``."""
-    ys = (torch.arange(height, dtype=torch.float32) + 0.5) / height * 2 - 1
-    xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width * 2 - 1
-    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
 
 
 def mask_moments(masks: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -193,19 +187,12 @@ class SpriteFrameDecoder(FrameDecoder):
 
     def part_affine(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The backward maps' linear parts ``A`` [N, parts, 2, 2] and shifts ``e`` [N, parts, 2]."""
-        n, k = motion.shape[0], self.parts
-        raw = self.motion_head(motion).view(n, k, 6)
-        eye = torch.eye(2, device=motion.device, dtype=raw.dtype)
-        linear = eye + self.config.max_linear * torch.tanh(raw[..., :4]).view(n, k, 2, 2)
-        return linear, self.config.max_shift * torch.tanh(raw[..., 4:])
+        raw = self.motion_head(motion).view(motion.shape[0], self.parts, 6)
+        return bounded_affine(raw, self.config.max_linear, self.config.max_shift)
 
     def part_grids(self, anchors: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """Backward sampling grid of every part: ``[N, parts, H, W, 2]``."""
-        n, k = motion.shape[0], self.parts
-        linear, shift = self.part_affine(motion)
-        p = self.identity_grid.to(linear.dtype)
-        rel = p.view(1, 1, *p.shape) - anchors.view(n, k, 1, 1, 2)
-        return torch.einsum("nkij,nkhwj->nkhwi", linear, rel) + (anchors + shift).view(n, k, 1, 1, 2)
+        return backward_grids(self.identity_grid, anchors, *self.part_affine(motion))
 
     def forward(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         n = content.shape[0]

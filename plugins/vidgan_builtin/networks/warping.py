@@ -37,6 +37,7 @@ from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
+from ._affine import backward_grids, bounded_affine, pixel_grid
 from ._blocks import NormName, make_norm
 
 __all__ = ["SpatialContentEncoder", "WarpFrameDecoder"]
@@ -165,11 +166,7 @@ class WarpFrameDecoder(FrameDecoder):
         )
         with torch.no_grad():  # start by trusting the warped image (99.3 % visible)
             self.fill_net[-1].bias[c] = 5.0
-        h, w_ = geometry.height, geometry.width
-        ys = (torch.arange(h, dtype=torch.float32) + 0.5) / h * 2 - 1
-        xs = (torch.arange(w_, dtype=torch.float32) + 0.5) / w_ * 2 - 1
-        grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)  # [H, W, 2] as (x, y)
-        self.register_buffer("identity_grid", grid, persistent=False)
+        self.register_buffer("identity_grid", pixel_grid(geometry.height, geometry.width), persistent=False)
 
     def anchors(self, features: torch.Tensor) -> torch.Tensor:
         """Soft-argmax of each part's heatmap: ``[N, parts, 2]`` in normalised (x, y)."""
@@ -180,15 +177,11 @@ class WarpFrameDecoder(FrameDecoder):
 
     def part_grids(self, anchors: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """Backward sampling grids of the background and every part: ``[N, 1 + parts, H, W, 2]``."""
-        n, k = motion.shape[0], self.config.parts
-        raw = self.motion_head(motion).view(n, k, 6)
-        linear = torch.eye(2, device=motion.device, dtype=raw.dtype) + self.config.max_linear * torch.tanh(
-            raw[..., :4]
-        ).view(n, k, 2, 2)
-        shift = self.config.max_shift * torch.tanh(raw[..., 4:])
+        n = motion.shape[0]
+        raw = self.motion_head(motion).view(n, self.config.parts, 6)
+        linear, shift = bounded_affine(raw, self.config.max_linear, self.config.max_shift)
         p = self.identity_grid.to(raw.dtype)  # [H, W, 2]
-        rel = p.view(1, 1, *p.shape) - anchors.view(n, k, 1, 1, 2)  # [N, K, H, W, 2]
-        moved = torch.einsum("nkij,nkhwj->nkhwi", linear, rel) + (anchors + shift).view(n, k, 1, 1, 2)
+        moved = backward_grids(p, anchors, linear, shift)
         return torch.cat([p.expand(n, 1, *p.shape), moved], dim=1)
 
     def forward(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,37 @@
+"""Per-part affine maps shared by the spatial decoders (``warp_frame_decoder``, ``sprite_frame_decoder``).
+
+Coordinates are ``grid_sample``'s normalised (x, y): the frame spans [-1, 1] on both axes.
+A part's *backward* map sends an output pixel p to where it is read in the content:
+``src(p) = a + A (p - a) + e``, with the part's anchor ``a``, a bounded linear part ``A``
+and a bounded shift ``e``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["pixel_grid", "bounded_affine", "backward_grids"]
+
+
+def pixel_grid(height: int, width: int) -> torch.Tensor:
+    """Pixel centres in normalised (x, y) coordinates: ``[H, W, 2]``."""
+    ys = (torch.arange(height, dtype=torch.float32) + 0.5) / height * 2 - 1
+    xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width * 2 - 1
+    return torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
+
+
+def bounded_affine(raw: torch.Tensor, max_linear: float, max_shift: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Six raw numbers per part ``[N, K, 6]`` → ``A = I + max_linear·tanh(.)`` [N, K, 2, 2] and
+    ``e = max_shift·tanh(.)`` [N, K, 2]; zeros give the identity."""
+    n, k = raw.shape[:2]
+    eye = torch.eye(2, device=raw.device, dtype=raw.dtype)
+    linear = eye + max_linear * torch.tanh(raw[..., :4]).view(n, k, 2, 2)
+    return linear, max_shift * torch.tanh(raw[..., 4:])
+
+
+def backward_grids(grid: torch.Tensor, anchors: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """``src(p)`` for every pixel of ``grid`` [H, W, 2] and part: ``[N, K, H, W, 2]``."""
+    n, k = anchors.shape[:2]
+    p = grid.to(linear.dtype)
+    rel = p.view(1, 1, *p.shape) - anchors.view(n, k, 1, 1, 2)
+    return torch.einsum("nkij,nkhwj->nkhwi", linear, rel) + (anchors + shift).view(n, k, 1, 1, 2)
