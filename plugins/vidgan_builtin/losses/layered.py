@@ -1,11 +1,11 @@
 """Losses for layered content paths (``layered_content_encoder`` + ``sprite_frame_decoder``).
 
 Not in the paper. A layered content code splits the target image into parts with masks,
-and the decoder moves each part by an affine map; both terms here give that structure a
+and the decoder moves each part by an affine map; the terms here give that structure a
 direct training signal, where the reconstruction's only reaches it through the image
 gradient at the parts' edges (a few pixels of reach: slow to learn large motions):
 
-- ``motion_segmentation`` (L_seg): the first frame's part masks cover the pixels that move;
+- ``motion_segmentation`` (L_seg): every frame's part masks cover the pixels that move;
 - ``part_trajectory`` (L_traj): the moved parts land where the content encoder finds them
   in each frame of the clip (mask centroids and spreads), like keypoints in Monkey-Net and
   the First Order Motion Model, but read off the content code's masks;
@@ -25,6 +25,7 @@ from vidgan_kit import ComponentConfig
 from vidgan_kit.errors import ShapeError, VidganError
 from vidgan_kit.interfaces import Loss, LossContext
 
+from ..networks._affine import mask_moments, pixel_grid
 from .objectives import require_output, require_slot
 
 __all__ = ["MotionSegmentationLoss", "PartTrajectoryLoss", "BackgroundPlateLoss", "moving_pixels"]
@@ -58,6 +59,17 @@ def moving_pixels(video: torch.Tensor, threshold: float) -> torch.Tensor:
     median = video.median(dim=1, keepdim=True).values
     away = ((video - median).abs().amax(dim=2) > threshold).float()
     return torch.maximum(share, away)
+
+
+def _clip_targets(ctx: LossContext, video: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(:func:`moving_pixels` [B, T, H, W], temporal median [B, 1, C, H, W]) of the step's clips,
+    computed once per step and threshold for every loss that needs them (``ctx.cache``)."""
+    key = f"layered/clip_targets/{threshold}"
+    if key not in ctx.cache:
+        with torch.no_grad():
+            clip = video.detach().float()
+            ctx.cache[key] = (moving_pixels(clip, threshold), clip.median(dim=1, keepdim=True).values)
+    return ctx.cache[key]
 
 
 class MovingPixelsConfig(ComponentConfig):
@@ -96,7 +108,7 @@ class MotionSegmentationLoss(Loss):
         encoder = require_slot(ctx, "content_encoder", "motion_segmentation")
         part_share = _needs(encoder, "part_share", "motion_segmentation", "content encoder", "layered_content_encoder")
         share = part_share(codes.flatten(0, 1)).float().clamp(1e-6, 1 - 1e-6)
-        target = moving_pixels(video.detach().float(), self.config.threshold).flatten(0, 1)
+        target = _clip_targets(ctx, video, self.config.threshold)[0].flatten(0, 1)
         return F.binary_cross_entropy(share, target)
 
 
@@ -129,8 +141,6 @@ class PartTrajectoryLoss(Loss):
         self.config = config
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
-        from vidgan_builtin.networks.sprites import mask_moments
-
         codes = require_output(ctx, "content_codes", "part_trajectory")
         frame_codes = require_output(ctx, "frame_codes", "part_trajectory")
         encoder = require_slot(ctx, "content_encoder", "part_trajectory")
@@ -145,10 +155,8 @@ class PartTrajectoryLoss(Loss):
             )
         with torch.no_grad():
             masks = part_masks(codes.flatten(0, 1)).float()  # [B*T, K, H, W]
-            grid = decoder.identity_grid if hasattr(decoder, "identity_grid") else None
-            if grid is None:
-                raise VidganError("part_trajectory needs the decoder's pixel grid (identity_grid)")
-            centre, cov = mask_moments(masks, grid.float())
+            grid = pixel_grid(*masks.shape[-2:]).to(masks.device)
+            centre, cov = mask_moments(masks, grid)
             k = masks.shape[1]
             centre, cov = centre.view(b, t, k, 2), cov.view(b, t, k, 2, 2)
             mass = masks.flatten(2).sum(-1).view(b, t, k)
@@ -190,11 +198,8 @@ class BackgroundPlateLoss(Loss):
         codes = require_output(ctx, "content_codes", "background_plate")
         encoder = require_slot(ctx, "content_encoder", "background_plate")
         plate_of = _needs(encoder, "background_plate", "background_plate", "content encoder", "layered_content_encoder")
-        b, t = video.shape[:2]
-        with torch.no_grad():
-            clip = video.float()
-            median = clip.median(dim=1, keepdim=True).values.expand_as(clip)
-            weight = moving_pixels(clip, self.config.threshold).unsqueeze(2)  # [B, T, 1, H, W]
-        plate = plate_of(codes.flatten(0, 1)).float().view_as(clip)
+        moving, median = _clip_targets(ctx, video, self.config.threshold)
+        weight = moving.unsqueeze(2)  # [B, T, 1, H, W]
+        plate = plate_of(codes.flatten(0, 1)).float().view(video.shape)
         per_pixel = (plate - median).abs().mean(dim=2, keepdim=True)
         return (per_pixel * weight).sum() / weight.sum().clamp_min(1.0)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["pixel_grid", "bounded_affine", "backward_grids"]
+__all__ = ["pixel_grid", "bounded_affine", "backward_grids", "mask_moments"]
 
 
 def pixel_grid(height: int, width: int) -> torch.Tensor:
@@ -35,3 +35,12 @@ def backward_grids(grid: torch.Tensor, anchors: torch.Tensor, linear: torch.Tens
     p = grid.to(linear.dtype)
     rel = p.view(1, 1, *p.shape) - anchors.view(n, k, 1, 1, 2)
     return torch.einsum("nkij,nkhwj->nkhwi", linear, rel) + (anchors + shift).view(n, k, 1, 1, 2)
+def mask_moments(masks: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Centroid ``[..., 2]`` and covariance ``[..., 2, 2]`` of soft masks ``[..., H, W]`` on ``grid`` [H, W, 2]."""
+    weights = masks.flatten(-2)
+    weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-6)
+    points = grid.reshape(-1, 2).to(weights.dtype)
+    centre = weights @ points
+    rel = points - centre.unsqueeze(-2)  # [..., HW, 2]
+    cov = torch.einsum("...p,...pi,...pj->...ij", weights, rel, rel)
+    return centre, cov

@@ -43,22 +43,11 @@ from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
-from ._affine import backward_grids, bounded_affine, pixel_grid
+from ._affine import backward_grids, bounded_affine, mask_moments, pixel_grid
 from ._blocks import NormName
 from .warping import _check_even, _conv_block
 
-__all__ = ["LayeredContentEncoder", "SpriteFrameDecoder", "pixel_grid", "mask_moments"]
-
-
-def mask_moments(masks: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Centroid ``[..., 2]`` and covariance ``[..., 2, 2]`` of soft masks ``[..., H, W]`` on ``grid`` [H, W, 2]."""
-    weights = masks.flatten(-2)
-    weights = weights / weights.sum(-1, keepdim=True).clamp_min(1e-6)
-    points = grid.reshape(-1, 2).to(weights.dtype)
-    centre = weights @ points
-    rel = points - centre.unsqueeze(-2)  # [..., HW, 2]
-    cov = torch.einsum("...p,...pi,...pj->...ij", weights, rel, rel)
-    return centre, cov
+__all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
 
 
 class LayeredContentEncoder(ContentEncoder):
