@@ -51,6 +51,7 @@ __all__ = [
     "sample_factors",
     "trajectory",
     "render",
+    "render_path",
 ]
 
 ShapeName = Literal["circle", "square", "triangle", "diamond", "cross"]
@@ -415,10 +416,30 @@ def render(content: ContentFactors, motion: MotionFactors, geometry: VideoGeomet
     per-pixel work uses only correctly rounded operations, so it does not depend on how
     torch vectorises it.
     """
+    return render_path(content, *trajectory(content, motion, geometry), geometry)
+
+
+def render_path(
+    content: ContentFactors,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    scale: np.ndarray,
+    angle: np.ndarray,
+    geometry: VideoGeometry,
+) -> torch.Tensor:
+    """The clip ``[T, C, H, W]`` in [-1, 1] of ``content`` moved along an explicit path.
+
+    The path is what :func:`trajectory` returns (per-frame centre x, y in units of the
+    frame's shorter side, scale, angle; length ``geometry.frames``); :func:`render` is
+    this function on the trajectory of its motion factors. Benchmarks use it to render
+    motions that no factors describe (for example, another clip's path copied onto this
+    content).
+    """
     if geometry.channels not in (1, 3):
         raise DataError(_CHANNELS_ERROR.format(geometry.channels))
-    cx, cy, scale, angle = trajectory(content, motion, geometry)
     frames, height, width = geometry.frames, geometry.height, geometry.width
+    if not all(len(a) == frames for a in (cx, cy, scale, angle)):
+        raise DataError(f"render_path: the path must have {frames} entries per array (one per frame)")
     side = min(height, width)
     half = content.size / 2
 

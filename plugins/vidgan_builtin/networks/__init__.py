@@ -9,6 +9,7 @@ encoder             ``conv_content_encoder``           :class:`ConvContentEncode
 encoder             ``spatial_content_encoder``        :class:`SpatialContentEncoder`
 encoder             ``layered_content_encoder``        :class:`LayeredContentEncoder`
 encoder             ``conv3d_motion_encoder``          :class:`Conv3dMotionEncoder`
+encoder             ``keypoint_motion_encoder``        :class:`KeypointMotionEncoder`
 temporal_generator  ``lstm_temporal_generator``        :class:`LSTMTemporalGenerator`
 decoder             ``conv_frame_decoder``             :class:`ConvFrameDecoder`
 decoder             ``warp_frame_decoder``             :class:`WarpFrameDecoder`
@@ -21,12 +22,14 @@ discriminator       ``conv3d_video_discriminator``     :class:`Conv3dVideoDiscri
 from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscriminator
 from .encoders import Conv3dMotionEncoder, ConvContentEncoder
 from .generators import ConvFrameDecoder, LSTMTemporalGenerator
+from .keypoints import KeypointMotionEncoder
 from .sprites import LayeredContentEncoder, SpriteFrameDecoder
 from .warping import SpatialContentEncoder, WarpFrameDecoder
 
 __all__ = [
     "ConvContentEncoder",
     "Conv3dMotionEncoder",
+    "KeypointMotionEncoder",
     "LSTMTemporalGenerator",
     "ConvFrameDecoder",
     "SpatialContentEncoder",

@@ -5,6 +5,7 @@ from vidgan_kit import Registrar, hookimpl
 from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscriminator
 from .encoders import Conv3dMotionEncoder, ConvContentEncoder
 from .generators import ConvFrameDecoder, LSTMTemporalGenerator
+from .keypoints import KeypointMotionEncoder
 from .sprites import LayeredContentEncoder, SpriteFrameDecoder
 from .warping import SpatialContentEncoder, WarpFrameDecoder
 
@@ -38,6 +39,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         Conv3dMotionEncoder,
         config=Conv3dMotionEncoder.Config,
         summary="E_M: 3D conv encoder of a clip → Gaussian posterior over z_M.",
+    )
+    registry.add(
+        "encoder",
+        "keypoint_motion_encoder",
+        KeypointMotionEncoder,
+        config=KeypointMotionEncoder.Config,
+        summary="E_M: per-frame keypoint heatmaps → their trajectories (centres, spreads) → posterior over z_M.",
     )
     registry.add(
         "temporal_generator",

@@ -179,10 +179,6 @@ class SpriteFrameDecoder(FrameDecoder):
         raw = self.motion_head(motion).view(motion.shape[0], self.parts, 6)
         return bounded_affine(raw, self.config.max_linear, self.config.max_shift)
 
-    def part_grids(self, anchors: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
-        """Backward sampling grid of every part: ``[N, parts, H, W, 2]``."""
-        return backward_grids(self.identity_grid, anchors, *self.part_affine(motion))
-
     def forward(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         n = content.shape[0]
         if tuple(content.shape[1:]) != self.content_shape:
@@ -192,10 +188,18 @@ class SpriteFrameDecoder(FrameDecoder):
             )
         if motion.shape != (n, self.frame_code_dim):
             raise ShapeError(f"sprite_frame_decoder: expected motion [{n}, {self.frame_code_dim}], got {tuple(motion.shape)}")
+        return self.compose(content, *self.part_affine(motion))
+
+    def compose(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """The frame of a content map ``[N, *content_shape]`` with each part moved by the backward
+        map ``src(p) = a + A (p - a) + e`` about its anchor: ``linear`` A [N, parts, 2, 2],
+        ``shift`` e [N, parts, 2]. ``forward`` is this on the motion code's maps; benchmarks call
+        it with known maps (``benchmarks/transfer_ceiling.py``)."""
+        n = content.shape[0]
         c, k = self.geometry.channels, self.parts
         h, w = self.geometry.height, self.geometry.width
         image, background, masks, residual = self.layers(content)
-        grids = self.part_grids(self.anchors(masks), motion).reshape(n * k, h, w, 2)
+        grids = backward_grids(self.identity_grid, self.anchors(masks), linear, shift).reshape(n * k, h, w, 2)
         # One resampling of [image, mask] per part: the part's pixels and where they land.
         layer = torch.cat([image.unsqueeze(1).expand(n, k, c, h, w), masks.unsqueeze(2)], dim=2)
         moved = F.grid_sample(layer.reshape(n * k, c + 1, h, w), grids, mode="bilinear", padding_mode="zeros",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 from vidgan_builtin.data.synthetic import (
@@ -15,6 +16,7 @@ from vidgan_builtin.data.synthetic import (
     SyntheticShapes,
     SyntheticShapesConfig,
     render,
+    render_path,
     sample_factors,
     trajectory,
 )
@@ -59,6 +61,23 @@ def test_transfer_truth_is_render_of_content_a_with_motion_b() -> None:
         assert torch.equal(truth[0], ds[a]["video"][0])  # frame 0 is the content's, exactly
         assert torch.equal(ds.transfer_truth(b, b), ds[b]["video"])
         assert not torch.equal(truth, ds[a]["video"]) or motion_a == motion_b
+
+
+def test_render_path_renders_any_path_and_render_is_it_on_the_trajectory() -> None:
+    content, motion = dataset().factors(3)
+    path = trajectory(content, motion, G)
+    assert torch.equal(render_path(content, *path, G), render(content, motion, G))
+    still = render_path(content, *(p[:1].repeat(G.frames) for p in path), G)
+    assert torch.equal(still, render(content, motion, G)[:1].expand_as(still))  # frame 0's pose held
+    cx, cy, scale, angle = path
+    flat = dataclasses.replace(content, background="flat", position=(0.3, 0.5), size=0.3)
+    hold = [np.full(G.frames, v) for v in (0.4, 0.5, 1.0, 0.0)]
+    moved = render_path(flat, hold[0] + 4 / 32, *hold[1:], G)  # 4 pixels to the right
+    held = render_path(flat, *hold, G)
+    assert torch.allclose(moved[..., 4:], held[..., :-4], atol=1e-5)
+    assert not torch.allclose(moved, held, atol=0.1)
+    with pytest.raises(DataError, match="8 entries"):
+        render_path(content, cx[:4], cy, scale, angle, G)
 
 
 def test_frame_zero_depends_only_on_content() -> None:

@@ -78,6 +78,20 @@ def test_a_shift_moves_the_part_and_uncovers_the_background(registry):
     assert torch.allclose(out, want, atol=1e-4)
 
 
+def test_compose_moves_parts_by_given_maps_as_forward_does(registry):
+    dec = decoder(registry, max_shift=1.0)
+    image, content = square_scene(4, 6)
+    eye = torch.eye(2).view(1, 1, 2, 2)
+    assert torch.allclose(dec.compose(content, eye, torch.zeros(1, 1, 2)), image, atol=1e-4)
+    moved = dec.compose(content, eye, torch.tensor([[[-0.5, 0.25]]]))  # 8 px right, 4 px up
+    want, _ = square_scene(12, 2)
+    assert torch.allclose(moved, want, atol=1e-4)
+    with torch.no_grad():
+        dec.motion_head.weight.normal_()
+    code = torch.randn(1, CODE_DIM)
+    assert torch.equal(dec(content, code), dec.compose(content, *dec.part_affine(code)))
+
+
 def test_a_zoom_scales_the_part_about_its_own_centre(registry):
     dec = decoder(registry, max_linear=0.5)
     _, content = square_scene(10, 10, size=8)  # centre (14, 14) in pixels
