@@ -43,18 +43,22 @@ import numpy as np
 import torch
 
 from vidgan_kit import PluginHost
+from vidgan_kit.checkpoint import read_index
+from vidgan_kit.inference import load_pipeline
 from vidgan_kit.layout import VideoGeometry
 from vidgan_kit.recipe import apply_overrides, read_recipe_table, validate_recipe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from learn_synthetic import PSNR_CAP, TARGET_OVER_STATIC_DB, per_frame_scores  # noqa: E402
+from learn_synthetic import PSNR_CAP, TARGET_OVER_STATIC_DB, per_frame_scores, test_split  # noqa: E402
 
-from vidgan_builtin.data.synthetic import render_path, trajectory  # noqa: E402
+from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, render_path, trajectory  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def copied_path(target, source, motion, geometry: VideoGeometry) -> tuple[np.ndarray, ...]:
+def copied_path(
+    target: ContentFactors, source: ContentFactors, motion: MotionFactors, geometry: VideoGeometry
+) -> tuple[np.ndarray, ...]:
     """The source clip's path (centre, scale, angle over time) applied to the target's object."""
     tx, ty, _, t_angle = trajectory(target, motion, geometry)
     sx, sy, s_scale, s_angle = trajectory(source, motion, geometry)
@@ -79,11 +83,6 @@ def path_affine(path: tuple[np.ndarray, ...], anchors: torch.Tensor) -> tuple[to
 
 def layered_rows(args: argparse.Namespace, host: PluginHost, rows: dict[str, dict[str, list[float]]]) -> VideoGeometry:
     """Score a layered checkpoint's layers moved by the true and the copied paths, and its own transfer."""
-    from vidgan_kit.checkpoint import read_index
-    from vidgan_kit.inference import load_pipeline
-
-    from learn_synthetic import test_split
-
     pipe = load_pipeline(args.checkpoint, registry=host.registry, use_ema=args.weights == "ema",
                          notes=lambda message: None)
     model, geometry = pipe.model, pipe.geometry

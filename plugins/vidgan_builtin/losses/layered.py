@@ -80,7 +80,28 @@ class MovingPixelsConfig(ComponentConfig):
     )
 
 
-class MotionSegmentationLoss(Loss):
+class _MovingPixelsLoss(Loss):
+    """A term scored against the clip's own targets (:func:`_clip_targets`) through a method
+    of a layered content encoder."""
+
+    phases = ("generator",)
+
+    Config = MovingPixelsConfig
+
+    def __init__(self, config: MovingPixelsConfig, **wiring: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    @staticmethod
+    def _inputs(ctx: LossContext, loss: str, method: str) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """(clips [B, T, C, H, W], content codes [B, T, ...], the content encoder's ``method``)."""
+        video = require_output(ctx, "video", loss)
+        codes = require_output(ctx, "content_codes", loss)
+        encoder = require_slot(ctx, "content_encoder", loss)
+        return video, codes, _needs(encoder, method, loss, "content encoder", "layered_content_encoder")
+
+
+class MotionSegmentationLoss(_MovingPixelsLoss):
     """L_seg: the part masks of every frame should cover the pixels that move.
 
     Not in the paper: a self-supervised signal for layered content encoders
@@ -94,19 +115,8 @@ class MotionSegmentationLoss(Loss):
     ``part_trajectory`` reads the part's position in every frame off these masks.
     """
 
-    phases = ("generator",)
-
-    Config = MovingPixelsConfig
-
-    def __init__(self, config: MovingPixelsConfig, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
-
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
-        video = require_output(ctx, "video", "motion_segmentation")
-        codes = require_output(ctx, "content_codes", "motion_segmentation")
-        encoder = require_slot(ctx, "content_encoder", "motion_segmentation")
-        part_share = _needs(encoder, "part_share", "motion_segmentation", "content encoder", "layered_content_encoder")
+        video, codes, part_share = self._inputs(ctx, "motion_segmentation", "part_share")
         share = part_share(codes.flatten(0, 1)).float().clamp(1e-6, 1 - 1e-6)
         target = _clip_targets(ctx, video, self.config.threshold)[0].flatten(0, 1)
         return F.binary_cross_entropy(share, target)
@@ -174,7 +184,7 @@ class PartTrajectoryLoss(Loss):
         return (per_part * keep).sum() / keep.sum().clamp_min(1.0)
 
 
-class BackgroundPlateLoss(Loss):
+class BackgroundPlateLoss(_MovingPixelsLoss):
     """L_bg: where something moves, the background plate shows the clip's temporal median.
 
     The plate (``content_encoder.background_plate``) is what the decoder shows where a part
@@ -185,19 +195,8 @@ class BackgroundPlateLoss(Loss):
     by :func:`moving_pixels` of that frame (still pixels are the image anyway).
     """
 
-    phases = ("generator",)
-
-    Config = MovingPixelsConfig
-
-    def __init__(self, config: MovingPixelsConfig, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
-
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
-        video = require_output(ctx, "video", "background_plate")
-        codes = require_output(ctx, "content_codes", "background_plate")
-        encoder = require_slot(ctx, "content_encoder", "background_plate")
-        plate_of = _needs(encoder, "background_plate", "background_plate", "content encoder", "layered_content_encoder")
+        video, codes, plate_of = self._inputs(ctx, "background_plate", "background_plate")
         moving, median = _clip_targets(ctx, video, self.config.threshold)
         weight = moving.unsqueeze(2)  # [B, T, 1, H, W]
         plate = plate_of(codes.flatten(0, 1)).float().view(video.shape)

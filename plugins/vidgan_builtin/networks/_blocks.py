@@ -40,6 +40,8 @@ __all__ = [
     "final_frames",
     "widths",
     "maybe_sn",
+    "conv3x3_block",
+    "check_sides_multiple_of_4",
 ]
 
 NormName = Literal["group", "instance", "batch", "none"]
@@ -236,3 +238,19 @@ class UpTrunk2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.stem(x).view(x.shape[0], self.top, *self.final)
         return self.body(self.stem_act(h))
+
+
+def conv3x3_block(c_in: int, c_out: int, norm: NormName, stride: int = 1) -> nn.Sequential:
+    """3×3 convolution → norm → LeakyReLU(0.2)."""
+    use_norm = norm != "none"
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=not use_norm),
+        make_norm(norm, c_out, 2),
+        nn.LeakyReLU(0.2),
+    )
+
+
+def check_sides_multiple_of_4(geometry: VideoGeometry, who: str) -> None:
+    """The full-resolution spatial networks halve the frame twice and upsample back: sides must divide by 4."""
+    if geometry.height % 4 or geometry.width % 4:
+        raise ShapeError(f"{who}: frame sides must be multiples of 4, got {geometry.height}×{geometry.width}")

@@ -35,8 +35,7 @@ from vidgan_kit import ComponentConfig, VideoGeometry, assert_video
 from vidgan_kit.interfaces import MotionEncoder, MotionPosterior
 
 from ._affine import mask_moments, pixel_grid
-from ._blocks import NormName
-from .warping import _check_even, _conv_block
+from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
 __all__ = ["KeypointMotionEncoder", "FEATURES_PER_KEYPOINT"]
 
@@ -62,7 +61,7 @@ class KeypointMotionEncoder(MotionEncoder):
 
     def __init__(self, config: Config, *, geometry: VideoGeometry, **wiring: Any) -> None:
         super().__init__()
-        _check_even(geometry, "keypoint_motion_encoder")
+        check_sides_multiple_of_4(geometry, "keypoint_motion_encoder")
         self.config = config
         self.geometry = geometry
         self.motion_dim = config.motion_dim
@@ -70,12 +69,12 @@ class KeypointMotionEncoder(MotionEncoder):
         # Heatmaps at half resolution: the moments are sub-pixel anyway, and the detector
         # runs on every frame of every clip.
         self.detector = nn.Sequential(
-            _conv_block(2 * c, w, "none", stride=2),
-            _conv_block(w, w, config.norm),
-            _conv_block(w, w, config.norm, stride=2),
-            _conv_block(w, w, config.norm),
+            conv3x3_block(2 * c, w, "none", stride=2),
+            conv3x3_block(w, w, config.norm),
+            conv3x3_block(w, w, config.norm, stride=2),
+            conv3x3_block(w, w, config.norm),
             nn.Upsample(scale_factor=2, mode="nearest"),
-            _conv_block(w, w, config.norm),
+            conv3x3_block(w, w, config.norm),
             nn.Conv2d(w, config.keypoints, 3, 1, 1),
         )
         self.register_buffer("grid", pixel_grid(geometry.height // 2, geometry.width // 2), persistent=False)

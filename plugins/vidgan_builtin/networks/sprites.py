@@ -44,8 +44,7 @@ from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
 from ._affine import backward_grids, bounded_affine, mask_moments, pixel_grid
-from ._blocks import NormName
-from .warping import _check_even, _conv_block
+from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
 
@@ -71,20 +70,20 @@ class LayeredContentEncoder(ContentEncoder):
 
     def __init__(self, config: Config, *, geometry: VideoGeometry, **wiring: Any) -> None:
         super().__init__()
-        _check_even(geometry, "layered_content_encoder")
+        check_sides_multiple_of_4(geometry, "layered_content_encoder")
         self.config = config
         self.geometry = geometry
         c, w, k = geometry.channels, config.width, config.parts
         self.down = nn.Sequential(
-            _conv_block(c, w, "none", stride=2),
-            _conv_block(w, w, config.norm),
-            _conv_block(w, w, config.norm, stride=2),
-            _conv_block(w, w, config.norm),
+            conv3x3_block(c, w, "none", stride=2),
+            conv3x3_block(w, w, config.norm),
+            conv3x3_block(w, w, config.norm, stride=2),
+            conv3x3_block(w, w, config.norm),
         )
         self.up = nn.Sequential(
-            _conv_block(w, w, config.norm),
+            conv3x3_block(w, w, config.norm),
             nn.Upsample(scale_factor=2, mode="nearest"),
-            _conv_block(w, w, config.norm),
+            conv3x3_block(w, w, config.norm),
             nn.Upsample(scale_factor=2, mode="nearest"),
         )
         self.head = nn.Conv2d(w + c, c + k + 1, 3, 1, 1)

@@ -38,24 +38,9 @@ from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
 from ._affine import backward_grids, bounded_affine, pixel_grid
-from ._blocks import NormName, make_norm
+from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
 __all__ = ["SpatialContentEncoder", "WarpFrameDecoder"]
-
-
-def _conv_block(c_in: int, c_out: int, norm: NormName, stride: int = 1) -> nn.Sequential:
-    """3×3 convolution → norm → LeakyReLU(0.2)."""
-    use_norm = norm != "none"
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, 3, stride, 1, bias=not use_norm),
-        make_norm(norm, c_out, 2),
-        nn.LeakyReLU(0.2),
-    )
-
-
-def _check_even(geometry: VideoGeometry, who: str) -> None:
-    if geometry.height % 4 or geometry.width % 4:
-        raise ShapeError(f"{who}: frame sides must be multiples of 4, got {geometry.height}×{geometry.width}")
 
 
 class SpatialContentEncoder(ContentEncoder):
@@ -75,16 +60,16 @@ class SpatialContentEncoder(ContentEncoder):
 
     def __init__(self, config: Config, *, geometry: VideoGeometry, **wiring: Any) -> None:
         super().__init__()
-        _check_even(geometry, "spatial_content_encoder")
+        check_sides_multiple_of_4(geometry, "spatial_content_encoder")
         self.config = config
         self.geometry = geometry
         w = config.width
         self.net = nn.Sequential(
-            _conv_block(geometry.channels, w, "none"),
-            _conv_block(w, w, config.norm, stride=2),
-            _conv_block(w, w, config.norm),
-            _conv_block(w, w, config.norm, stride=2),
-            _conv_block(w, w, config.norm),
+            conv3x3_block(geometry.channels, w, "none"),
+            conv3x3_block(w, w, config.norm, stride=2),
+            conv3x3_block(w, w, config.norm),
+            conv3x3_block(w, w, config.norm, stride=2),
+            conv3x3_block(w, w, config.norm),
             nn.Conv2d(w, config.features, 3, 1, 1),
         )
         self.code_shape = (geometry.channels + config.features, geometry.height, geometry.width)
@@ -135,7 +120,7 @@ class WarpFrameDecoder(FrameDecoder):
         **wiring: Any,
     ) -> None:
         super().__init__()
-        _check_even(geometry, "warp_frame_decoder")
+        check_sides_multiple_of_4(geometry, "warp_frame_decoder")
         c = geometry.channels
         expected = (geometry.height, geometry.width)
         if len(content_shape) != 3 or tuple(content_shape[1:]) != expected or content_shape[0] <= c:
@@ -154,14 +139,14 @@ class WarpFrameDecoder(FrameDecoder):
         nn.init.zeros_(self.motion_head.weight)  # identity transforms at the start: the static baseline
         nn.init.zeros_(self.motion_head.bias)
         self.mask_net = nn.Sequential(
-            _conv_block((k + 1) * (feats + c), w, "none"),
-            _conv_block(w, w, config.norm),
+            conv3x3_block((k + 1) * (feats + c), w, "none"),
+            conv3x3_block(w, w, config.norm),
             nn.Conv2d(w, k + 1, 3, 1, 1),
         )
         self.fill_net = nn.Sequential(
-            _conv_block(c + feats + k + 1, w, "none"),
-            _conv_block(w, w, config.norm),
-            _conv_block(w, w, config.norm),
+            conv3x3_block(c + feats + k + 1, w, "none"),
+            conv3x3_block(w, w, config.norm),
+            conv3x3_block(w, w, config.norm),
             nn.Conv2d(w, c + 1, 3, 1, 1),
         )
         with torch.no_grad():  # start by trusting the warped image (99.3 % visible)
