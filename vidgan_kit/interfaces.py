@@ -89,6 +89,20 @@ class TemporalGenerator(nn.Module):
 class FrameDecoder(nn.Module):
     """G_I: (content code, per-frame motion code) → frame in [-1, 1]. Kind ``decoder``."""
 
+    def render_held(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """Clips of content codes held over time: content [N, *code_shape] and motion [N, T, F]
+        → [N, T, C, H, W], frame t = ``forward(content, motion[:, t])``.
+
+        Motion transfer and sampling animate one content code with T motion codes. This
+        default runs ``forward`` on every frame; a decoder that does per-content work (layers,
+        masks) overrides it to do that work once per content code. The contract tests check
+        that an override gives the frames ``forward`` gives.
+        """
+        n, t = motion.shape[:2]
+        held = content.unsqueeze(1).expand(n, t, *content.shape[1:]).reshape(n * t, *content.shape[1:])
+        frames = self(held, motion.reshape(n * t, *motion.shape[2:]))
+        return frames.view(n, t, *frames.shape[1:])
+
 
 class ImageDiscriminator(nn.Module):
     """D_I: scores a (condition image, frame) pair; one logit per pair."""

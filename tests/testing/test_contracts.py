@@ -9,7 +9,7 @@ from torch import nn
 
 from vidgan_kit import ComponentConfig, PluginHost, VideoGeometry, hookimpl, load_registry
 from vidgan_kit.testing import CONTRACT_GEOMETRY, build_component, check_component, registered_plugin
-from vidgan_kit.interfaces import VideoDiscriminator
+from vidgan_kit.interfaces import FrameDecoder, VideoDiscriminator
 
 REGISTRY = load_registry()
 TENSOR_KINDS = ("encoder", "temporal_generator", "decoder", "discriminator", "model")
@@ -83,10 +83,29 @@ class FaultyDisc(VideoDiscriminator):
         return score
 
 
+class HeldDecoder(FrameDecoder):
+    """A decoder whose render_held override forgets the last frame's motion (mode "stale")."""
+
+    def __init__(self, config: Cfg, *, geometry: VideoGeometry, content_shape, frame_code_dim: int) -> None:
+        super().__init__()
+        self.mode, self.geometry = config.mode, geometry
+        self.lin = nn.Linear(content_shape[0] + frame_code_dim, geometry.channels)
+
+    def forward(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        colour = torch.tanh(self.lin(torch.cat([content, motion], dim=1)))
+        return colour[:, :, None, None].expand(-1, -1, self.geometry.height, self.geometry.width)
+
+    def render_held(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        if self.mode == "stale":
+            motion = torch.cat([motion[:, :-1], motion[:, -2:-1]], dim=1)
+        return super().render_held(content, motion)
+
+
 class FaultyPlugin:
     @hookimpl
     def vidgan_register_components(self, registry):
         registry.add("discriminator", "faulty_disc", FaultyDisc, config=Cfg)
+        registry.add("decoder", "held_decoder", HeldDecoder, config=Cfg)
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +132,12 @@ def test_contract_catches_defects(faulty_host, mode, message):
     with pytest.raises(AssertionError) as exc:
         check_component("discriminator", "faulty_disc", {"mode": mode}, registry=faulty_host.registry)
     assert message in str(exc.value) and "faulty_disc" in str(exc.value)
+
+
+def test_contract_checks_render_held_against_forward(faulty_host):
+    check_component("decoder", "held_decoder", {"mode": "ok"}, registry=faulty_host.registry)
+    with pytest.raises(AssertionError, match="held_decoder.*render_held differs from forward frame by frame"):
+        check_component("decoder", "held_decoder", {"mode": "stale"}, registry=faulty_host.registry)
 
 
 def test_contract_geometry_is_small():

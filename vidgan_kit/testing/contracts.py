@@ -169,7 +169,28 @@ def _run_decoder(label: str, m: nn.Module, s: ContractSettings, gen: torch.Gener
     if tuple(frames.shape) != want:
         raise AssertionError(f"{label}: frames shape {tuple(frames.shape)}, expected {want} = [N, C, H, W]")
     _assert_video_range(label, frames)
+    _check_render_held(label, m, s, gen)
     return frames
+
+
+def _check_render_held(label: str, m: FrameDecoder, s: ContractSettings, gen: torch.Generator) -> None:
+    """``render_held`` (one content code over T motion codes) gives the frames of ``forward``."""
+    t = 3
+    content = torch.randn((s.batch, *s.content_shape), generator=gen)
+    motion = torch.randn((s.batch, t, s.frame_code_dim), generator=gen)
+    was = m.training
+    m.eval()  # batch statistics would differ between the two calls' batches
+    try:
+        with torch.no_grad():
+            clip = m.render_held(content, motion)
+            per_frame = torch.stack([m(content, motion[:, i]) for i in range(t)], dim=1)
+    finally:
+        m.train(was)
+    if tuple(clip.shape) != tuple(per_frame.shape):
+        raise AssertionError(f"{label}: render_held gave {tuple(clip.shape)}, expected {tuple(per_frame.shape)}")
+    if not torch.allclose(clip, per_frame, atol=1e-5):
+        worst = float((clip - per_frame).abs().max())
+        raise AssertionError(f"{label}: render_held differs from forward frame by frame (max |diff| {worst:.3g})")
 
 
 def _run_discriminator(label: str, m: nn.Module, s: ContractSettings, gen: torch.Generator) -> Any:

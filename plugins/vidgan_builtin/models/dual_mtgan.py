@@ -218,11 +218,15 @@ class DualMTGAN(ModelAssembly):
         z_prior = torch.randn_like(z_motion)
         frame_codes, frame_codes_prior = self.temporal_generator(torch.cat([z_motion, z_prior]), t).chunk(2)
 
-        content_x = codes if self.config.recon_content == "per_frame" else codes[:, :1].expand_as(codes)
-        content_yt = content_y.unsqueeze(1).expand_as(codes)
+        # One decoder call on all three clips (3·B·T frames): every content code is held over
+        # time, except the reconstruction's with recon_content = "per_frame".
+        if self.config.recon_content == "per_frame":
+            held_y = content_y.unsqueeze(1).expand_as(codes)
+            content = torch.cat([codes, held_y, held_y])
+        else:
+            content = torch.cat([codes[:, 0], content_y, content_y])
         recon, transfer, sample = self._render(
-            torch.cat([content_x, content_yt, content_yt]),
-            torch.cat([frame_codes, frame_codes, frame_codes_prior]),
+            content, torch.cat([frame_codes, frame_codes, frame_codes_prior])
         ).chunk(3)
         return {
             "video": video,
@@ -244,7 +248,7 @@ class DualMTGAN(ModelAssembly):
         """G_I on content [N, T, *cs] (or [N, *cs], held over time) and motion [N, T, F] → [N, T, C, H, W]."""
         n, t = motion.shape[:2]
         if content.dim() == 1 + len(self.content_encoder.code_shape):
-            content = content.unsqueeze(1).expand(n, t, *content.shape[1:])
+            return self.decoder.render_held(content, motion)
         frames = self.decoder(content.reshape(n * t, *content.shape[2:]), motion.reshape(n * t, -1))
         return unfold_time(frames, n)
 

@@ -180,32 +180,60 @@ class SpriteFrameDecoder(FrameDecoder):
 
     def forward(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         n = content.shape[0]
-        if tuple(content.shape[1:]) != self.content_shape:
-            raise ShapeError(
-                f"sprite_frame_decoder: expected content [N, {', '.join(map(str, self.content_shape))}], "
-                f"got {tuple(content.shape)}"
-            )
+        self._check_content(content)
         if motion.shape != (n, self.frame_code_dim):
             raise ShapeError(f"sprite_frame_decoder: expected motion [{n}, {self.frame_code_dim}], got {tuple(motion.shape)}")
         return self.compose(content, *self.part_affine(motion))
+
+    def render_held(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """A clip per content map ``[N, *content_shape]`` held over the frames of ``motion``
+        ``[N, T, frame_code_dim]``: ``[N, T, C, H, W]``, the layers and anchors computed once per
+        content map instead of once per frame."""
+        self._check_content(content)
+        n, t = motion.shape[:2]
+        if motion.shape != (n, t, self.frame_code_dim) or n != content.shape[0]:
+            raise ShapeError(
+                f"sprite_frame_decoder: expected motion [{content.shape[0]}, T, {self.frame_code_dim}], "
+                f"got {tuple(motion.shape)}"
+            )
+        linear, shift = self.part_affine(motion.reshape(n * t, -1))
+        return self._compose_clip(content, linear.view(n, t, *linear.shape[1:]), shift.view(n, t, *shift.shape[1:]))
 
     def compose(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """The frame of a content map ``[N, *content_shape]`` with each part moved by the backward
         map ``src(p) = a + A (p - a) + e`` about its anchor: ``linear`` A [N, parts, 2, 2],
         ``shift`` e [N, parts, 2]. ``forward`` is this on the motion code's maps; benchmarks call
         it with known maps (``benchmarks/transfer_ceiling.py``)."""
-        n = content.shape[0]
+        return self._compose_clip(content, linear.unsqueeze(1), shift.unsqueeze(1))[:, 0]
+
+    def _check_content(self, content: torch.Tensor) -> None:
+        if tuple(content.shape[1:]) != self.content_shape:
+            raise ShapeError(
+                f"sprite_frame_decoder: expected content [N, {', '.join(map(str, self.content_shape))}], "
+                f"got {tuple(content.shape)}"
+            )
+
+    def _compose_clip(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """``compose`` for T maps per content map: linear [N, T, parts, 2, 2], shift [N, T, parts, 2]
+        → [N, T, C, H, W]."""
+        n, t = linear.shape[:2]
         c, k = self.geometry.channels, self.parts
         h, w = self.geometry.height, self.geometry.width
         image, background, masks, residual = self.layers(content)
-        grids = backward_grids(self.identity_grid, self.anchors(masks), linear, shift).reshape(n * k, h, w, 2)
+        anchors = self.anchors(masks).unsqueeze(1).expand(n, t, k, 2)
+        grids = backward_grids(self.identity_grid, anchors.reshape(n * t, k, 2), linear.reshape(n * t, k, 2, 2),
+                               shift.reshape(n * t, k, 2))  # [N*T, K, H, W, 2]
+        # Each part's frames stacked along the rows of one grid: the layer is resampled T times
+        # in one call without being copied T times.
+        grids = grids.view(n, t, k, h, w, 2).transpose(1, 2).reshape(n * k, t * h, w, 2)
         # One resampling of [image, mask] per part: the part's pixels and where they land.
         layer = torch.cat([image.unsqueeze(1).expand(n, k, c, h, w), masks.unsqueeze(2)], dim=2)
         moved = F.grid_sample(layer.reshape(n * k, c + 1, h, w), grids, mode="bilinear", padding_mode="zeros",
-                              align_corners=False).view(n, k, c + 1, h, w)
-        colours, alpha = moved[:, :, :c], moved[:, :, c:]
+                              align_corners=False)  # [N*K, C+1, T*H, W]
+        moved = moved.view(n, k, c + 1, t, h, w).permute(0, 3, 1, 2, 4, 5)  # [N, T, K, C+1, H, W]
+        colours, alpha = moved[:, :, :, :c], moved[:, :, :, c:]
         # Parts that overlap share the pixel; the background shows through what they leave.
-        cover = alpha.sum(1)
-        share = alpha / cover.clamp_min(1.0).unsqueeze(1)
-        out = (share * colours).sum(1) + (1 - cover.clamp(max=1.0)) * background + residual
+        cover = alpha.sum(2)
+        share = alpha / cover.clamp_min(1.0).unsqueeze(2)
+        out = (share * colours).sum(2) + (1 - cover.clamp(max=1.0)) * background.unsqueeze(1) + residual.unsqueeze(1)
         return out.clamp(-1, 1)
