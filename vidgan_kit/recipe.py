@@ -46,7 +46,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
 
 from .config import ComponentSpec, issues_from_pydantic, validate_component
 from .errors import RecipeError, RecipeIssue
@@ -144,6 +144,12 @@ class OptimizerSpec(StrictModel):
     eps: float = Field(1e-8, gt=0, description="Adam's epsilon.")
     weight_decay: float = Field(0.0, ge=0, description="Weight decay (decoupled for adamw).")
     grad_clip: float = Field(0.0, ge=0, description="Clip the gradient norm to this value (0 = off).")
+    lr_multipliers: dict[str, PositiveFloat] = Field(
+        default_factory=dict,
+        description="Learning-rate factors for parts of the group: a key is a parameter-name prefix as in the "
+        "model's named_parameters() (e.g. `motion_encoder` for a slot, `motion_encoder.head` for one module); "
+        "the longest matching prefix wins, parameters no key matches keep `lr`.",
+    )
 
 
 class EMASection(StrictModel):

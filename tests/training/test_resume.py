@@ -27,7 +27,9 @@ def _changes(**train_changes):
             "count": {"type": "tr_counting"},
         },
         phases=[{"name": "discriminator", "every": 2}, {"name": "generator"}],
-        optimizers={"generator": {"lr": 1e-2, "grad_clip": 0.5}, "discriminator": {"lr": 1e-3}},
+        # Two learning rates in the generator's optimiser: its state has two torch param groups.
+        optimizers={"generator": {"lr": 1e-2, "grad_clip": 0.5, "lr_multipliers": {"generator.conv1": 3.0}},
+                    "discriminator": {"lr": 1e-3}},
         train={"steps": N, "checkpoint_every": 5, "ema": {"enabled": True, "decay": 0.8, "start": 3}, **train_changes},
     )
 

@@ -199,7 +199,8 @@ def _train(
                     f" declares it. Add a loss for it or remove the phase from the recipe's [[phases]]."
                 )
 
-        optimizers = build_optimizers(recipe, groups, lr_scale=lr_factor(cfg.distributed.lr_scaling, world.world_size))
+        optimizers = build_optimizers(recipe, groups, lr_scale=lr_factor(cfg.distributed.lr_scaling, world.world_size),
+                                      names={id(p): n for n, p in model.named_parameters()})
         # Exactly the parameters each optimiser steps, in its order: what a phase averages.
         stepped = {g: [p for pg in opt.param_groups for p in pg["params"]] for g, opt in optimizers.items()}
         for phase in recipe.phases:

@@ -46,12 +46,19 @@ def check_groups(recipe: Recipe, groups: dict[str, list[nn.Parameter]]) -> None:
 
 
 def build_optimizers(
-    recipe: Recipe, groups: dict[str, list[nn.Parameter]], *, lr_scale: float = 1.0
+    recipe: Recipe,
+    groups: dict[str, list[nn.Parameter]],
+    *,
+    lr_scale: float = 1.0,
+    names: dict[int, str] | None = None,
 ) -> dict[str, torch.optim.Optimizer]:
     """An optimiser per group that a phase steps and that has trainable parameters.
 
     A group no phase steps (a frozen feature extractor, say) gets none: no state to save.
     ``lr_scale`` multiplies every learning rate (``train.distributed.lr_scaling``).
+    ``names`` maps ``id(parameter)`` to its name in the model (``named_parameters()``); it
+    is needed when a group's spec has ``lr_multipliers``, which split the group into one
+    torch param group per learning rate.
     """
     stepped = {phase.param_group for phase in recipe.phases}
     out: dict[str, torch.optim.Optimizer] = {}
@@ -63,9 +70,43 @@ def build_optimizers(
             continue
         spec = recipe.optimizers.get(name, OptimizerSpec())
         cls = torch.optim.AdamW if spec.type == "adamw" else torch.optim.Adam
-        out[name] = cls(trainable, lr=spec.lr * lr_scale, betas=spec.betas, eps=spec.eps,
+        param_groups = _lr_param_groups(name, trainable, spec, names or {})
+        for group in param_groups:
+            group["lr"] *= lr_scale
+        out[name] = cls(param_groups, lr=spec.lr * lr_scale, betas=spec.betas, eps=spec.eps,
                         weight_decay=spec.weight_decay)
     return out
+
+
+def _lr_param_groups(
+    group: str, params: list[nn.Parameter], spec: OptimizerSpec, names: dict[int, str]
+) -> list[dict[str, object]]:
+    """torch param groups of one optimiser: one per distinct learning rate, in first-seen
+    order of ``params`` (a fixed order, so saved optimiser state loads back in place)."""
+    if not spec.lr_multipliers:
+        return [{"params": params, "lr": spec.lr}]
+    if any(id(p) not in names for p in params):
+        raise VidganError(f"optimizers.{group}.lr_multipliers: the trainer could not name this group's parameters.")
+    # Longest prefix first; a prefix matches a whole name component ("head" is not "header").
+    prefixes = sorted(spec.lr_multipliers, key=len, reverse=True)
+    used: set[str] = set()
+    by_factor: dict[float, list[nn.Parameter]] = {}
+    for p in params:
+        full = names[id(p)]
+        key = next((k for k in prefixes if full == k or full.startswith(k + ".")), None)
+        factor = 1.0 if key is None else spec.lr_multipliers[key]
+        if key is not None:
+            used.add(key)
+        by_factor.setdefault(factor, []).append(p)
+    unused = [k for k in spec.lr_multipliers if k not in used]
+    if unused:
+        tops = sorted({names[id(p)].split(".")[0] for p in params})
+        raise VidganError(
+            "\n".join(f"optimizers.{group}.lr_multipliers.{k}: matches no trainable parameter of group {group!r}"
+                      for k in unused)
+            + f"\nThe group's parameters live under: {', '.join(tops)}."
+        )
+    return [{"params": ps, "lr": spec.lr * factor} for factor, ps in by_factor.items()]
 
 
 def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float) -> torch.Tensor:
