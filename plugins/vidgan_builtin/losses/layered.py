@@ -10,7 +10,9 @@ gradient at the parts' edges (a few pixels of reach: slow to learn large motions
   in each frame of the clip (mask centroids and spreads), like keypoints in Monkey-Net and
   the First Order Motion Model, but read off the content code's masks;
 - ``background_plate`` (L_bg): where something moves, the background plate shows what the
-  clip shows there most of the time (its temporal median): what a moving part uncovers.
+  clip shows there most of the time (its temporal median): what a moving part uncovers;
+- ``keypoint_tracking`` (L_kp): a keypoint motion encoder's first keypoints follow the parts
+  that the content encoder finds in every frame.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from vidgan_kit.interfaces import Loss, LossContext
 from ..networks._affine import mask_moments, pixel_grid
 from .objectives import require_output, require_slot
 
-__all__ = ["MotionSegmentationLoss", "PartTrajectoryLoss", "BackgroundPlateLoss", "moving_pixels"]
+__all__ = ["MotionSegmentationLoss", "PartTrajectoryLoss", "BackgroundPlateLoss", "KeypointTrackingLoss", "moving_pixels"]
 
 
 def _needs(module: Any, method: str, loss: str, slot: str, example: str) -> Any:
@@ -122,6 +124,23 @@ class MotionSegmentationLoss(_MovingPixelsLoss):
         return F.binary_cross_entropy(share, target)
 
 
+def _part_moments(ctx: LossContext, codes: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Centre [B, T, K, 2], covariance [B, T, K, 2, 2] and mass [B, T, K] of the part masks that the
+    content encoder finds in every frame (no gradient: they are targets), once per step."""
+    key = "layered/part_moments"
+    if key not in ctx.cache:
+        encoder = require_slot(ctx, "content_encoder", loss)
+        part_masks = _needs(encoder, "part_masks", loss, "content encoder", "layered_content_encoder")
+        b, t = codes.shape[:2]
+        with torch.no_grad():
+            masks = part_masks(codes.flatten(0, 1)).float()  # [B*T, K, H, W]
+            centre, cov = mask_moments(masks, pixel_grid(*masks.shape[-2:]).to(masks.device))
+            k = masks.shape[1]
+            mass = masks.flatten(2).sum(-1).view(b, t, k)
+            ctx.cache[key] = (centre.view(b, t, k, 2), cov.view(b, t, k, 2, 2), mass)
+    return ctx.cache[key]
+
+
 class PartTrajectoryLoss(Loss):
     """L_traj: each moved part lands where the content encoder finds it in the clip's frames.
 
@@ -153,23 +172,17 @@ class PartTrajectoryLoss(Loss):
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         codes = require_output(ctx, "content_codes", "part_trajectory")
         frame_codes = require_output(ctx, "frame_codes", "part_trajectory")
-        encoder = require_slot(ctx, "content_encoder", "part_trajectory")
-        decoder = require_slot(ctx, "decoder", "part_trajectory")
-        part_masks = _needs(encoder, "part_masks", "part_trajectory", "content encoder", "layered_content_encoder")
-        part_affine = _needs(decoder, "part_affine", "part_trajectory", "decoder", "sprite_frame_decoder")
         b, t = codes.shape[:2]
         if t < 2 or frame_codes.shape[:2] != (b, t):
             raise ShapeError(
                 f"part_trajectory: content codes {tuple(codes.shape)} and frame codes {tuple(frame_codes.shape)} "
                 "must share [B, T>=2]"
             )
+        centre, cov, mass = _part_moments(ctx, codes, "part_trajectory")
+        decoder = require_slot(ctx, "decoder", "part_trajectory")
+        part_affine = _needs(decoder, "part_affine", "part_trajectory", "decoder", "sprite_frame_decoder")
+        k = centre.shape[2]
         with torch.no_grad():
-            masks = part_masks(codes.flatten(0, 1)).float()  # [B*T, K, H, W]
-            grid = pixel_grid(*masks.shape[-2:]).to(masks.device)
-            centre, cov = mask_moments(masks, grid)
-            k = masks.shape[1]
-            centre, cov = centre.view(b, t, k, 2), cov.view(b, t, k, 2, 2)
-            mass = masks.flatten(2).sum(-1).view(b, t, k)
             keep = (mass[:, 1:] >= self.config.min_mass * mass[:, :1]).float()  # [B, T-1, K]
             anchor, spread = centre[:, :1], cov[:, :1]
             scale = spread.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-4)  # tr Σ_1, [B, 1, K]
@@ -202,3 +215,41 @@ class BackgroundPlateLoss(_MovingPixelsLoss):
         plate = plate_of(codes.flatten(0, 1)).float().view(video.shape)
         per_pixel = (plate - median).abs().mean(dim=2, keepdim=True)
         return (per_pixel * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+class KeypointTrackingLoss(Loss):
+    """L_kp: a keypoint motion encoder's first keypoints follow the content encoder's parts.
+
+    Not in the paper. ``keypoint_motion_encoder`` learns where to put its heatmaps only
+    through the posterior, the LSTM and the decoder's read-out: a long way for a gradient,
+    and its keypoints start as uniform distributions whose centres hardly move with the
+    object. A layered content encoder already finds the moving parts in every frame (its
+    masks, trained by L_seg). This term asks keypoint k (k < parts) to have part k's mask
+    centroid μ and covariance Σ in every frame: ``|μ_kp - μ|² + w |Σ_kp - Σ|² / (tr Σ)²``,
+    mean over clips, frames and guided keypoints. Mask moments are targets (detached), so
+    only E_M's detector learns from it; keypoints beyond ``parts`` stay free.
+    """
+
+    phases = ("generator",)
+
+    class Config(ComponentConfig):
+        spread_weight: float = Field(
+            1.0, ge=0, description="Weight of the covariance residual (size, elongation) beside the centre's."
+        )
+
+    def __init__(self, config: Config, **wiring: Any) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
+        video = require_output(ctx, "video", "keypoint_tracking")
+        codes = require_output(ctx, "content_codes", "keypoint_tracking")
+        encoder = require_slot(ctx, "motion_encoder", "keypoint_tracking")
+        moments = _needs(encoder, "moments", "keypoint_tracking", "motion encoder", "keypoint_motion_encoder")
+        centre, cov, _ = _part_moments(ctx, codes, "keypoint_tracking")
+        kp_centre, kp_cov = moments(video)
+        k = min(centre.shape[2], kp_centre.shape[2])
+        position = (kp_centre[:, :, :k] - centre[:, :, :k]).square().sum(-1)
+        scale = cov[:, :, :k].diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-4)
+        shape = (kp_cov[:, :, :k] - cov[:, :, :k]).square().sum((-1, -2)) / scale.square()
+        return (position + self.config.spread_weight * shape).mean()

@@ -1,9 +1,9 @@
-"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's two."""
+"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's four."""
 
 from vidgan_kit import Registrar, hookimpl
 
 from .adversarial import ImageAdversarialLoss, VideoAdversarialLoss
-from .layered import BackgroundPlateLoss, MotionSegmentationLoss, PartTrajectoryLoss
+from .layered import BackgroundPlateLoss, KeypointTrackingLoss, MotionSegmentationLoss, PartTrajectoryLoss
 from .terms import (
     ContentConsistencyLoss,
     KLDivergenceLoss,
@@ -47,7 +47,7 @@ def vidgan_register_components(registry: Registrar) -> None:
         "motion_segmentation",
         MotionSegmentationLoss,
         config=MotionSegmentationLoss.Config,
-        summary="L_seg (not in the paper): part masks of frame 1 cover the pixels that move in the clip.",
+        summary="L_seg (not in the paper): every frame's part masks cover the pixels that move in the clip.",
     )
     registry.add(
         "loss",
@@ -62,6 +62,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         BackgroundPlateLoss,
         config=BackgroundPlateLoss.Config,
         summary="L_bg (not in the paper): where something moves, the background plate shows the clip's median.",
+    )
+    registry.add(
+        "loss",
+        "keypoint_tracking",
+        KeypointTrackingLoss,
+        config=KeypointTrackingLoss.Config,
+        summary="L_kp (not in the paper): E_M's first keypoints follow the parts E_C finds in each frame.",
     )
     registry.add(
         "loss",

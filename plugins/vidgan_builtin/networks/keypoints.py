@@ -20,7 +20,9 @@ Two consequences worth knowing: a displacement is a plain difference of two inpu
 MLP (nothing to learn about where the object is, only which heatmap follows it), and the
 clip's appearance reaches z_M only through ``keypoints × 5`` numbers per frame, a
 structural barrier against content leaking into the motion code. The detector is learned
-end to end through the posterior; nothing supervises the keypoints directly.
+end to end through the posterior; a recipe may also guide it with ``keypoint_tracking``
+(L_kp), which asks the first keypoints to follow the parts that a layered content encoder
+finds in every frame.
 """
 
 from __future__ import annotations
@@ -95,9 +97,14 @@ class KeypointMotionEncoder(MotionEncoder):
         h, w = logits.shape[-2:]
         return logits.flatten(-2).softmax(-1).view(b, t, self.config.keypoints, h, w)
 
+    def moments(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each keypoint's centre ``[B, T, K, 2]`` and covariance ``[B, T, K, 2, 2]`` per frame
+        (normalised (x, y), the frame spans [-1, 1]; float32)."""
+        return mask_moments(self.heatmaps(video).float(), self.grid)
+
     def trajectories(self, video: torch.Tensor) -> torch.Tensor:
         """Per frame and keypoint, the features the MLP reads: ``[B, T, K, FEATURES_PER_KEYPOINT]``."""
-        centre, cov = mask_moments(self.heatmaps(video).float(), self.grid)  # [B, T, K, 2], [B, T, K, 2, 2]
+        centre, cov = self.moments(video)
         var = cov.diagonal(dim1=-2, dim2=-1)
         std = var.clamp_min(_MIN_STD**2).sqrt()
         log_std = std.log()

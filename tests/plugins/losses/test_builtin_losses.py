@@ -12,6 +12,7 @@ from torch import nn
 import vidgan_kit
 from vidgan_kit import VideoGeometry
 from vidgan_kit.interfaces import ImageDiscriminator, LossContext, MotionEncoder, MotionPosterior, VideoDiscriminator
+from vidgan_kit.layout import fold_time, unfold_time
 from vidgan_kit.testing import ContractSettings, check_component
 from vidgan_builtin.losses import GanObjective, frozen_call
 
@@ -468,3 +469,63 @@ def test_background_plate_scores_the_plate_against_the_median_where_things_move(
     codes[:, :, 3:6] = codes[:, :, :3]  # ... but a plate that keeps the block is off by 1.4 under it:
     # per frame, 4 block pixels of weight 1 (off by 1.4) and 8 path pixels of weight 1/2 (right)
     assert plate(ctx, "generator").item() == pytest.approx(4 * 1.4 / (4 + 8 * 0.5))
+
+
+def _keypoint_encoder(registry, geometry: VideoGeometry, columns: list[int] | None):
+    """keypoint_motion_encoder (2 keypoints); with ``columns``, keypoint 0's heatmap at frame t is
+    the half-resolution image of ``_square_codes``'s square at full-resolution column columns[t]."""
+    encoder = registry.build("encoder", "keypoint_motion_encoder", {"keypoints": 2, "width": 4, "hidden": 8},
+                             geometry=geometry)
+    if columns is not None:
+        learned = encoder.heatmaps
+
+        def heatmaps(video: torch.Tensor) -> torch.Tensor:
+            maps = learned(video).clone()
+            for t, x0 in enumerate(columns):
+                square = torch.zeros(16, 16)
+                square[3:7, x0 // 2 : x0 // 2 + 4] = 1 / 16
+                maps[:, t, 0] = square
+            return maps
+
+        encoder.heatmaps = heatmaps
+    return encoder
+
+
+@pytest.mark.parametrize("offset", [0, 8])
+def test_keypoint_tracking_scores_the_first_keypoint_against_the_part(registry, offset):
+    geometry = VideoGeometry(frames=2, height=32, width=32)
+    content = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    codes = _square_codes([4, 12])  # the part: an 8-px square at columns 4 and 12, rows 6-13
+    motion = _keypoint_encoder(registry, geometry, [4 + offset, 12 + offset])
+    video = torch.zeros(1, 2, 3, 32, 32)
+    ctx = LossContext(model=StubModel(content_encoder=content, motion_encoder=motion), batch={"video": video},
+                      outputs={"video": video, "content_codes": codes})
+    score = loss(registry, "keypoint_tracking", spread_weight=0.0)(ctx, "generator").item()
+    assert score == pytest.approx((offset / 16) ** 2, abs=1e-6)  # 8 px = 0.5 normalised; keypoint 1 is free
+    # The spread term: a 4x4 half-res square against an 8x8 full-res one differ by discretisation only.
+    spread = loss(registry, "keypoint_tracking", spread_weight=1.0)(ctx, "generator").item() - score
+    assert 0 < spread < 0.01
+
+
+def test_keypoint_tracking_trains_the_detector_only(registry):
+    geometry = VideoGeometry(frames=2, height=32, width=32)
+    content = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    motion = _keypoint_encoder(registry, geometry, None)
+    video = torch.rand(2, 2, 3, 32, 32) * 2 - 1
+    codes = unfold_time(content(fold_time(video)), 2)
+    ctx = LossContext(model=StubModel(content_encoder=content, motion_encoder=motion), batch={"video": video},
+                      outputs={"video": video, "content_codes": codes})
+    loss(registry, "keypoint_tracking")(ctx, "generator").backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in motion.detector.parameters())
+    assert all(p.grad is None for p in content.parameters())  # mask moments are targets
+    assert all(p.grad is None for p in motion.head.parameters())  # the MLP is not on this path
+
+
+def test_keypoint_tracking_needs_a_keypoint_encoder(registry):
+    geometry = VideoGeometry(frames=2, height=32, width=32)
+    content = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    video = torch.zeros(1, 2, 3, 32, 32)
+    ctx = LossContext(model=StubModel(content_encoder=content, motion_encoder=nn.Linear(2, 2)), batch={"video": video},
+                      outputs={"video": video, "content_codes": _square_codes([4, 12])})
+    with pytest.raises(vidgan_kit.VidganError, match="needs a motion encoder with moments"):
+        loss(registry, "keypoint_tracking")(ctx, "generator")
