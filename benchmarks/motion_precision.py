@@ -1,0 +1,206 @@
+"""Where does a layered model's motion go wrong? Displacement errors in pixels against exact truth.
+
+    python benchmarks/motion_precision.py runs/NAME
+    python benchmarks/motion_precision.py runs/NAME --pairs 128 --weights raw
+
+For a model with ``layered_content_encoder`` + ``sprite_frame_decoder`` trained on
+``synthetic_shapes``: on held-out pairs (target A, source clip B) of the run's own test
+split, the same pairs as ``benchmarks/learn_synthetic.py``, the object's centre is known
+exactly in every frame (:func:`trajectory`). Each stage of the motion path is scored by how
+far its idea of the object's *displacement since frame 1* is from the truth's, in pixels
+(mean over frames 2-T and pairs, per motion family of the source):
+
+- ``E_C masks``: the centroid of the part mask that E_C finds in each frame of clip B,
+  against B's own path. This is ``part_trajectory``'s target for the motion path.
+- ``E_M keypoints``: for a ``keypoint_motion_encoder``, the heatmap centre of its
+  best-tracking keypoint (the one with the smallest error per family) on clip B.
+- ``G_I reconstruction``: where the decoder moves the anchor (the part's centroid in B's
+  first frame) with B's own motion codes; the path the reconstruction Ṽ_x draws.
+- ``G_I transfer``: where it moves A's anchor with B's motion codes, against the transfer
+  truth ``render(A, motion B)``; what ``learn_synthetic``'s transfer figure sees.
+- ``exact copy``: B's true displacement put on A, against the same truth: what a perfect
+  motion copy misses because the truth replays B's motion *factors* in A's geometry (see
+  ``transfer_ceiling.py``). A model's transfer error cannot fall far below it.
+
+A zoom or a rotation keeps the true centre still, so there a stage's displacement error is
+the spurious translation it adds (for a rotating asymmetric shape the mask centroid really
+moves a little). A second table scores the decoder's scale and rotation (read off the linear
+part of its map) and the exact copy's against the truth's, in per cent and degrees; a
+rotation is scored as an angle even where the shape's symmetry hides it in the image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vidgan_kit import PluginHost
+from vidgan_kit.checkpoint import read_index
+from vidgan_kit.interfaces import MotionPosterior
+from vidgan_kit.layout import VideoGeometry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from learn_synthetic import test_split  # noqa: E402
+
+from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, trajectory  # noqa: E402
+from vidgan_builtin.networks._affine import mask_moments, pixel_grid  # noqa: E402
+from vidgan_kit.inference import load_pipeline  # noqa: E402
+
+STAGES = ("E_C masks", "E_M keypoints", "G_I reconstruction", "G_I transfer", "exact copy")
+FORM_STAGES = ("G_I reconstruction", "G_I transfer", "exact copy")
+
+
+def true_centres(content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry) -> torch.Tensor:
+    """The object's centre per frame in normalised (x, y) (the frame spans [-1, 1]): ``[T, 2]``."""
+    cx, cy, _, _ = trajectory(content, motion, geometry)
+    side = min(geometry.height, geometry.width)
+    xy = np.stack([cx * side / geometry.width, cy * side / geometry.height], axis=1) * 2 - 1
+    return torch.tensor(xy, dtype=torch.float32)
+
+
+def displacement_error_px(path: torch.Tensor, truth: torch.Tensor, geometry: VideoGeometry) -> torch.Tensor:
+    """Per frame 2-T, the distance in pixels between two paths' displacements since frame 1.
+
+    ``path`` and ``truth`` are ``[..., T, 2]`` normalised; returns ``[..., T-1]``."""
+    moved = (path - path[..., :1, :]) - (truth - truth[..., :1, :])
+    half = torch.tensor([geometry.width / 2, geometry.height / 2])
+    return (moved[..., 1:, :] * half).norm(dim=-1)
+
+
+def part_motion(
+    decoder: torch.nn.Module, anchors: torch.Tensor, frame_codes: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What the decoder does to part 0 in each frame: where its anchor lands, its scale and its
+    rotation (forward, radians). The backward map ``src(p) = a + A (p - a) + e`` sends the
+    output point ``a - A⁻¹ e`` to the anchor ``a``; ``A = R(-θ) / s`` for a similarity.
+    anchors [B, K, 2], frame_codes [B, T, F] → ([B, T, 2], [B, T], [B, T])."""
+    b, t = frame_codes.shape[:2]
+    linear, shift = decoder.part_affine(frame_codes.flatten(0, 1))
+    linear, shift = linear.view(b, t, -1, 2, 2)[:, :, 0], shift.view(b, t, -1, 2)[:, :, 0]
+    point = anchors[:, None, 0] - torch.linalg.solve(linear, shift.unsqueeze(-1)).squeeze(-1)
+    scale = torch.linalg.det(linear).abs().clamp_min(1e-8).rsqrt()
+    backward_angle = torch.atan2(linear[..., 1, 0] - linear[..., 0, 1], linear[..., 0, 0] + linear[..., 1, 1])
+    return point, scale, -backward_angle
+
+
+def true_scale_angle(content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry) -> torch.Tensor:
+    """The object's scale and rotation since frame 1 per frame: ``[T, 2]``."""
+    _, _, scale, angle = trajectory(content, motion, geometry)
+    return torch.tensor(np.stack([scale / scale[0], angle - angle[0]], axis=1), dtype=torch.float32)
+
+
+def scale_error_pct(scale: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """|log ŝ - log s| in per cent, frames 2-T: ``[..., T-1]``."""
+    return 100 * (scale.log() - truth.log()).abs()[..., 1:]
+
+
+def angle_error_deg(angle: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """|θ̂ - θ| wrapped to [0°, 180°], frames 2-T: ``[..., T-1]``."""
+    diff = torch.remainder(angle - truth + torch.pi, 2 * torch.pi) - torch.pi
+    return diff.abs()[..., 1:] * 180 / torch.pi
+
+
+@torch.no_grad()
+def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost) -> tuple[dict, VideoGeometry]:
+    pipe = load_pipeline(run, registry=host.registry, use_ema=use_ema, notes=lambda message: None)
+    model, geometry = pipe.model, pipe.geometry
+    encoder, decoder = model.content_encoder, model.decoder
+    if not callable(getattr(encoder, "part_masks", None)) or not callable(getattr(decoder, "part_affine", None)):
+        raise SystemExit(f"{run}: needs a layered model (layered_content_encoder + sprite_frame_decoder)")
+    keypoint_moments = getattr(model.motion_encoder, "moments", None)
+    test = test_split(read_index(run), host.registry, geometry)
+    pairs = test.transfer_pairs(pairs_n, seed=seed)
+    grid = pixel_grid(geometry.height, geometry.width)
+    errors: dict[str, dict[str, list[torch.Tensor]]] = defaultdict(lambda: defaultdict(list))
+    for start in range(0, len(pairs), 32):
+        chunk = pairs[start : start + 32]
+        data = test.transfer_batch(chunk)
+        image, source = data["image"], data["source"]
+        b, t = source.shape[:2]
+        factors = [(test.factors(a)[0], *test.factors(s)) for a, s in chunk]  # (target content, source content, motion)
+        source_truth = torch.stack([true_centres(c, m, geometry) for _, c, m in factors])
+        transfer_truth = torch.stack([true_centres(a, m, geometry) for a, _, m in factors])
+        source_form = torch.stack([true_scale_angle(c, m, geometry) for _, c, m in factors])  # [B, T, 2]
+        transfer_form = torch.stack([true_scale_angle(a, m, geometry) for a, _, m in factors])
+        families = [m.kind for _, _, m in factors]
+
+        masks = encoder.part_masks(encoder(source.flatten(0, 1)))  # [B*T, K, H, W]
+        mask_centres = mask_moments(masks, grid)[0].view(b, t, -1, 2)[:, :, 0]
+        frame_codes = model.temporal_generator(MotionPosterior(*model.motion_encoder(source)).mean, t)
+        source_anchors = decoder.anchors(masks.view(b, t, *masks.shape[1:])[:, 0])
+        target_anchors = decoder.anchors(encoder.part_masks(encoder(image)))
+        recon_point, recon_scale, recon_angle = part_motion(decoder, source_anchors, frame_codes)
+        moved_point, moved_scale, moved_angle = part_motion(decoder, target_anchors, frame_codes)
+        found = {
+            "E_C masks": displacement_error_px(mask_centres, source_truth, geometry),
+            "G_I reconstruction": displacement_error_px(recon_point, source_truth, geometry),
+            "G_I transfer": displacement_error_px(moved_point, transfer_truth, geometry),
+            "exact copy": displacement_error_px(source_truth, transfer_truth, geometry),
+            "G_I reconstruction scale": scale_error_pct(recon_scale, source_form[..., 0]),
+            "G_I transfer scale": scale_error_pct(moved_scale, transfer_form[..., 0]),
+            "exact copy scale": scale_error_pct(source_form[..., 0], transfer_form[..., 0]),
+            "G_I reconstruction angle": angle_error_deg(recon_angle, source_form[..., 1]),
+            "G_I transfer angle": angle_error_deg(moved_angle, transfer_form[..., 1]),
+            "exact copy angle": angle_error_deg(source_form[..., 1], transfer_form[..., 1]),
+        }
+        if callable(keypoint_moments):
+            centres = keypoint_moments(source)[0].transpose(1, 2)  # [B, K, T, 2]
+            found["E_M keypoints"] = displacement_error_px(centres, source_truth.unsqueeze(1), geometry)  # [B, K, T-1]
+        for i, family in enumerate(families):
+            for stage, err in found.items():
+                for group in (family, "all"):
+                    errors[group][stage].append(err[i].mean(-1))  # per keypoint for E_M, else a scalar
+    table = {}
+    for group, stages in errors.items():
+        row = {}
+        for stage, values in stages.items():
+            mean = torch.stack(values).mean(0)
+            row[stage] = float(mean.min()) if mean.dim() else float(mean)  # E_M: its best keypoint
+        row["pairs"] = len(stages["E_C masks"])
+        table[group] = row
+    return table, geometry
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run", type=Path, help="a layered model trained on synthetic_shapes (run or checkpoint)")
+    parser.add_argument("--pairs", type=int, default=256, help="held-out (target, source) pairs, as learn_synthetic")
+    parser.add_argument("--eval-seed", type=int, default=0, help="seed of the pair draw, as learn_synthetic")
+    parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
+                        help="the EMA weights (as inference uses them) or the raw trained weights")
+    args = parser.parse_args(argv)
+    print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    table, geometry = measure(args.run, args.pairs, args.eval_seed, args.weights == "ema", PluginHost.create())
+    print(f"pairs   : {args.pairs} held-out pairs, {geometry.frames} frames {geometry.height}x{geometry.width},"
+          f" {args.weights} weights of {args.run}")
+    print()
+    groups = sorted(table, key=lambda g: (g == "all", g))
+    shown = [s for s in STAGES if s in table["all"]]
+    print("Displacement since frame 1: mean distance to the truth's, pixels")
+    print()
+    print("| source motion | pairs | " + " | ".join(f"{s}" for s in shown) + " |")
+    print("|---|---:|" + "---:|" * len(shown))
+    for group in groups:
+        row = table[group]
+        print(f"| {group} | {row['pairs']} | " + " | ".join(f"{row[s]:.2f}" for s in shown) + " |")
+    print()
+    print("Scale (|log ratio|, %) and rotation (degrees) since frame 1: mean error against the truth's")
+    print()
+    forms = [f"{stage} {what}" for what in ("scale", "angle") for stage in FORM_STAGES]
+    print("| source motion | " + " | ".join(forms) + " |")
+    print("|---|" + "---:|" * len(forms))
+    for group in groups:
+        print(f"| {group} | " + " | ".join(f"{table[group][f]:.1f}" for f in forms) + " |")
+    return table
+
+
+if __name__ == "__main__":
+    torch.set_grad_enabled(False)
+    main()
