@@ -34,6 +34,7 @@ Targets (from the issue): <= 1.0 s/iter with bf16 + channels_last at 64x64x16, b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -56,6 +57,7 @@ from vidgan_kit.interfaces import LossContext
 from vidgan_kit.recipe import OptimizerSpec, Recipe, apply_overrides, read_recipe_table, validate_recipe
 from vidgan_kit.training import train
 from vidgan_kit.training.device import to_channels_last
+from vidgan_kit.training.memory import can_reuse_freed_memory, reuse_freed_memory
 from vidgan_kit.training.seeding import DeterminismSettings, seed_everything
 
 REPO = Path(__file__).resolve().parents[1]
@@ -367,6 +369,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # The process-wide switches train() sets (deterministic algorithms, threads), for every
     # measurement alike; train() restores what it found, i.e. these.
     DeterminismSettings.apply(recipe.train.deterministic, recipe.train.threads)
+    # ... and the allocator as train() sets it on a CPU (train.reuse_cpu_memory): freed memory
+    # kept for the next step instead of page-faulted in anew (vidgan_kit.training.memory).
+    allocator = contextlib.ExitStack()
+    reused = allocator.enter_context(reuse_freed_memory(recipe.train.reuse_cpu_memory))
+    print(f"memory  : freed CPU memory {'reused' if reused else 'NOT reused'} between steps "
+          f"(train.reuse_cpu_memory = {str(recipe.train.reuse_cpu_memory).lower()}"
+          f"{'' if can_reuse_freed_memory() else '; not glibc, no effect'})")
     geometry = recipe.video.geometry()
     dataset = registry.build("dataset", recipe.data, geometry=geometry, split="train", seed=recipe.seed)
     test_set = registry.build("dataset", recipe.data, geometry=geometry, split="test", seed=recipe.seed)
@@ -383,7 +392,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(flush=True)
 
     results: dict[str, Any] = {"machine": machine, "args": {k: str(v) for k, v in vars(args).items()},
-                               "parameters": params, "data_s_per_batch": data_s, "configs": []}
+                               "parameters": params, "data_s_per_batch": data_s, "reuse_cpu_memory": reused, "configs": []}
     precisions = [c for c in configs if c in PRECISIONS]
     with_transfer = "transfer" in configs
     if with_transfer and not precisions:
@@ -439,6 +448,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
+    allocator.close()
     return results
 
 

@@ -190,6 +190,11 @@ class TrainSection(StrictModel):
     channels_last: bool = Field(False, description="Use the channels_last memory format for 2D convolutions.")
     threads: int = Field(0, ge=0, description="CPU threads for torch (0 = torch's default).")
     deterministic: bool = Field(True, description="Ask torch for deterministic algorithms where they exist.")
+    reuse_cpu_memory: bool = Field(
+        True,
+        description="On a CPU device, keep freed memory for the next step instead of page-faulting large tensors in"
+        " anew (glibc malloc; no effect elsewhere; see vidgan_kit.training.memory).",
+    )
     log_every: int = Field(10, ge=1, description="Write a metrics line every N steps.")
     sample_every: int = Field(500, ge=0, description="Write a sample grid every N steps (0 = never).")
     checkpoint_every: int = Field(1000, ge=1, description="Write a checkpoint every N steps (and at the end).")

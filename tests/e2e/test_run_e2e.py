@@ -133,7 +133,7 @@ def test_resume_with_another_recipe_is_refused(cli_run: tuple[Path, str], cli: I
     changed = cli("run", TINY, "--out", run_dir, "--quiet", "--resume",
                   *sets(*LEARN, *INTERVALS, f"train.steps={STEPS + 10}", "optimizers.generator.lr=1e-4"))
     assert changed.exit_code == 2, changed.output
-    assert "optimizers.generator.lr" in changed.stderr and "Only train.steps may change" in changed.stderr
+    assert "optimizers.generator.lr" in changed.stderr and "Only train.steps," in changed.stderr
 
 
 def test_tiny_geometry() -> None:

