@@ -242,6 +242,7 @@ def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, te
     if with_transfer:
         clips = torch.stack([test_set.clip(0), test_set.clip(1)])
         image, video = clips[:1, 0], clips[1:]
+        setup.model.eval()  # as load_pipeline gives it
         with setup.autocast():
             ms = [t * 1e3 for t in timed(lambda i: setup.model.transfer(image, video), 3, args.transfer_runs)]
         row["transfer_ms_median"] = statistics.median(ms)
