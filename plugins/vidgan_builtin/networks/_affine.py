@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["pixel_grid", "bounded_affine", "backward_grids", "mask_moments"]
+__all__ = ["pixel_grid", "bounded_affine", "similarity_affine", "backward_grids", "mask_moments"]
 
 
 def pixel_grid(height: int, width: int) -> torch.Tensor:
@@ -26,6 +26,23 @@ def bounded_affine(raw: torch.Tensor, max_linear: float, max_shift: float) -> tu
     n, k = raw.shape[:2]
     eye = torch.eye(2, device=raw.device, dtype=raw.dtype)
     linear = eye + max_linear * torch.tanh(raw[..., :4]).view(n, k, 2, 2)
+    return linear, max_shift * torch.tanh(raw[..., 4:])
+
+
+def similarity_affine(raw: torch.Tensor, max_log_scale: float, max_shift: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Six raw numbers per part ``[N, K, 6]`` → a scaled rotation and a shift: the backward
+    map of a part grown by ``s = exp(max_log_scale·tanh(raw_0))`` and turned by
+    ``θ = π·tanh(raw_1)``, ``A = R(-θ) / s`` [N, K, 2, 2], and ``e = max_shift·tanh(raw_4:6)``
+    [N, K, 2]; ``raw_2:4`` are unused (no shear). Zeros give the identity.
+
+    Unlike :func:`bounded_affine`, whose entries of ``A - I`` are bounded (by 0.5: turns of at
+    most 30°), this reaches any angle in (-180°, 180°) and any scale within the bound.
+    """
+    log_scale = max_log_scale * torch.tanh(raw[..., 0])
+    angle = torch.pi * torch.tanh(raw[..., 1])
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    shrink = torch.exp(-log_scale)
+    linear = torch.stack([cos, sin, -sin, cos], dim=-1).view(*raw.shape[:2], 2, 2) * shrink[..., None, None]
     return linear, max_shift * torch.tanh(raw[..., 4:])
 
 

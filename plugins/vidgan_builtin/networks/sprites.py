@@ -32,7 +32,7 @@ Properties worth knowing:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +43,7 @@ from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
-from ._affine import backward_grids, bounded_affine, mask_moments, pixel_grid
+from ._affine import backward_grids, bounded_affine, mask_moments, pixel_grid, similarity_affine
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
@@ -121,8 +121,17 @@ class SpriteFrameDecoder(FrameDecoder):
     """
 
     class Config(ComponentConfig):
+        linear: Literal["bounded", "similarity"] = Field(
+            "bounded",
+            description="Form of each part's linear map A_k: `bounded` (each entry of A_k - I within max_linear:"
+            " scale, turn and shear, turns of at most 30° at 0.5) or `similarity` (a scaled rotation: any angle,"
+            " scale within exp(±max_log_scale), no shear).",
+        )
         max_linear: float = Field(
-            0.5, gt=0, description="Bound on each entry of A_k - I (tanh): limits scale, rotation and shear per frame."
+            0.5, gt=0, description="Bound on each entry of A_k - I (tanh) with linear = bounded."
+        )
+        max_log_scale: float = Field(
+            1.0, gt=0, description="Bound on a part's log scale (tanh) with linear = similarity."
         )
         max_shift: float = Field(
             2.0, gt=0, description="Bound on the shift e_k (tanh), in normalised units (the frame spans 2)."
@@ -176,6 +185,8 @@ class SpriteFrameDecoder(FrameDecoder):
     def part_affine(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The backward maps' linear parts ``A`` [N, parts, 2, 2] and shifts ``e`` [N, parts, 2]."""
         raw = self.motion_head(motion).view(motion.shape[0], self.parts, 6)
+        if self.config.linear == "similarity":
+            return similarity_affine(raw, self.config.max_log_scale, self.config.max_shift)
         return bounded_affine(raw, self.config.max_linear, self.config.max_shift)
 
     def forward(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:

@@ -442,6 +442,32 @@ def test_part_trajectory_is_zero_when_the_parts_land_where_they_are(registry, mo
     assert scores["right"].requires_grad  # the motion path learns from it
 
 
+def test_part_trajectory_reads_the_spread_off_thresholded_masks_when_asked(registry):
+    """A square doubles its side between two frames. In frame 1 its soft mask also has a faint
+    tail (0.2) over the box the square will fill: the soft covariance then grows far less
+    than the square does, the thresholded one exactly 4x, which a 2x zoom matches."""
+    geometry = VideoGeometry(frames=2, height=32, width=32)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    decoder = registry.build("decoder", "sprite_frame_decoder", {"max_linear": 0.5}, geometry=geometry,
+                             content_shape=encoder.code_shape, frame_code_dim=2)
+    with torch.no_grad():  # code (0, 1): A = I / 2, the backward map of a 2x zoom about the anchor
+        decoder.motion_head.weight[0, 1] = decoder.motion_head.weight[3, 1] = -math.atanh(0.999999)
+    codes = torch.zeros(1, 2, *encoder.code_shape)
+    codes[:, :, 6] = 20.0  # background everywhere ...
+    codes[:, 0, 6, 2:18, 0:16] = math.log(4.0)  # ... a faint tail (part mask 0.2) in frame 1 ...
+    codes[:, 0, 6, 6:14, 4:12] = -20.0  # ... around an 8-pixel square, centre (8, 10) in pixels
+    codes[:, 1, 6, 2:18, 0:16] = -20.0  # frame 2: a 16-pixel square, same centre
+    model = StubModel(content_encoder=encoder, decoder=decoder)
+    zoom = torch.tensor([[[0.0, 0.0], [0.0, 1.0]]])
+    scores = {}
+    for threshold in (0.0, 0.5):
+        traj = loss(registry, "part_trajectory", spread_threshold=threshold)
+        ctx = LossContext(model=model, batch={}, outputs={"content_codes": codes, "frame_codes": zoom})
+        scores[threshold] = traj(ctx, "generator").item()
+    assert scores[0.5] < 1e-4  # the zoom is what the thresholded masks show
+    assert scores[0.0] > 0.05  # the soft masks' spread grows less than 4x: it scores the right zoom as wrong
+
+
 def test_part_trajectory_needs_the_layered_pair(registry):
     video = const_video(0.0)
     ctx = LossContext(model=StubModel(content_encoder=nn.Linear(2, 2), decoder=nn.Linear(2, 2)), batch={},

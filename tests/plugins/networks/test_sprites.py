@@ -44,6 +44,7 @@ def test_contracts(registry):
     check_component("encoder", "layered_content_encoder", {"parts": 2, "width": 8}, registry=registry)
     settings = ContractSettings(content_shape=(2 * 3 + 3, 32, 32), frame_code_dim=CODE_DIM)
     check_component("decoder", "sprite_frame_decoder", {}, registry=registry, settings=settings)
+    check_component("decoder", "sprite_frame_decoder", {"linear": "similarity"}, registry=registry, settings=settings)
 
 
 def test_the_content_map_keeps_the_frame_and_starts_with_the_part_prior(registry):
@@ -102,6 +103,38 @@ def test_a_zoom_scales_the_part_about_its_own_centre(registry):
     bright = (out[0, 0] > 0).nonzero()
     assert bright[:, 0].min() == 6 and bright[:, 0].max() == 21  # 16 px tall, same centre
     assert bright[:, 1].min() == 6 and bright[:, 1].max() == 21
+
+
+def rectangle_scene(x0: int, y0: int, w: int, h: int) -> torch.Tensor:
+    """The content map of a bright ``w`` × ``h`` rectangle on a dark background, as part 1."""
+    img = torch.full((1, 3, 32, 32), -0.8)
+    img[..., y0 : y0 + h, x0 : x0 + w] = 0.9
+    logits = torch.zeros(1, 2, 32, 32)
+    logits[:, 0] = 20.0
+    logits[:, 0, y0 : y0 + h, x0 : x0 + w] = -20.0
+    return torch.cat([img, torch.full((1, 3, 32, 32), -0.8), logits], dim=1)
+
+
+def test_similarity_maps_turn_a_part_by_any_angle_and_scale_it(registry):
+    dec = decoder(registry, linear="similarity", max_log_scale=1.0)
+    code = torch.eye(CODE_DIM)[:1]
+    with torch.no_grad():
+        dec.motion_head.weight[1, 0] = math.atanh(0.5)  # θ = π/2: beyond what a bounded map reaches
+    linear, shift = dec.part_affine(code)
+    assert torch.allclose(linear, torch.tensor([[[[0.0, 1.0], [-1.0, 0.0]]]]), atol=1e-6)  # R(-90°)
+    assert torch.equal(shift, torch.zeros(1, 1, 2))
+    # A 12 × 4 bar centred at (15.5, 15.5) stands upright after a quarter turn about its centre.
+    out = dec(rectangle_scene(10, 14, 12, 4), code)
+    bright = (out[0, 0] > 0).nonzero()
+    assert (bright[:, 0].min(), bright[:, 0].max()) == (10, 21)  # rows: 12 tall
+    assert (bright[:, 1].min(), bright[:, 1].max()) == (14, 17)  # columns: 4 wide
+    with torch.no_grad():
+        dec.motion_head.weight[1, 0] = 0.0
+        dec.motion_head.weight[0, 0] = math.atanh(math.log(2.0))  # s = 2, no turn
+    linear, _ = dec.part_affine(code)
+    assert torch.allclose(linear, 0.5 * torch.eye(2).view(1, 1, 2, 2), atol=1e-6)
+    assert torch.allclose(dec(rectangle_scene(10, 14, 12, 4), torch.zeros(1, CODE_DIM)),
+                          rectangle_scene(10, 14, 12, 4)[:, :3], atol=1e-4)  # zero code: identity
 
 
 def test_anchors_are_mask_centroids(registry):
