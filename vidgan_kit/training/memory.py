@@ -3,9 +3,9 @@
 Why. glibc serves every allocation above its mmap threshold (at most 32 MiB, often far less)
 with a fresh ``mmap`` and gives it back with ``munmap`` when freed. A training step on a
 CPU allocates the same large activations and gradients every step, so every step the
-kernel hands out, and zeroes, fresh pages for all of them: one page fault per 4 KiB. On
-2 CPU cores this was most of ``aten::fill_``'s time in a profile of a Dual-MTGAN step, and
-turning it off made a 64×64 training step 1.8× faster (``benchmarks/RESULTS.md``). The
+kernel hands out, and zeroes, fresh pages for all of them: one page fault per 4 KiB, paid
+by whichever operation first writes a new tensor. Keeping the memory made a 64×64
+Dual-MTGAN training step on 2 CPU cores 1.9× faster (``benchmarks/RESULTS.md``). The
 PyTorch CPU tuning guides fix the same thing by preloading jemalloc or tcmalloc; this does
 it with glibc's own switches, so nothing has to be installed or preloaded.
 
@@ -13,8 +13,8 @@ What. Inside :func:`reuse_freed_memory`, glibc serves large blocks from the heap
 (``M_MMAP_MAX = 0``) and does not give the heap's free top back to the kernel
 (``M_TRIM_THRESHOLD``), so the peak stays mapped and reused. On leaving, those two switches
 get glibc's default values back (its mmap threshold stops adapting: mallopt(3)) and the free
-memory is returned (``malloc_trim``). The settings are
-process-wide; off glibc Linux (macOS, Windows, musl) nothing changes.
+memory is returned (``malloc_trim``). The settings are process-wide; off glibc Linux
+(macOS, Windows, musl) nothing changes.
 """
 
 from __future__ import annotations
