@@ -27,6 +27,13 @@ the spurious translation it adds (for a rotating asymmetric shape the mask centr
 moves a little). A second table scores the decoder's scale and rotation (read off the linear
 part of its map) and the exact copy's against the truth's, in per cent and degrees; a
 rotation is scored as an angle even where the shape's symmetry hides it in the image.
+
+A third table asks where a zoom's scale is lost: over the zoom sources, how much of the
+true log scale per frame a linear read-out (least squares, fitted on 70 % of the clips,
+scored on the rest: held-out R²) recovers from E_M's keypoint features (what E_M sees)
+and from G_T's frame codes (what the decoder gets). About a quarter of the sources are
+zooms; give ``--pairs 512`` or more for this table: with fewer than ~100 zoom clips the
+read-out overfits its fitting clips and the R² says little.
 """
 
 from __future__ import annotations
@@ -118,6 +125,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
     pairs = test.transfer_pairs(pairs_n, seed=seed)
     grid = pixel_grid(geometry.height, geometry.width)
     errors: dict[str, dict[str, list[torch.Tensor]]] = defaultdict(lambda: defaultdict(list))
+    probe: dict[str, list[torch.Tensor]] = defaultdict(list)  # zoom sources: features and true log scale per frame
     for start in range(0, len(pairs), 32):
         chunk = pairs[start : start + 32]
         data = test.transfer_batch(chunk)
@@ -152,6 +160,12 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
         if callable(keypoint_moments):
             centres = keypoint_moments(source)[0].transpose(1, 2)  # [B, K, T, 2]
             found["E_M keypoints"] = displacement_error_px(centres, source_truth.unsqueeze(1), geometry)  # [B, K, T-1]
+        zooms = [i for i, family in enumerate(families) if family == "zoom"]
+        if zooms:
+            probe["log scale"].append(source_form[zooms, :, 0].log())
+            probe["G_T frame codes"].append(frame_codes[zooms])
+            if callable(getattr(model.motion_encoder, "trajectories", None)):
+                probe["E_M keypoint features"].append(model.motion_encoder.trajectories(source[zooms]).flatten(2))
         for i, family in enumerate(families):
             for stage, err in found.items():
                 for group in (family, "all"):
@@ -164,7 +178,26 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
             row[stage] = float(mean.min()) if mean.dim() else float(mean)  # E_M: its best keypoint
         row["pairs"] = len(stages["E_C masks"])
         table[group] = row
+    if probe["log scale"]:
+        target = torch.cat(probe["log scale"])
+        table["scale probe"] = {name: held_out_r2(torch.cat(probe[name]), target)
+                                for name in PROBED if probe[name]}
     return table, geometry
+
+
+PROBED = ("E_M keypoint features", "G_T frame codes")
+
+
+def held_out_r2(features: torch.Tensor, target: torch.Tensor, train_share: float = 0.7) -> float:
+    """R² on held-out clips of a least-squares linear read-out of ``target`` [N, T] from
+    ``features`` [N, T, F] (per frame; clips split, not frames, so no clip is in both parts)."""
+    x = torch.cat([features.float(), torch.ones(*features.shape[:2], 1)], dim=-1)
+    n = max(1, min(len(x) - 1, int(len(x) * train_share)))
+    x_fit, y_fit = x[:n].flatten(0, 1), target[:n].flatten()
+    x_test, y_test = x[n:].flatten(0, 1), target[n:].flatten()
+    ridge = 1e-3 * torch.eye(x_fit.shape[1])  # a touch of ridge: features can be collinear
+    weights = torch.linalg.solve(x_fit.T @ x_fit + ridge, x_fit.T @ y_fit)
+    return float(1 - (x_test @ weights - y_test).square().sum() / (y_test - y_test.mean()).square().sum())
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
@@ -181,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print(f"pairs   : {args.pairs} held-out pairs, {geometry.frames} frames {geometry.height}x{geometry.width},"
           f" {args.weights} weights of {args.run}")
     print()
-    groups = sorted(table, key=lambda g: (g == "all", g))
+    groups = sorted((g for g in table if g != "scale probe"), key=lambda g: (g == "all", g))
     shown = [s for s in STAGES if s in table["all"]]
     print("Displacement since frame 1: mean distance to the truth's, pixels")
     print()
@@ -198,6 +231,14 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print("|---|" + "---:|" * len(forms))
     for group in groups:
         print(f"| {group} | " + " | ".join(f"{table[group][f]:.1f}" for f in forms) + " |")
+    if "scale probe" in table:
+        print()
+        clips = table["zoom"]["pairs"]
+        print(f"Zoom sources ({clips}): held-out R² of the true log scale per frame, linear read-out from"
+              + (" (fewer than 100 clips: the read-out overfits, use --pairs 512)" if clips < 100 else ""))
+        print()
+        for name, r2 in table["scale probe"].items():
+            print(f"  {name:<22} {r2:.3f}")
     return table
 
 
