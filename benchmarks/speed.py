@@ -54,10 +54,11 @@ from torch.utils.data import DataLoader
 
 from vidgan_kit import PluginHost, hookimpl
 from vidgan_kit.interfaces import LossContext
-from vidgan_kit.recipe import OptimizerSpec, Recipe, apply_overrides, read_recipe_table, validate_recipe
+from vidgan_kit.recipe import Recipe, apply_overrides, read_recipe_table, validate_recipe
 from vidgan_kit.training import train
 from vidgan_kit.training.device import to_channels_last
 from vidgan_kit.training.memory import can_reuse_freed_memory, reuse_freed_memory
+from vidgan_kit.training.optim import build_optimizers
 from vidgan_kit.training.seeding import DeterminismSettings, seed_everything
 
 REPO = Path(__file__).resolve().parents[1]
@@ -169,12 +170,8 @@ class Setup:
         self.model.train()
         self.losses = {name: self.registry.build("loss", term.spec) for name, term in r.losses.items()}
         self.groups = self.model.parameter_groups()
-        for phase in r.phases:
-            spec = r.optimizers.get(phase.param_group, OptimizerSpec())
-            cls = torch.optim.AdamW if spec.type == "adamw" else torch.optim.Adam
-            self.optimizers[phase.param_group] = cls(
-                self.groups[phase.param_group], lr=spec.lr, betas=spec.betas, eps=spec.eps, weight_decay=spec.weight_decay
-            )
+        # The trainer's optimisers (lr_multipliers included), stepped by this hand-written loop.
+        self.optimizers = build_optimizers(r, self.groups, names={id(p): n for n, p in self.model.named_parameters()})
         # Which weighted terms each phase sums (all on from step 0 in this benchmark).
         self.terms = {
             phase.name: [(n, t.weight) for n, t in r.losses.items() if phase.name in getattr(self.losses[n], "phases", ("generator",))]

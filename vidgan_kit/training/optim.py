@@ -70,21 +70,20 @@ def build_optimizers(
             continue
         spec = recipe.optimizers.get(name, OptimizerSpec())
         cls = torch.optim.AdamW if spec.type == "adamw" else torch.optim.Adam
-        param_groups = _lr_param_groups(name, trainable, spec, names or {})
-        for group in param_groups:
-            group["lr"] *= lr_scale
-        out[name] = cls(param_groups, lr=spec.lr * lr_scale, betas=spec.betas, eps=spec.eps,
-                        weight_decay=spec.weight_decay)
+        lr = spec.lr * lr_scale
+        out[name] = cls(_lr_param_groups(name, trainable, spec, names or {}, lr), lr=lr, betas=spec.betas,
+                        eps=spec.eps, weight_decay=spec.weight_decay)
     return out
 
 
 def _lr_param_groups(
-    group: str, params: list[nn.Parameter], spec: OptimizerSpec, names: dict[int, str]
+    group: str, params: list[nn.Parameter], spec: OptimizerSpec, names: dict[int, str], lr: float
 ) -> list[dict[str, object]]:
-    """torch param groups of one optimiser: one per distinct learning rate, in first-seen
-    order of ``params`` (a fixed order, so saved optimiser state loads back in place)."""
+    """torch param groups of one optimiser: one per distinct learning rate (``lr`` times a
+    multiplier), in first-seen order of ``params`` (a fixed order, so saved optimiser state
+    loads back in place)."""
     if not spec.lr_multipliers:
-        return [{"params": params, "lr": spec.lr}]
+        return [{"params": params, "lr": lr}]
     if any(id(p) not in names for p in params):
         raise VidganError(f"optimizers.{group}.lr_multipliers: the trainer could not name this group's parameters.")
     # Longest prefix first; a prefix matches a whole name component ("head" is not "header").
@@ -106,7 +105,7 @@ def _lr_param_groups(
                       for k in unused)
             + f"\nThe group's parameters live under: {', '.join(tops)}."
         )
-    return [{"params": ps, "lr": spec.lr * factor} for factor, ps in by_factor.items()]
+    return [{"params": ps, "lr": lr * factor} for factor, ps in by_factor.items()]
 
 
 def clip_gradients(optimizer: torch.optim.Optimizer, max_norm: float) -> torch.Tensor:
