@@ -33,7 +33,9 @@ true log scale per frame a linear read-out (least squares, fitted on 70 % of the
 scored on the rest: held-out R²) recovers from E_M's keypoint features (what E_M sees)
 and from G_T's frame codes (what the decoder gets). About a quarter of the sources are
 zooms; give ``--pairs 512`` or more for this table: with fewer than ~100 zoom clips the
-read-out overfits its fitting clips and the R² says little.
+read-out overfits its fitting clips and the R² says little. Beside it, how the scale read off
+E_C's part masks (soft, and thresholded at 0.5: the target ``part_trajectory``'s covariance
+residual uses) and the decoder's own scale follow the truth's.
 """
 
 from __future__ import annotations
@@ -163,6 +165,11 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
         zooms = [i for i, family in enumerate(families) if family == "zoom"]
         if zooms:
             probe["log scale"].append(source_form[zooms, :, 0].log())
+            zoom_masks = masks.view(b, t, *masks.shape[1:])[zooms, :, 0]  # part 0, [Z, T, H, W]
+            for name, m in (("E_C soft masks", zoom_masks), ("E_C masks > 0.5", (zoom_masks > 0.5).float())):
+                det = torch.linalg.det(mask_moments(m, grid)[1]).clamp_min(1e-12)  # [Z, T]
+                probe[name].append(0.25 * (det / det[:, :1]).log())  # log scale since frame 1
+            probe["G_I reconstruction"].append(recon_scale[zooms].log())
             probe["G_T frame codes"].append(frame_codes[zooms])
             if callable(getattr(model.motion_encoder, "trajectories", None)):
                 probe["E_M keypoint features"].append(model.motion_encoder.trajectories(source[zooms]).flatten(2))
@@ -182,10 +189,20 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
         target = torch.cat(probe["log scale"])
         table["scale probe"] = {name: held_out_r2(torch.cat(probe[name]), target)
                                 for name in PROBED if probe[name]}
+        table["scale follow"] = {name: follows(torch.cat(probe[name]), target) for name in FOLLOWED}
     return table, geometry
 
 
 PROBED = ("E_M keypoint features", "G_T frame codes")
+FOLLOWED = ("E_C soft masks", "E_C masks > 0.5", "G_I reconstruction")
+
+
+def follows(estimate: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """How a log scale per frame [Z, T] follows the truth's: correlation, least-squares slope
+    through 0 (1: follows fully, 0: does not move with it) and the two standard deviations."""
+    e, y = estimate.flatten().float(), truth.flatten().float()
+    return {"corr": float(torch.corrcoef(torch.stack([e, y]))[0, 1]), "slope": float((e * y).sum() / (y * y).sum()),
+            "std": float(e.std()), "truth std": float(y.std())}
 
 
 def held_out_r2(features: torch.Tensor, target: torch.Tensor, train_share: float = 0.7) -> float:
@@ -214,7 +231,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print(f"pairs   : {args.pairs} held-out pairs, {geometry.frames} frames {geometry.height}x{geometry.width},"
           f" {args.weights} weights of {args.run}")
     print()
-    groups = sorted((g for g in table if g != "scale probe"), key=lambda g: (g == "all", g))
+    groups = sorted((g for g in table if g not in ("scale probe", "scale follow")), key=lambda g: (g == "all", g))
     shown = [s for s in STAGES if s in table["all"]]
     print("Displacement since frame 1: mean distance to the truth's, pixels")
     print()
@@ -239,6 +256,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         print()
         for name, r2 in table["scale probe"].items():
             print(f"  {name:<22} {r2:.3f}")
+        print()
+        print("How the log scale since frame 1 follows the truth's (slope 1: fully, 0: not at all)")
+        print()
+        print("| read off | correlation | slope | std | truth std |")
+        print("|---|---:|---:|---:|---:|")
+        for name, f in table["scale follow"].items():
+            print(f"| {name} | {f['corr']:.3f} | {f['slope']:.3f} | {f['std']:.4f} | {f['truth std']:.3f} |")
     return table
 
 

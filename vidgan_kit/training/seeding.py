@@ -97,8 +97,8 @@ class DeterminismSettings:
             torch.backends.cudnn.deterministic = True
             # Deterministic mode also fills every new tensor (torch.empty) with NaN, a guard
             # for ops that would return memory they never wrote. None of ours does (the
-            # resume bit-identity test checks the outcome), and the fills were 30 % of a
-            # 64×64 training step on a CPU: off.
+            # resume bit-identity test checks the outcome), and the fills were the largest
+            # item of a 64×64 training step's CPU profile (benchmarks/step_profile.py): off.
             torch.utils.deterministic.fill_uninitialized_memory = False
         if threads > 0:
             torch.set_num_threads(threads)

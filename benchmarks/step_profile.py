@@ -1,0 +1,95 @@
+"""Where a training step's time goes: page faults per step and the top operators.
+
+    python benchmarks/step_profile.py                          # fp32 + channels_last, 64x64x16, batch 16
+    python benchmarks/step_profile.py --precision bf16 --no-channels-last
+    python benchmarks/step_profile.py --set train.reuse_cpu_memory=false
+
+One iteration as ``speed.py`` times it (same recipe handling: every loss on from step 0,
+EMA off, the trainer's optimisers, the recipe's allocator setting and deterministic mode):
+
+- seconds and **minor page faults** (``resource.getrusage``) of each of ``--steps``
+  iterations: with ``train.reuse_cpu_memory`` off, glibc maps every large tensor afresh and
+  the faults stay in the hundreds of thousands per step;
+- a ``torch.profiler`` table of ``--profiled`` further iterations, operators by self CPU
+  time, and each model slot's forward time (module hooks).
+
+The profiler's own overhead inflates the times inside it; read its table as shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shlex
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed import REPO, Setup, fixed_batch, load_benchmark_recipe  # noqa: E402
+
+from vidgan_kit import PluginHost  # noqa: E402
+from vidgan_kit.training.memory import reuse_freed_memory  # noqa: E402
+from vidgan_kit.training.seeding import DeterminismSettings  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", type=Path, default=REPO / "recipes" / "dual_mtgan.toml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe override (repeatable)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument("--no-channels-last", action="store_true")
+    parser.add_argument("--steps", type=int, default=6, help="iterations timed with their page faults")
+    parser.add_argument("--profiled", type=int, default=2, help="further iterations under torch.profiler")
+    parser.add_argument("--rows", type=int, default=15, help="operators shown")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=16)
+    args = parser.parse_args(argv)
+    print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
+
+    torch.set_num_threads(args.threads)
+    registry = PluginHost.create().registry
+    recipe = load_benchmark_recipe(args, registry)
+    DeterminismSettings.apply(recipe.train.deterministic, recipe.train.threads)
+    dataset = registry.build("dataset", recipe.data, geometry=recipe.video.geometry(), split="train", seed=recipe.seed)
+    with reuse_freed_memory(recipe.train.reuse_cpu_memory) as reused:
+        print(f"memory  : freed CPU memory {'reused' if reused else 'NOT reused'} between steps")
+        setup = Setup(recipe, registry, args.precision, not args.no_channels_last)
+        batch = fixed_batch(dataset, args.batch)
+        print()
+        print("| step | seconds | minor page faults |")
+        print("|---:|---:|---:|")
+        for i in range(args.steps):
+            faults, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
+            setup.step(batch, i)
+            seconds = time.perf_counter() - start
+            print(f"| {i + 1} | {seconds:.2f} | {resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults} |",
+                  flush=True)
+
+        forward: dict[str, float] = defaultdict(float)
+        started: dict[str, float] = {}
+        for name, module in setup.model.named_children():
+            module.register_forward_pre_hook(lambda m, a, name=name: started.__setitem__(name, time.perf_counter()))
+            module.register_forward_hook(
+                lambda m, a, o, name=name: forward.__setitem__(name, forward[name] + time.perf_counter() - started[name])
+            )
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for i in range(args.steps, args.steps + args.profiled):
+                setup.step(batch, i)
+    print()
+    print(f"forward time per slot, per iteration ({args.profiled} profiled):")
+    for name, seconds in sorted(forward.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:<22} {seconds / args.profiled:.3f} s")
+    print()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows, max_name_column_width=45))
+
+
+if __name__ == "__main__":
+    main()
