@@ -83,15 +83,16 @@ def displacement_error_px(path: torch.Tensor, truth: torch.Tensor, geometry: Vid
 
 
 def part_motion(
-    decoder: torch.nn.Module, anchors: torch.Tensor, frame_codes: torch.Tensor
+    decoder: torch.nn.Module, content: torch.Tensor, frame_codes: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """What the decoder does to part 0 in each frame: where its anchor lands, its scale and its
-    rotation (forward, radians). The backward map ``src(p) = a + A (p - a) + e`` sends the
-    output point ``a - A⁻¹ e`` to the anchor ``a``; ``A = R(-θ) / s`` for a similarity.
-    anchors [B, K, 2], frame_codes [B, T, F] → ([B, T, 2], [B, T], [B, T])."""
-    b, t = frame_codes.shape[:2]
-    linear, shift = decoder.part_affine(frame_codes.flatten(0, 1))
-    linear, shift = linear.view(b, t, -1, 2, 2)[:, :, 0], shift.view(b, t, -1, 2)[:, :, 0]
+    """What the decoder does to part 0 of a content map in each frame: where its anchor lands,
+    its scale and its rotation (forward, radians). The backward map ``src(p) = a + A (p - a) + e``
+    (``decoder.part_maps``: as applied, after any bounce) sends the output point ``a - A⁻¹ e``
+    to the anchor ``a``; ``A = R(-θ) / s`` for a similarity.
+    content [B, *content_shape], frame_codes [B, T, F] → ([B, T, 2], [B, T], [B, T])."""
+    linear, shift = decoder.part_maps(content, frame_codes)
+    linear, shift = linear[:, :, 0], shift[:, :, 0]
+    anchors = decoder.anchors(decoder.layers(content)[2])
     point = anchors[:, None, 0] - torch.linalg.solve(linear, shift.unsqueeze(-1)).squeeze(-1)
     scale = torch.linalg.det(linear).abs().clamp_min(1e-8).rsqrt()
     backward_angle = torch.atan2(linear[..., 1, 0] - linear[..., 0, 1], linear[..., 0, 0] + linear[..., 1, 1])
@@ -120,7 +121,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
     pipe = load_pipeline(run, registry=host.registry, use_ema=use_ema, notes=lambda message: None)
     model, geometry = pipe.model, pipe.geometry
     encoder, decoder = model.content_encoder, model.decoder
-    if not callable(getattr(encoder, "part_masks", None)) or not callable(getattr(decoder, "part_affine", None)):
+    if not callable(getattr(encoder, "part_masks", None)) or not callable(getattr(decoder, "part_maps", None)):
         raise SystemExit(f"{run}: needs a layered model (layered_content_encoder + sprite_frame_decoder)")
     keypoint_moments = getattr(model.motion_encoder, "moments", None)
     test = test_split(read_index(run), host.registry, geometry)
@@ -140,13 +141,13 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
         transfer_form = torch.stack([true_scale_angle(a, m, geometry) for a, _, m in factors])
         families = [m.kind for _, _, m in factors]
 
-        masks = encoder.part_masks(encoder(source.flatten(0, 1)))  # [B*T, K, H, W]
+        source_codes = encoder(source.flatten(0, 1))
+        masks = encoder.part_masks(source_codes)  # [B*T, K, H, W]
         mask_centres = mask_moments(masks, grid)[0].view(b, t, -1, 2)[:, :, 0]
         frame_codes = model.temporal_generator(MotionPosterior(*model.motion_encoder(source)).mean, t)
-        source_anchors = decoder.anchors(masks.view(b, t, *masks.shape[1:])[:, 0])
-        target_anchors = decoder.anchors(encoder.part_masks(encoder(image)))
-        recon_point, recon_scale, recon_angle = part_motion(decoder, source_anchors, frame_codes)
-        moved_point, moved_scale, moved_angle = part_motion(decoder, target_anchors, frame_codes)
+        source_first = source_codes.view(b, t, *source_codes.shape[1:])[:, 0]
+        recon_point, recon_scale, recon_angle = part_motion(decoder, source_first, frame_codes)
+        moved_point, moved_scale, moved_angle = part_motion(decoder, encoder(image), frame_codes)
         found = {
             "E_C masks": displacement_error_px(mask_centres, source_truth, geometry),
             "G_I reconstruction": displacement_error_px(recon_point, source_truth, geometry),

@@ -168,7 +168,7 @@ class PartTrajectoryLoss(Loss):
     """L_traj: each moved part lands where the content encoder finds it in the clip's frames.
 
     For the reconstruction Ṽ_x (x¹'s content, V's motion codes), the decoder's backward map
-    of part k at frame t is ``src(p) = a + A (p - a) + e`` with ``a`` the part's centroid in
+    of part k at frame t (``decoder.part_maps``: as applied, after any bounce) is ``src(p) = a + A (p - a) + e`` with ``a`` the part's centroid in
     x¹. The content encoder's masks of frame x^t give the part's centroid μ_t and
     covariance Σ_t there. If the map is right, it sends μ_t back onto ``a`` and Σ_t onto
     x¹'s Σ_1: the residuals ``A (μ_t - a) + e`` and ``(A Σ_t Aᵀ - Σ_1) / tr Σ_1`` are scored
@@ -214,7 +214,7 @@ class PartTrajectoryLoss(Loss):
             )
         centre, cov, mass = _part_moments(ctx, codes, "part_trajectory")
         decoder = require_slot(ctx, "decoder", "part_trajectory")
-        part_affine = _needs(decoder, "part_affine", "part_trajectory", "decoder", "sprite_frame_decoder")
+        part_maps = _needs(decoder, "part_maps", "part_trajectory", "decoder", "sprite_frame_decoder")
         k = centre.shape[2]
         with torch.no_grad():
             keep = (mass[:, 1:] >= self.config.min_mass * mass[:, :1]).float()  # [B, T-1, K]
@@ -227,9 +227,9 @@ class PartTrajectoryLoss(Loss):
                 keep_shape = keep * (found[:, 1:] & found[:, :1]).float()
             spread = cov[:, :1]
             scale = spread.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-4)  # tr Σ_1, [B, 1, K]
-        linear, shift = part_affine(frame_codes.flatten(0, 1))
-        linear = linear.float().view(b, t, k, 2, 2)[:, 1:]
-        shift = shift.float().view(b, t, k, 2)[:, 1:]
+        # The maps as the decoder applies them to x¹'s content (bounces and part units included).
+        linear, shift = part_maps(codes[:, 0], frame_codes)
+        linear, shift = linear.float()[:, 1:], shift.float()[:, 1:]
         moved = torch.einsum("btkij,btkj->btki", linear, centre[:, 1:] - anchor) + shift
         position = moved.square().sum(-1)  # [B, T-1, K]
         back = linear @ cov[:, 1:] @ linear.transpose(-1, -2)

@@ -11,6 +11,7 @@ encoder             ``layered_content_encoder``        :class:`LayeredContentEnc
 encoder             ``conv3d_motion_encoder``          :class:`Conv3dMotionEncoder`
 encoder             ``keypoint_motion_encoder``        :class:`KeypointMotionEncoder`
 temporal_generator  ``lstm_temporal_generator``        :class:`LSTMTemporalGenerator`
+temporal_generator  ``basis_temporal_generator``       :class:`BasisTemporalGenerator`
 decoder             ``conv_frame_decoder``             :class:`ConvFrameDecoder`
 decoder             ``warp_frame_decoder``             :class:`WarpFrameDecoder`
 decoder             ``sprite_frame_decoder``           :class:`SpriteFrameDecoder`
@@ -19,6 +20,7 @@ discriminator       ``conv3d_video_discriminator``     :class:`Conv3dVideoDiscri
 ==================  =================================  ===================================
 """
 
+from .basis import BasisTemporalGenerator
 from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscriminator
 from .encoders import Conv3dMotionEncoder, ConvContentEncoder
 from .generators import ConvFrameDecoder, LSTMTemporalGenerator
@@ -31,6 +33,7 @@ __all__ = [
     "Conv3dMotionEncoder",
     "KeypointMotionEncoder",
     "LSTMTemporalGenerator",
+    "BasisTemporalGenerator",
     "ConvFrameDecoder",
     "SpatialContentEncoder",
     "WarpFrameDecoder",

@@ -2,6 +2,7 @@
 
 from vidgan_kit import Registrar, hookimpl
 
+from .basis import BasisTemporalGenerator
 from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscriminator
 from .encoders import Conv3dMotionEncoder, ConvContentEncoder
 from .generators import ConvFrameDecoder, LSTMTemporalGenerator
@@ -53,6 +54,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         LSTMTemporalGenerator,
         config=LSTMTemporalGenerator.Config,
         summary="G_T: LSTM turning z_M into one motion code per frame (z_M fed at every step).",
+    )
+    registry.add(
+        "temporal_generator",
+        "basis_temporal_generator",
+        BasisTemporalGenerator,
+        config=BasisTemporalGenerator.Config,
+        summary="G_T: z_M → per-frame codes as smooth curves on a fixed temporal basis (DCT or Legendre).",
     )
     registry.add(
         "decoder",

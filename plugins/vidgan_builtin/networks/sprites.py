@@ -32,18 +32,29 @@ Properties worth knowing:
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
-from ._affine import backward_grids, bounded_affine, mask_moments, pixel_grid, similarity_affine
+from ._affine import (
+    backward_grids,
+    bounded_affine,
+    confident_moments,
+    fold,
+    mask_moments,
+    pixel_grid,
+    reflect_shift,
+    similarity_affine,
+    similarity_linear,
+)
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
@@ -136,6 +147,46 @@ class SpriteFrameDecoder(FrameDecoder):
         max_shift: float = Field(
             2.0, gt=0, description="Bound on the shift e_k (tanh), in normalised units (the frame spans 2)."
         )
+        boundary: Literal["none", "reflect"] = Field(
+            "none",
+            description="`reflect`: a part's anchor bounces off the frame's edges (its reach: `reach` times the"
+            " standard deviation of its confident mask pixels, per axis), so one motion code means one velocity"
+            " whatever the target's walls; raise `max_shift` with it, the code then gives the unfolded travel."
+            " `none`: moved as coded.",
+        )
+        reach: float = Field(
+            2.0, gt=0,
+            description="With boundary = reflect, the initial ratio (learnt) of a part's reach from its anchor to"
+            " its mask's standard deviation (2 for a disc).",
+        )
+        motion_units: Literal["frame", "part"] = Field(
+            "frame",
+            description="`part` (needs linear = similarity): the code's turn angle and log scale are divided by the"
+            " part's radius relative to `reference_radius`, so one code turns or zooms a small and a large part at"
+            " the same edge speed. `frame`: the same angle and scale for every part.",
+        )
+        reference_radius: float = Field(
+            0.25, gt=0,
+            description="With motion_units = part, the radius (root of the trace of the part's confident-pixel"
+            " covariance, normalised units: the frame spans 2) at which the code means what it says.",
+        )
+        zoom_range: tuple[float, float] | None = Field(
+            None,
+            description="With linear = similarity, [min, max] scale (initial values, learnt): a part's log scale"
+            " bounces between them instead of running on (the code then gives the unfolded zoom). None: no bounds"
+            " beyond max_log_scale.",
+        )
+
+        @model_validator(mode="after")
+        def _similarity_options(self) -> "SpriteFrameDecoder.Config":
+            if self.linear != "similarity":
+                if self.motion_units == "part":
+                    raise ValueError("motion_units = 'part' needs linear = 'similarity' (a scale and an angle to divide)")
+                if self.zoom_range is not None:
+                    raise ValueError("zoom_range needs linear = 'similarity' (a log scale to bounce)")
+            if self.zoom_range is not None and not 0 < self.zoom_range[0] < 1 < self.zoom_range[1]:
+                raise ValueError(f"zoom_range must satisfy 0 < min < 1 < max (scale 1 is frame 1), got {list(self.zoom_range)}")
+            return self
 
     def __init__(
         self,
@@ -162,6 +213,10 @@ class SpriteFrameDecoder(FrameDecoder):
         # No bias: a zero motion code is the identity, whatever the training did.
         self.motion_head = nn.Linear(frame_code_dim, 6 * self.parts, bias=False)
         nn.init.zeros_(self.motion_head.weight)  # identity at the start: the static baseline
+        if config.boundary == "reflect":
+            self.log_reach = nn.Parameter(torch.tensor(math.log(config.reach)))
+        if config.zoom_range is not None:
+            self.log_zoom_range = nn.Parameter(torch.tensor([math.log(v) for v in config.zoom_range]))
         self.register_buffer("identity_grid", pixel_grid(*expected), persistent=False)
 
     def layers(self, content: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -182,8 +237,50 @@ class SpriteFrameDecoder(FrameDecoder):
         """Centroid of each part's mask, ``[N, parts, 2]`` in normalised (x, y)."""
         return mask_moments(masks, self.identity_grid)[0]
 
+    def part_geometry(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each part's centre ``[N, parts, 2]`` and per-axis standard deviation ``[N, parts, 2]``
+        from its confident mask pixels (``_affine.confident_moments``), without gradient: they
+        say where a part's walls and size are; the masks are learnt from other terms."""
+        with torch.no_grad():
+            centre, cov = confident_moments(masks.float(), self.identity_grid)
+        return centre, cov.diagonal(dim1=-2, dim2=-1).clamp_min(1e-8).sqrt()
+
+    def part_maps(self, content: torch.Tensor, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The maps the decoder applies to a content map ``[N, *content_shape]`` for motion codes
+        ``[N, T, frame_code_dim]``: linear parts ``A`` [N, T, parts, 2, 2] and shifts ``e``
+        [N, T, parts, 2], after the options that depend on the parts' geometry (``motion_units``,
+        ``zoom_range``, ``boundary``); with none of them, :meth:`part_affine` of every code."""
+        n, t = motion.shape[:2]
+        k = self.parts
+        geometric = self.config.boundary != "none" or self.config.motion_units != "frame"
+        spread = self.part_geometry(self.layers(content)[2])[1] if geometric else None
+        if self.config.linear == "similarity":
+            raw = self.motion_head(motion).view(n, t, k, 6)
+            log_scale = self.config.max_log_scale * torch.tanh(raw[..., 0])
+            angle = torch.pi * torch.tanh(raw[..., 1])
+            if self.config.motion_units == "part":
+                radius = spread.square().sum(-1).sqrt()  # sqrt(tr Σ), [N, K]
+                relative = (self.config.reference_radius / radius.clamp_min(1e-3)).unsqueeze(1).to(raw.dtype)
+                log_scale, angle = log_scale * relative, angle * relative
+            if self.config.zoom_range is not None:
+                lo, hi = self.log_zoom_range[0].clamp(max=-1e-3), self.log_zoom_range[1].clamp(min=1e-3)
+                log_scale = fold(log_scale, lo, hi)  # 0 stays 0: a zero code is still the identity
+            linear = similarity_linear(log_scale, angle)
+            shift = self.config.max_shift * torch.tanh(raw[..., 4:])
+        else:
+            linear, shift = self.part_affine(motion.reshape(n * t, -1))
+            linear, shift = linear.view(n, t, k, 2, 2), shift.view(n, t, k, 2)
+        if self.config.boundary == "reflect":
+            anchors = self.anchors(self.layers(content)[2]).unsqueeze(1).expand(n, t, k, 2)
+            reach = (self.log_reach.exp() * spread).unsqueeze(1).expand(n, t, k, 2)
+            shift = reflect_shift(anchors.reshape(-1, k, 2), reach.reshape(-1, k, 2), linear.reshape(-1, k, 2, 2),
+                                  shift.reshape(-1, k, 2)).view(n, t, k, 2)
+        return linear, shift
+
     def part_affine(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The backward maps' linear parts ``A`` [N, parts, 2, 2] and shifts ``e`` [N, parts, 2]."""
+        """The backward maps' linear parts ``A`` [N, parts, 2, 2] and shifts ``e`` [N, parts, 2] as
+        the codes ``[N, frame_code_dim]`` give them, before any option that depends on the parts'
+        geometry (see :meth:`part_maps`)."""
         raw = self.motion_head(motion).view(motion.shape[0], self.parts, 6)
         if self.config.linear == "similarity":
             return similarity_affine(raw, self.config.max_log_scale, self.config.max_shift)
@@ -194,7 +291,7 @@ class SpriteFrameDecoder(FrameDecoder):
         self._check_content(content)
         if motion.shape != (n, self.frame_code_dim):
             raise ShapeError(f"sprite_frame_decoder: expected motion [{n}, {self.frame_code_dim}], got {tuple(motion.shape)}")
-        return self.compose(content, *self.part_affine(motion))
+        return self._compose_clip(content, *self.part_maps(content, motion.unsqueeze(1)))[:, 0]
 
     def render_held(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """A clip per content map ``[N, *content_shape]`` held over the frames of ``motion``
@@ -207,8 +304,7 @@ class SpriteFrameDecoder(FrameDecoder):
                 f"sprite_frame_decoder: expected motion [{content.shape[0]}, T, {self.frame_code_dim}], "
                 f"got {tuple(motion.shape)}"
             )
-        linear, shift = self.part_affine(motion.reshape(n * t, -1))
-        return self._compose_clip(content, linear.view(n, t, *linear.shape[1:]), shift.view(n, t, *shift.shape[1:]))
+        return self._compose_clip(content, *self.part_maps(content, motion))
 
     def compose(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """The frame of a content map ``[N, *content_shape]`` with each part moved by the backward

@@ -442,6 +442,31 @@ def test_part_trajectory_is_zero_when_the_parts_land_where_they_are(registry, mo
     assert scores["right"].requires_grad  # the motion path learns from it
 
 
+def test_part_trajectory_scores_the_maps_as_the_decoder_applies_them(registry):
+    """With boundary = reflect, a code that carries the part 8 px past its wall lands it 8 px
+    back from the wall; a clip that shows it there is the right answer, not the unbounced one."""
+    geometry = VideoGeometry(frames=2, height=32, width=32)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    decoder = registry.build("decoder", "sprite_frame_decoder", {"max_shift": 2.0, "boundary": "reflect"},
+                             geometry=geometry, content_shape=encoder.code_shape, frame_code_dim=2)
+    with torch.no_grad():  # code (0, 1): e_x = -1, i.e. 16 px to the right
+        decoder.motion_head.weight[4, 1] = -math.atanh(0.5)
+    first = _square_codes([16])
+    _, spread = decoder.part_geometry(decoder.layers(first[:, 0])[2])
+    wall = 32 - 2.0 * spread[0, 0, 0].item() * 16  # rightmost anchor, pixels (reach: 2 standard deviations)
+    bounced_x0 = round(2 * wall - (20 + 16)) - 4  # the square's left column once its centre is folded back
+    model = StubModel(content_encoder=encoder, decoder=decoder)
+    traj = loss(registry, "part_trajectory")
+    frame_codes = torch.tensor([[[0.0, 0.0], [0.0, 1.0]]])
+    score = {}
+    for name, second in (("bounced", bounced_x0), ("unbounced", 32)):
+        codes = torch.cat([first, _square_codes([min(second, 24)])], dim=1)
+        score[name] = traj(LossContext(model=model, batch={}, outputs={"content_codes": codes,
+                                                                       "frame_codes": frame_codes}), "generator").item()
+    assert score["bounced"] < 0.01
+    assert score["unbounced"] > 0.1
+
+
 def test_part_trajectory_reads_the_spread_off_thresholded_masks_when_asked(registry):
     """A square doubles its side between two frames. In frame 1 its soft mask also has a faint
     tail (0.2) over the box the square will fill: the soft covariance then grows far less

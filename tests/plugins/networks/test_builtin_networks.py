@@ -27,6 +27,7 @@ NETWORKS = [
     ("encoder", "conv_content_encoder", ContentEncoder),
     ("encoder", "conv3d_motion_encoder", MotionEncoder),
     ("temporal_generator", "lstm_temporal_generator", TemporalGenerator),
+    ("temporal_generator", "basis_temporal_generator", TemporalGenerator),
     ("decoder", "conv_frame_decoder", FrameDecoder),
     ("discriminator", "conditional_image_discriminator", ImageDiscriminator),
     ("discriminator", "conv3d_video_discriminator", VideoDiscriminator),

@@ -9,7 +9,7 @@ import torch
 
 import vidgan_kit
 from vidgan_kit import VideoGeometry
-from vidgan_kit.errors import ShapeError
+from vidgan_kit.errors import RecipeError, ShapeError
 from vidgan_kit.testing import ContractSettings, check_component
 
 G = VideoGeometry(frames=4, height=32, width=32)
@@ -168,3 +168,93 @@ def test_zero_motion_gives_the_image_exactly_with_soft_masks(registry):
     with torch.no_grad():
         dec.motion_head.weight.normal_()
     assert torch.allclose(dec(content, torch.zeros(3, CODE_DIM)), image, atol=1e-5)
+
+
+def test_reflect_bounces_a_part_off_the_frame_edge(registry):
+    """A code that would carry the part past the right wall brings it back by the overshoot."""
+    dec = decoder(registry, boundary="reflect", max_shift=2.0)
+    _, content = square_scene(20, 12, size=8)  # columns 20..27, centre x 24 px; 4 px from the right edge
+    _, spread = dec.part_geometry(dec.layers(content)[2])
+    reach = 2.0 * spread[0, 0, 0].item() * 16  # the part's reach in pixels: 2 standard deviations
+    with torch.no_grad():
+        dec.motion_head.weight[4, 0] = -math.atanh(0.5)  # e_x = -1: the anchor would move 16 px right
+    wall = 32 - reach  # the furthest the anchor may go
+    want_centre = wall - (24 + 16 - wall)  # 16 px right, folded back at the wall
+    out = dec(content, torch.eye(CODE_DIM)[:1])
+    columns = (out[0, 0] > 0).float().sum(0)
+    centre = ((torch.arange(32) + 0.5) * columns).sum() / columns.sum()
+    assert centre.item() == pytest.approx(want_centre, abs=0.3)
+    # Without the option the same code carries the part out of the frame.
+    plain = decoder(registry, max_shift=2.0)
+    plain.load_state_dict({"motion_head.weight": dec.motion_head.weight})
+    assert (plain(content, torch.eye(CODE_DIM)[:1])[0, 0] > 0).sum() == 0
+
+
+def test_reflect_keeps_a_zero_code_the_identity_at_an_edge(registry):
+    dec = decoder(registry, boundary="reflect")
+    with torch.no_grad():
+        dec.motion_head.weight.normal_()
+    image, content = square_scene(24, 0, size=8)  # touching the top and right edges
+    assert torch.allclose(dec(content, torch.zeros(1, CODE_DIM)), image, atol=1e-4)
+
+
+def test_part_units_turn_a_small_part_faster_by_the_ratio_of_radii(registry):
+    dec = decoder(registry, linear="similarity", motion_units="part")
+    code = torch.zeros(1, 1, CODE_DIM)
+    code[..., 0] = 1.0
+    with torch.no_grad():
+        dec.motion_head.weight[1, 0] = 0.1  # a turn
+        dec.motion_head.weight[0, 0] = 0.1  # and a zoom
+    small, large = square_scene(4, 4, size=6)[1], square_scene(4, 4, size=12)[1]
+    turns = []
+    for content in (small, large):
+        linear, _ = dec.part_maps(content, code)
+        a = linear[0, 0, 0]
+        turns.append((torch.atan2(a[0, 1], a[0, 0]), -0.5 * torch.logdet(a)))  # (θ, log s)
+    assert (turns[0][0] / turns[1][0]).item() == pytest.approx(2.0, rel=0.02)  # radius ratio 1 : 2
+    assert (turns[0][1] / turns[1][1]).item() == pytest.approx(2.0, rel=0.02)
+    frame_units = decoder(registry, linear="similarity")
+    frame_units.load_state_dict(dec.state_dict())
+    same = [frame_units.part_maps(c, code)[0] for c in (small, large)]
+    assert torch.allclose(same[0], same[1])
+
+
+def test_zoom_range_bounces_the_scale_between_learnt_bounds(registry):
+    dec = decoder(registry, linear="similarity", zoom_range=(0.5, 1.5), max_log_scale=3.0)
+    _, content = square_scene(10, 10)
+    log_scales = torch.linspace(-2.5, 2.5, 11)
+    with torch.no_grad():
+        dec.motion_head.weight[0, 0] = 1.0
+    code = torch.zeros(1, 11, CODE_DIM)
+    code[0, :, 0] = torch.atanh(log_scales / 3.0)
+    linear, _ = dec.part_maps(content, code)
+    got = -0.5 * torch.logdet(linear[0, :, 0])
+    lo, hi = math.log(0.5), math.log(1.5)
+    assert got.min() >= lo - 1e-5 and got.max() <= hi + 1e-5
+    inside = (log_scales > lo) & (log_scales < hi)
+    assert torch.allclose(got[inside], log_scales[inside], atol=1e-5)  # unchanged between the bounds
+    above = log_scales[-1]  # 2.5, folded back from hi: hi - (2.5 - hi), then from lo
+    span = hi - lo
+    phase = (above - lo) % (2 * span)
+    assert got[-1].item() == pytest.approx((lo + span - abs(phase - span)).item(), abs=1e-5)
+    assert dec.log_zoom_range.requires_grad  # the bounds are learnt
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"motion_units": "part"}, "motion_units = 'part' needs linear = 'similarity'"),
+        ({"zoom_range": (0.5, 1.5)}, "zoom_range needs linear = 'similarity'"),
+        ({"linear": "similarity", "zoom_range": (1.2, 1.5)}, "0 < min < 1 < max"),
+    ],
+)
+def test_geometry_options_that_cannot_work_are_recipe_errors(registry, params, message):
+    with pytest.raises(RecipeError, match=message):
+        decoder(registry, **params)
+
+
+def test_contracts_with_the_geometry_options(registry):
+    settings = ContractSettings(content_shape=(2 * 3 + 3, 32, 32), frame_code_dim=CODE_DIM)
+    check_component("decoder", "sprite_frame_decoder",
+                    {"linear": "similarity", "boundary": "reflect", "motion_units": "part", "zoom_range": (0.5, 1.5)},
+                    registry=registry, settings=settings)
