@@ -17,7 +17,7 @@ gradient at the parts' edges (a few pixels of reach: slow to learn large motions
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -198,6 +198,13 @@ class PartTrajectoryLoss(Loss):
             description="Read the covariance target off the pixels where a part mask exceeds this (0: the soft masks"
             " as they are, whose faint tails can hide how much a part grows).",
         )
+        shape: Literal["moments", "masks"] = Field(
+            "moments",
+            description="What the shape residual compares: `moments`, the covariance that the map sends frame t's"
+            " mask to against frame 1's; `masks`, frame 1's part mask moved by the map (as the decoder moves it)"
+            " against the mask E_C finds at frame t, pixel by pixel (a part must grow, shrink or turn as the"
+            " masks do; soft tails barely matter).",
+        )
 
     def __init__(self, config: Config, **wiring: Any) -> None:
         super().__init__()
@@ -232,10 +239,30 @@ class PartTrajectoryLoss(Loss):
         linear, shift = linear.float()[:, 1:], shift.float()[:, 1:]
         moved = torch.einsum("btkij,btkj->btki", linear, centre[:, 1:] - anchor) + shift
         position = moved.square().sum(-1)  # [B, T-1, K]
-        back = linear @ cov[:, 1:] @ linear.transpose(-1, -2)
-        shape = ((back - spread) / scale[..., None, None]).square().sum((-1, -2))
+        if self.config.shape == "masks":
+            shape = self._mask_residual(ctx, decoder, codes, linear, shift)
+        else:
+            back = linear @ cov[:, 1:] @ linear.transpose(-1, -2)
+            shape = ((back - spread) / scale[..., None, None]).square().sum((-1, -2))
         per_part = position * keep + self.config.spread_weight * shape * keep_shape
         return per_part.sum() / keep.sum().clamp_min(1.0)
+
+
+    @staticmethod
+    def _mask_residual(
+        ctx: LossContext, decoder: Any, codes: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor
+    ) -> torch.Tensor:
+        """Per clip, frame 2..T and part, how far frame 1's part mask moved by the maps ``linear``
+        [B, T-1, K, 2, 2] / ``shift`` [B, T-1, K, 2] is from the mask E_C finds in that frame: the
+        summed absolute difference over the frame, in units of the found mask's area. Only the
+        maps learn from it (E_C's masks are detached on both sides)."""
+        move_masks = _needs(decoder, "move_masks", "part_trajectory", "decoder", "sprite_frame_decoder")
+        b, t = codes.shape[:2]
+        found = _part_masks(ctx, codes, "part_trajectory")
+        found = found.view(b, t, *found.shape[1:])[:, 1:]  # [B, T-1, K, H, W]
+        moved = move_masks(codes[:, 0].detach(), linear.to(codes.dtype), shift.to(codes.dtype)).float()
+        area = found.flatten(-2).sum(-1).clamp_min(1.0)
+        return (moved - found).abs().flatten(-2).sum(-1) / area
 
 
 class BackgroundPlateLoss(_MovingPixelsLoss):

@@ -320,24 +320,41 @@ class SpriteFrameDecoder(FrameDecoder):
                 f"got {tuple(content.shape)}"
             )
 
-    def _compose_clip(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        """``compose`` for T maps per content map: linear [N, T, parts, 2, 2], shift [N, T, parts, 2]
-        → [N, T, C, H, W]."""
+    def move_masks(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """Where each part's mask lands under the maps ``linear`` [N, T, parts, 2, 2] and ``shift``
+        [N, T, parts, 2] (as :meth:`part_maps` gives them): ``[N, T, parts, H, W]``. The alpha the
+        decoder composites with; losses compare it with the masks E_C finds in each frame."""
+        masks = self.layers(content)[2]
+        return self._resample(masks.unsqueeze(2), self.anchors(masks), linear, shift)[:, :, :, 0]
+
+    def _resample(
+        self, layer: torch.Tensor, anchors: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor
+    ) -> torch.Tensor:
+        """Each part's ``layer`` [N, parts, L, H, W] moved by its T maps about its anchor
+        [N, parts, 2]: ``[N, T, parts, L, H, W]``."""
         n, t = linear.shape[:2]
-        c, k = self.geometry.channels, self.parts
+        k, planes = layer.shape[1:3]
         h, w = self.geometry.height, self.geometry.width
-        image, background, masks, residual = self.layers(content)
-        anchors = self.anchors(masks).unsqueeze(1).expand(n, t, k, 2)
+        anchors = anchors.unsqueeze(1).expand(n, t, k, 2)
         grids = backward_grids(self.identity_grid, anchors.reshape(n * t, k, 2), linear.reshape(n * t, k, 2, 2),
                                shift.reshape(n * t, k, 2))  # [N*T, K, H, W, 2]
         # Each part's frames stacked along the rows of one grid: the layer is resampled T times
         # in one call without being copied T times.
         grids = grids.view(n, t, k, h, w, 2).transpose(1, 2).reshape(n * k, t * h, w, 2)
+        moved = F.grid_sample(layer.reshape(n * k, planes, h, w), grids, mode="bilinear", padding_mode="zeros",
+                              align_corners=False)  # [N*K, L, T*H, W]
+        return moved.view(n, k, planes, t, h, w).permute(0, 3, 1, 2, 4, 5)
+
+    def _compose_clip(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """``compose`` for T maps per content map: linear [N, T, parts, 2, 2], shift [N, T, parts, 2]
+        → [N, T, C, H, W]."""
+        c, k = self.geometry.channels, self.parts
+        h, w = self.geometry.height, self.geometry.width
+        image, background, masks, residual = self.layers(content)
+        n = image.shape[0]
         # One resampling of [image, mask] per part: the part's pixels and where they land.
         layer = torch.cat([image.unsqueeze(1).expand(n, k, c, h, w), masks.unsqueeze(2)], dim=2)
-        moved = F.grid_sample(layer.reshape(n * k, c + 1, h, w), grids, mode="bilinear", padding_mode="zeros",
-                              align_corners=False)  # [N*K, C+1, T*H, W]
-        moved = moved.view(n, k, c + 1, t, h, w).permute(0, 3, 1, 2, 4, 5)  # [N, T, K, C+1, H, W]
+        moved = self._resample(layer, self.anchors(masks), linear, shift)  # [N, T, K, C+1, H, W]
         colours, alpha = moved[:, :, :, :c], moved[:, :, :, c:]
         # Parts that overlap share the pixel; the background shows through what they leave.
         cover = alpha.sum(2)

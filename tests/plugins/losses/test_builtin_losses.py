@@ -493,6 +493,33 @@ def test_part_trajectory_reads_the_spread_off_thresholded_masks_when_asked(regis
     assert scores[0.0] > 0.05  # the soft masks' spread grows less than 4x: it scores the right zoom as wrong
 
 
+def test_part_trajectory_can_compare_moved_masks_with_the_found_ones(registry):
+    """A square doubles its side: with shape = masks the 2x zoom scores far better than no
+    zoom or a shrink, and the score's gradient reaches the decoder's motion read-out."""
+    geometry = VideoGeometry(frames=2, height=32, width=32)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    decoder = registry.build("decoder", "sprite_frame_decoder", {"max_linear": 0.5}, geometry=geometry,
+                             content_shape=encoder.code_shape, frame_code_dim=2)
+    with torch.no_grad():  # code (0, s): A = I - 0.5 tanh(atanh(0.999999) s) I; s = 1 is a 2x zoom
+        decoder.motion_head.weight[0, 1] = decoder.motion_head.weight[3, 1] = -math.atanh(0.999999)
+    codes = torch.zeros(1, 2, *encoder.code_shape)
+    codes[:, :, 6] = 20.0
+    codes[:, 0, 6, 12:20, 12:20] = -20.0  # an 8-pixel square, centre (16, 16) in pixels
+    codes[:, 1, 6, 8:24, 8:24] = -20.0  # frame 2: a 16-pixel square, same centre
+    model = StubModel(content_encoder=encoder, decoder=decoder)
+    traj = loss(registry, "part_trajectory", shape="masks")
+    scores = {}
+    for name, s in (("zoom", 1.0), ("still", 0.0), ("shrink", -0.5)):
+        ctx = LossContext(model=model, batch={}, outputs={"content_codes": codes,
+                                                          "frame_codes": torch.tensor([[[0.0, 0.0], [0.0, s]]])})
+        scores[name] = traj(ctx, "generator")
+    # Bilinear resampling softens the moved square's edges: the right zoom is not exactly 0.
+    assert scores["zoom"].item() < 0.15 < 0.6 < scores["still"].item()  # 3/4 of the found square uncovered
+    assert scores["shrink"].item() > scores["still"].item()
+    scores["shrink"].backward()
+    assert decoder.motion_head.weight.grad[[0, 3], 1].abs().min() > 0
+
+
 def test_part_trajectory_needs_the_layered_pair(registry):
     video = const_video(0.0)
     ctx = LossContext(model=StubModel(content_encoder=nn.Linear(2, 2), decoder=nn.Linear(2, 2)), batch={},
