@@ -168,10 +168,11 @@ class PartTrajectoryLoss(Loss):
     """L_traj: each moved part lands where the content encoder finds it in the clip's frames.
 
     For the reconstruction Ṽ_x (x¹'s content, V's motion codes), the decoder's backward map
-    of part k at frame t (``decoder.part_maps``: as applied, after any bounce) is ``src(p) = a + A (p - a) + e`` with ``a`` the part's centroid in
-    x¹. The content encoder's masks of frame x^t give the part's centroid μ_t and
-    covariance Σ_t there. If the map is right, it sends μ_t back onto ``a`` and Σ_t onto
-    x¹'s Σ_1: the residuals ``A (μ_t - a) + e`` and ``(A Σ_t Aᵀ - Σ_1) / tr Σ_1`` are scored
+    of part k at frame t (``decoder.part_maps``: as the decoder applies it, after any bounce)
+    is ``src(p) = a + A (p - a) + e`` with ``a`` the part's centroid in x¹. The content
+    encoder's masks of frame x^t give the part's centroid μ_t and covariance Σ_t there. If
+    the map is right, it sends μ_t back onto ``a`` and Σ_t onto x¹'s Σ_1: the residuals
+    ``A (μ_t - a) + e`` and ``(A Σ_t Aᵀ - Σ_1) / tr Σ_1`` are scored
     (squared, mean over clips, frames 2..T and parts). Mask statistics are targets
     (detached): only the motion path (E_M, G_T, the decoder's motion read-out) learns from
     this term, with a gradient that does not fade with the size of the motion. A part that
@@ -179,14 +180,18 @@ class PartTrajectoryLoss(Loss):
     With ``spread_threshold`` > 0 the covariances come from the pixels where a mask exceeds
     it: a soft mask's faint tail over the frame can dominate its covariance, which then
     barely grows when the part does (measured: 8 % of a zoom's true scale change;
-    ``benchmarks/motion_precision.py``).
+    ``benchmarks/motion_precision.py``). With ``shape = "masks"`` the covariance residual is
+    replaced by a dense one: frame 1's part mask moved by the map (``decoder.move_masks``)
+    against the mask found at frame t, summed absolute difference over the frame in units
+    of the found mask's area. At 600 steps it drew the reconstruction's path more precisely
+    than the covariance residual (``benchmarks/RESULTS.md``, seventh session).
     """
 
     phases = ("generator",)
 
     class Config(ComponentConfig):
         spread_weight: float = Field(
-            1.0, ge=0, description="Weight of the covariance (scale, rotation) residual beside the centroid's."
+            1.0, ge=0, description="Weight of the shape residual (scale, rotation; see `shape`) beside the centroid's."
         )
         min_mass: float = Field(
             0.5, ge=0, le=1, description="Score a part at frame t only while its mask keeps this share of its mass."
@@ -195,8 +200,9 @@ class PartTrajectoryLoss(Loss):
             0.0,
             ge=0,
             lt=1,
-            description="Read the covariance target off the pixels where a part mask exceeds this (0: the soft masks"
-            " as they are, whose faint tails can hide how much a part grows).",
+            description="Read the shape target off the pixels where a part mask exceeds this (0: the soft masks"
+            " as they are, whose faint tails can hide how much a part grows): their covariance, or with"
+            " shape = masks the silhouettes of both masks.",
         )
         shape: Literal["moments", "masks"] = Field(
             "moments",
@@ -235,32 +241,35 @@ class PartTrajectoryLoss(Loss):
             spread = cov[:, :1]
             scale = spread.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-4)  # tr Σ_1, [B, 1, K]
         # The maps as the decoder applies them to x¹'s content (bounces and part units included).
-        linear, shift = part_maps(codes[:, 0], frame_codes)
+        linear, shift = part_maps(codes[:, 0].detach(), frame_codes)
         linear, shift = linear.float()[:, 1:], shift.float()[:, 1:]
         moved = torch.einsum("btkij,btkj->btki", linear, centre[:, 1:] - anchor) + shift
         position = moved.square().sum(-1)  # [B, T-1, K]
         if self.config.shape == "masks":
-            shape = self._mask_residual(ctx, decoder, codes, linear, shift)
+            shape = self._mask_residual(ctx, decoder, codes, linear, shift, self.config.spread_threshold)
         else:
             back = linear @ cov[:, 1:] @ linear.transpose(-1, -2)
             shape = ((back - spread) / scale[..., None, None]).square().sum((-1, -2))
         per_part = position * keep + self.config.spread_weight * shape * keep_shape
         return per_part.sum() / keep.sum().clamp_min(1.0)
 
-
     @staticmethod
     def _mask_residual(
-        ctx: LossContext, decoder: Any, codes: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor
+        ctx: LossContext, decoder: Any, codes: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor,
+        threshold: float,
     ) -> torch.Tensor:
         """Per clip, frame 2..T and part, how far frame 1's part mask moved by the maps ``linear``
         [B, T-1, K, 2, 2] / ``shift`` [B, T-1, K, 2] is from the mask E_C finds in that frame: the
-        summed absolute difference over the frame, in units of the found mask's area. Only the
-        maps learn from it (E_C's masks are detached on both sides)."""
+        summed absolute difference over the frame, in units of the found mask's area; with
+        ``threshold`` > 0, between the masks' silhouettes (pixels above it). Only the maps learn
+        from it (E_C's masks are detached on both sides)."""
         move_masks = _needs(decoder, "move_masks", "part_trajectory", "decoder", "sprite_frame_decoder")
         b, t = codes.shape[:2]
         found = _part_masks(ctx, codes, "part_trajectory")
         found = found.view(b, t, *found.shape[1:])[:, 1:]  # [B, T-1, K, H, W]
-        moved = move_masks(codes[:, 0].detach(), linear.to(codes.dtype), shift.to(codes.dtype)).float()
+        if threshold > 0:
+            found = (found > threshold).float()
+        moved = move_masks(codes[:, 0].detach(), linear.to(codes.dtype), shift.to(codes.dtype), threshold).float()
         area = found.flatten(-2).sum(-1).clamp_min(1.0)
         return (moved - found).abs().flatten(-2).sum(-1) / area
 

@@ -3,11 +3,11 @@
 Why beside the paper's LSTM. With the layered content path a frame code only has to say
 where each part is at frame t, and E_M (``keypoint_motion_encoder``) already sees each
 part's trajectory to a fraction of a pixel. Through the LSTM that precision was lost:
-measured at 600 steps (``benchmarks/motion_precision.py``), E_M's keypoints follow the
-object to 0.5-0.7 px at 32×32 but the reconstruction Ṽ_x draws its path 2.2 px off. Here
-the codes of a clip are a linear combination of a few smooth functions of time (a
-*trajectory basis*, as in non-rigid structure from motion: Akhter et al., "Nonrigid
-Structure from Motion in Trajectory Space", 2008):
+measured at 600 steps (``benchmarks/motion_precision.py``), E_M's keypoints follow a
+translating object to 0.7-0.9 px at 32×32 but the reconstruction Ṽ_x draws its path
+1.9-2.1 px off. Here the codes of a clip are a linear combination of a few smooth
+functions of time (a *trajectory basis*, as in non-rigid structure from motion: Akhter
+et al., "Nonrigid Structure from Motion in Trajectory Space", 2008):
 
     z_m^t = Σ_k φ_k(t) · C_k(z_M),   k = 1 … components,
 
@@ -15,7 +15,8 @@ with fixed basis functions φ_k (the cosines of the DCT-II, or Legendre polynomi
 coefficients ``C_k`` that an optional MLP reads off z_M. With no hidden layer the whole map
 z_M → codes is linear: a trajectory is a projection away from its code, so E_M's MLP only
 has to find the coefficients, and a sampled z ~ N(0, I) gives a smooth Gaussian trajectory.
-``components`` sets how smooth: with as many as frames, any path is reachable.
+``components`` sets how smooth: with one fewer than the frames (the constant function is
+left out), any path that starts at frame 1's code is reachable.
 
 The basis is a function of *relative* time (t / T), so a clip of another length resamples
 the same curves; ``relative_to_first`` makes frame 1's code zero, as in data whose first
@@ -32,8 +33,8 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from vidgan_kit import ComponentConfig, VideoGeometry
-from vidgan_kit.errors import ShapeError
-from vidgan_kit.interfaces import TemporalGenerator
+
+from .generators import CodeSequenceGenerator
 
 __all__ = ["BasisTemporalGenerator", "temporal_basis"]
 
@@ -57,7 +58,7 @@ def temporal_basis(kind: str, frames: int, components: int) -> torch.Tensor:
     raise ValueError(f"unknown temporal basis {kind!r}; expected 'dct' or 'polynomial'")
 
 
-class BasisTemporalGenerator(TemporalGenerator):
+class BasisTemporalGenerator(CodeSequenceGenerator):
     """G_T: z_M [B, motion_dim] → per-frame codes [B, T, frame_code_dim] on a fixed temporal basis."""
 
     class Config(ComponentConfig):
@@ -65,7 +66,7 @@ class BasisTemporalGenerator(TemporalGenerator):
             "dct", description="Temporal basis functions: DCT-II cosines or Legendre polynomials (see the module)."
         )
         components: int = Field(
-            8, ge=1, description="Basis functions per code dimension (as many as frames: any path is reachable)."
+            8, ge=1, description="Basis functions per code dimension (frames - 1 of them: any path from frame 1 is reachable)."
         )
         frame_code_dim: int = Field(32, ge=1, description="Length of each per-frame motion code z_m^t.")
         hidden: int = Field(
@@ -81,12 +82,10 @@ class BasisTemporalGenerator(TemporalGenerator):
                 raise ValueError("polynomial bases above degree 12 are badly conditioned; use basis = 'dct'")
             return self
 
+    name = "basis_temporal_generator"
+
     def __init__(self, config: Config, *, geometry: VideoGeometry, motion_dim: int, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
-        self.geometry = geometry
-        self.motion_dim = motion_dim
-        self.frame_code_dim = config.frame_code_dim
+        super().__init__(config, geometry=geometry, motion_dim=motion_dim)
         out = config.components * config.frame_code_dim
         if config.hidden:
             self.coefficients: nn.Module = nn.Sequential(
@@ -99,12 +98,8 @@ class BasisTemporalGenerator(TemporalGenerator):
         )
 
     def forward(self, z: torch.Tensor, frames: int | None = None) -> torch.Tensor:
-        t = self.geometry.frames if frames is None else frames
-        if z.dim() != 2 or z.shape[1] != self.motion_dim:
-            raise ShapeError(f"basis_temporal_generator: expected z [B, {self.motion_dim}], got {tuple(z.shape)}")
-        if t < 1:
-            raise ShapeError(f"basis_temporal_generator: frames must be at least 1, got {t}")
+        t = self._frames(z, frames)
         basis = self.basis if t == self.basis.shape[0] else temporal_basis(self.config.basis, t, self.config.components)
         coefficients = self.coefficients(z).view(z.shape[0], self.config.components, self.frame_code_dim)
         codes = torch.einsum("tk,bkf->btf", basis.to(device=z.device, dtype=coefficients.dtype), coefficients)
-        return codes - codes[:, :1] if self.config.relative_to_first else codes
+        return self._relative(codes)

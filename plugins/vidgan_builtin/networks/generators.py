@@ -15,10 +15,38 @@ from vidgan_kit.interfaces import FrameDecoder, TemporalGenerator
 
 from ._blocks import ConvNetConfig, UpTrunk2d, spatial_plan, widths
 
-__all__ = ["LSTMTemporalGenerator", "ConvFrameDecoder"]
+__all__ = ["CodeSequenceGenerator", "LSTMTemporalGenerator", "ConvFrameDecoder"]
 
 
-class LSTMTemporalGenerator(TemporalGenerator):
+class CodeSequenceGenerator(TemporalGenerator):
+    """What the built-in G_Ts share: their wiring (geometry, z_M's length, the frame code's
+    length from ``config.frame_code_dim``), the check of z_M's shape and the option
+    ``relative_to_first`` (codes minus the first frame's)."""
+
+    #: The component's registered name, for error messages.
+    name = "temporal_generator"
+
+    def __init__(self, config: Any, *, geometry: VideoGeometry, motion_dim: int) -> None:
+        super().__init__()
+        self.config = config
+        self.geometry = geometry
+        self.motion_dim = motion_dim
+        self.frame_code_dim = config.frame_code_dim
+
+    def _frames(self, z: torch.Tensor, frames: int | None) -> int:
+        """The clip length to generate (the geometry's by default), after checking z [B, motion_dim]."""
+        if z.dim() != 2 or z.shape[1] != self.motion_dim:
+            raise ShapeError(f"{self.name}: expected z [B, {self.motion_dim}], got {tuple(z.shape)}")
+        t = self.geometry.frames if frames is None else frames
+        if t < 1:
+            raise ShapeError(f"{self.name}: frames must be at least 1, got {t}")
+        return t
+
+    def _relative(self, codes: torch.Tensor) -> torch.Tensor:
+        return codes - codes[:, :1] if self.config.relative_to_first else codes
+
+
+class LSTMTemporalGenerator(CodeSequenceGenerator):
     """G_T: z_M [B, motion_dim] → per-frame motion codes [B, T, frame_code_dim] (LSTM).
 
     z_M is the LSTM's input at *every* step, and with ``init_state = "from_z"`` (default)
@@ -42,12 +70,10 @@ class LSTMTemporalGenerator(TemporalGenerator):
             "on the content alone (as in data whose first frame is the target image).",
         )
 
+    name = "lstm_temporal_generator"
+
     def __init__(self, config: Config, *, geometry: VideoGeometry, motion_dim: int, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
-        self.geometry = geometry
-        self.motion_dim = motion_dim
-        self.frame_code_dim = config.frame_code_dim
+        super().__init__(config, geometry=geometry, motion_dim=motion_dim)
         self.lstm = nn.LSTM(motion_dim, config.hidden, num_layers=config.layers, batch_first=True)
         self.init = (
             nn.Linear(motion_dim, 2 * config.layers * config.hidden) if config.init_state == "from_z" else None
@@ -55,9 +81,7 @@ class LSTMTemporalGenerator(TemporalGenerator):
         self.readout = nn.Linear(config.hidden, config.frame_code_dim)
 
     def forward(self, z: torch.Tensor, frames: int | None = None) -> torch.Tensor:
-        t = self.geometry.frames if frames is None else frames
-        if z.dim() != 2 or z.shape[1] != self.motion_dim:
-            raise ShapeError(f"lstm_temporal_generator: expected z [B, {self.motion_dim}], got {tuple(z.shape)}")
+        t = self._frames(z, frames)
         b = z.shape[0]
         inputs = z.unsqueeze(1).expand(b, t, self.motion_dim)
         if self.init is not None:
@@ -66,8 +90,7 @@ class LSTMTemporalGenerator(TemporalGenerator):
             out, _ = self.lstm(inputs, (h0, c0))
         else:
             out, _ = self.lstm(inputs)
-        codes = self.readout(out)
-        return codes - codes[:, :1] if self.config.relative_to_first else codes
+        return self._relative(self.readout(out))
 
 
 class ConvFrameDecoder(FrameDecoder):

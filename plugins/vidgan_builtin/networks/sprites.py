@@ -253,7 +253,8 @@ class SpriteFrameDecoder(FrameDecoder):
         n, t = motion.shape[:2]
         k = self.parts
         geometric = self.config.boundary != "none" or self.config.motion_units != "frame"
-        spread = self.part_geometry(self.layers(content)[2])[1] if geometric else None
+        masks = self.layers(content)[2] if geometric else None
+        spread = self.part_geometry(masks)[1] if geometric else None
         if self.config.linear == "similarity":
             raw = self.motion_head(motion).view(n, t, k, 6)
             log_scale = self.config.max_log_scale * torch.tanh(raw[..., 0])
@@ -271,7 +272,7 @@ class SpriteFrameDecoder(FrameDecoder):
             linear, shift = self.part_affine(motion.reshape(n * t, -1))
             linear, shift = linear.view(n, t, k, 2, 2), shift.view(n, t, k, 2)
         if self.config.boundary == "reflect":
-            anchors = self.anchors(self.layers(content)[2]).unsqueeze(1).expand(n, t, k, 2)
+            anchors = self.anchors(masks).unsqueeze(1).expand(n, t, k, 2)
             reach = (self.log_reach.exp() * spread).unsqueeze(1).expand(n, t, k, 2)
             shift = reflect_shift(anchors.reshape(-1, k, 2), reach.reshape(-1, k, 2), linear.reshape(-1, k, 2, 2),
                                   shift.reshape(-1, k, 2)).view(n, t, k, 2)
@@ -320,12 +321,17 @@ class SpriteFrameDecoder(FrameDecoder):
                 f"got {tuple(content.shape)}"
             )
 
-    def move_masks(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    def move_masks(
+        self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor, threshold: float = 0.0
+    ) -> torch.Tensor:
         """Where each part's mask lands under the maps ``linear`` [N, T, parts, 2, 2] and ``shift``
-        [N, T, parts, 2] (as :meth:`part_maps` gives them): ``[N, T, parts, H, W]``. The alpha the
-        decoder composites with; losses compare it with the masks E_C finds in each frame."""
+        [N, T, parts, 2] (as :meth:`part_maps` gives them): ``[N, T, parts, H, W]``, the alpha the
+        decoder composites with; losses compare it with the masks E_C finds in each frame. With
+        ``threshold`` > 0, the mask's silhouette (1 where it exceeds the threshold, else 0) is
+        moved instead, about the same anchor."""
         masks = self.layers(content)[2]
-        return self._resample(masks.unsqueeze(2), self.anchors(masks), linear, shift)[:, :, :, 0]
+        layer = (masks > threshold).to(masks.dtype) if threshold > 0 else masks
+        return self._resample(layer.unsqueeze(2), self.anchors(masks), linear, shift)[:, :, :, 0]
 
     def _resample(
         self, layer: torch.Tensor, anchors: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor

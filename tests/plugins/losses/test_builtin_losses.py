@@ -520,6 +520,33 @@ def test_part_trajectory_can_compare_moved_masks_with_the_found_ones(registry):
     assert decoder.motion_head.weight.grad[[0, 3], 1].abs().min() > 0
 
 
+def test_part_trajectory_compares_silhouettes_with_a_threshold(registry):
+    """Frame 1's mask has a faint tail (0.2) around its 8-pixel square; frame 2 shows a
+    16-pixel square. Soft masks cannot tell the 2x zoom from no zoom (the moved tail costs
+    what the missing growth costs); their silhouettes above 0.5 can."""
+    geometry = VideoGeometry(frames=2, height=32, width=32)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    decoder = registry.build("decoder", "sprite_frame_decoder", {"max_linear": 0.5}, geometry=geometry,
+                             content_shape=encoder.code_shape, frame_code_dim=2)
+    with torch.no_grad():  # code (0, 1): A = I / 2, a 2x zoom about the anchor
+        decoder.motion_head.weight[0, 1] = decoder.motion_head.weight[3, 1] = -math.atanh(0.999999)
+    codes = torch.zeros(1, 2, *encoder.code_shape)
+    codes[:, :, 6] = 20.0
+    codes[:, 0, 6, 8:24, 8:24] = math.log(4.0)  # part mask 0.2 over a 16-pixel box ...
+    codes[:, 0, 6, 12:20, 12:20] = -20.0  # ... around an 8-pixel square
+    codes[:, 1, 6, 8:24, 8:24] = -20.0  # frame 2: the 16-pixel square
+    model = StubModel(content_encoder=encoder, decoder=decoder)
+    scores = {}
+    for threshold in (0.0, 0.5):
+        traj = loss(registry, "part_trajectory", shape="masks", spread_threshold=threshold)
+        for name, s in (("zoom", 1.0), ("still", 0.0)):
+            ctx = LossContext(model=model, batch={}, outputs={"content_codes": codes,
+                                                              "frame_codes": torch.tensor([[[0.0, 0.0], [0.0, s]]])})
+            scores[threshold, name] = traj(ctx, "generator").item()
+    assert scores[0.0, "zoom"] > 0.8 * scores[0.0, "still"]  # soft: hardly better than no zoom
+    assert scores[0.5, "zoom"] < 0.25 * scores[0.5, "still"]  # silhouettes: clearly better
+
+
 def test_part_trajectory_needs_the_layered_pair(registry):
     video = const_video(0.0)
     ctx = LossContext(model=StubModel(content_encoder=nn.Linear(2, 2), decoder=nn.Linear(2, 2)), batch={},
