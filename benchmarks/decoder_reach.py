@@ -57,13 +57,15 @@ def fit(run: Path, family: str, clips: int, steps: int, lr: float, host: PluginH
     with torch.no_grad():
         content = model.content_encoder(video[:, 0])
     n, t = video.shape[:2]
+    held = content.repeat_interleave(t, dim=0)  # each clip's content map, once per frame
     parts = decoder.parts
     log_scale = torch.zeros(n, t, parts, requires_grad=True)
     angle = torch.zeros(n, t, parts, requires_grad=True)
     shift = torch.zeros(n, t, parts, 2, requires_grad=True)
     optimiser = torch.optim.Adam([log_scale, angle, shift], lr=lr)
     for _ in range(steps):
-        clip = decoder._compose_clip(content, similarity_linear(log_scale, angle), shift)
+        frames = decoder.compose(held, similarity_linear(log_scale, angle).flatten(0, 1), shift.flatten(0, 1))
+        clip = frames.view(n, t, *frames.shape[1:])
         loss = (clip - video).square().mean()
         optimiser.zero_grad()
         loss.backward()

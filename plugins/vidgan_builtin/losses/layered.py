@@ -27,7 +27,7 @@ from vidgan_kit import ComponentConfig
 from vidgan_kit.errors import ShapeError, VidganError
 from vidgan_kit.interfaces import Loss, LossContext
 
-from ..networks._affine import mask_moments, pixel_grid
+from ..networks._affine import MIN_CONFIDENT_PIXELS, mask_moments, pixel_grid
 from .objectives import require_output, require_slot
 
 __all__ = ["MotionSegmentationLoss", "PartTrajectoryLoss", "BackgroundPlateLoss", "KeypointTrackingLoss", "moving_pixels"]
@@ -160,10 +160,6 @@ def _part_moments(
     return ctx.cache[key]
 
 
-#: Pixels a thresholded part mask needs before its covariance is a target.
-_MIN_SHAPE_PIXELS = 4.0
-
-
 class PartTrajectoryLoss(Loss):
     """L_traj: each moved part lands where the content encoder finds it in the clip's frames.
 
@@ -236,7 +232,7 @@ class PartTrajectoryLoss(Loss):
             if self.config.spread_threshold > 0:
                 _, cov, hard_mass = _part_moments(ctx, codes, "part_trajectory", self.config.spread_threshold)
                 # A part with almost no pixels above the threshold has no shape to match.
-                found = hard_mass >= _MIN_SHAPE_PIXELS
+                found = hard_mass >= MIN_CONFIDENT_PIXELS
                 keep_shape = keep * (found[:, 1:] & found[:, :1]).float()
             spread = cov[:, :1]
             scale = spread.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-4)  # tr Σ_1, [B, 1, K]

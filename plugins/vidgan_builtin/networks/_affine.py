@@ -14,6 +14,7 @@ __all__ = [
     "pixel_grid",
     "bounded_affine",
     "similarity_affine",
+    "similarity_params",
     "similarity_linear",
     "backward_grids",
     "mask_moments",
@@ -48,9 +49,18 @@ def similarity_affine(raw: torch.Tensor, max_log_scale: float, max_shift: float)
     Unlike :func:`bounded_affine`, whose entries of ``A - I`` are bounded (by 0.5: turns of at
     most 30°), this reaches any angle in (-180°, 180°) and any scale within the bound.
     """
-    log_scale = max_log_scale * torch.tanh(raw[..., 0])
-    angle = torch.pi * torch.tanh(raw[..., 1])
-    return similarity_linear(log_scale, angle), max_shift * torch.tanh(raw[..., 4:])
+    log_scale, angle, shift = similarity_params(raw, max_log_scale, max_shift)
+    return similarity_linear(log_scale, angle), shift
+
+
+def similarity_params(
+    raw: torch.Tensor, max_log_scale: float, max_shift: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Six raw numbers per part ``[..., 6]`` → the log scale ``max_log_scale·tanh(raw_0)``, the
+    turn ``π·tanh(raw_1)`` (both ``[...]``) and the shift ``max_shift·tanh(raw_4:6)`` ``[..., 2]``
+    of :func:`similarity_affine`, before they become a matrix (decoders that rescale or bound
+    the scale and angle further start here)."""
+    return max_log_scale * torch.tanh(raw[..., 0]), torch.pi * torch.tanh(raw[..., 1]), max_shift * torch.tanh(raw[..., 4:])
 
 
 def similarity_linear(log_scale: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
@@ -108,7 +118,8 @@ def mask_moments(masks: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor,
     return centre, cov
 
 
-#: Pixels above the threshold a mask needs before :func:`confident_moments` trusts them.
+#: Pixels above a threshold a mask needs before its thresholded moments are trusted
+#: (:func:`confident_moments`; ``part_trajectory``'s covariance target).
 MIN_CONFIDENT_PIXELS = 4.0
 
 

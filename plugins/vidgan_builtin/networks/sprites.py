@@ -54,6 +54,7 @@ from ._affine import (
     reflect_shift,
     similarity_affine,
     similarity_linear,
+    similarity_params,
 )
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
@@ -237,13 +238,13 @@ class SpriteFrameDecoder(FrameDecoder):
         """Centroid of each part's mask, ``[N, parts, 2]`` in normalised (x, y)."""
         return mask_moments(masks, self.identity_grid)[0]
 
-    def part_geometry(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each part's centre ``[N, parts, 2]`` and per-axis standard deviation ``[N, parts, 2]``
-        from its confident mask pixels (``_affine.confident_moments``), without gradient: they
-        say where a part's walls and size are; the masks are learnt from other terms."""
+    def part_spread(self, masks: torch.Tensor) -> torch.Tensor:
+        """Each part's per-axis standard deviation ``[N, parts, 2]`` from its confident mask pixels
+        (``_affine.confident_moments``), without gradient: it says how far a part reaches and how
+        large it is; the masks are learnt from other terms."""
         with torch.no_grad():
-            centre, cov = confident_moments(masks.float(), self.identity_grid)
-        return centre, cov.diagonal(dim1=-2, dim2=-1).clamp_min(1e-8).sqrt()
+            cov = confident_moments(masks.float(), self.identity_grid)[1]
+        return cov.diagonal(dim1=-2, dim2=-1).clamp_min(1e-8).sqrt()
 
     def part_maps(self, content: torch.Tensor, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps the decoder applies to a content map ``[N, *content_shape]`` for motion codes
@@ -254,11 +255,10 @@ class SpriteFrameDecoder(FrameDecoder):
         k = self.parts
         geometric = self.config.boundary != "none" or self.config.motion_units != "frame"
         masks = self.layers(content)[2] if geometric else None
-        spread = self.part_geometry(masks)[1] if geometric else None
+        spread = self.part_spread(masks) if geometric else None
         if self.config.linear == "similarity":
             raw = self.motion_head(motion).view(n, t, k, 6)
-            log_scale = self.config.max_log_scale * torch.tanh(raw[..., 0])
-            angle = torch.pi * torch.tanh(raw[..., 1])
+            log_scale, angle, shift = similarity_params(raw, self.config.max_log_scale, self.config.max_shift)
             if self.config.motion_units == "part":
                 radius = spread.square().sum(-1).sqrt()  # sqrt(tr Σ), [N, K]
                 relative = (self.config.reference_radius / radius.clamp_min(1e-3)).unsqueeze(1).to(raw.dtype)
@@ -267,7 +267,6 @@ class SpriteFrameDecoder(FrameDecoder):
                 lo, hi = self.log_zoom_range[0].clamp(max=-1e-3), self.log_zoom_range[1].clamp(min=1e-3)
                 log_scale = fold(log_scale, lo, hi)  # 0 stays 0: a zero code is still the identity
             linear = similarity_linear(log_scale, angle)
-            shift = self.config.max_shift * torch.tanh(raw[..., 4:])
         else:
             linear, shift = self.part_affine(motion.reshape(n * t, -1))
             linear, shift = linear.view(n, t, k, 2, 2), shift.view(n, t, k, 2)

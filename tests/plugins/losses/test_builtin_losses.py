@@ -452,7 +452,7 @@ def test_part_trajectory_scores_the_maps_as_the_decoder_applies_them(registry):
     with torch.no_grad():  # code (0, 1): e_x = -1, i.e. 16 px to the right
         decoder.motion_head.weight[4, 1] = -math.atanh(0.5)
     first = _square_codes([16])
-    _, spread = decoder.part_geometry(decoder.layers(first[:, 0])[2])
+    spread = decoder.part_spread(decoder.layers(first[:, 0])[2])
     wall = 32 - 2.0 * spread[0, 0, 0].item() * 16  # rightmost anchor, pixels (reach: 2 standard deviations)
     bounced_x0 = round(2 * wall - (20 + 16)) - 4  # the square's left column once its centre is folded back
     model = StubModel(content_encoder=encoder, decoder=decoder)

@@ -174,7 +174,7 @@ def test_reflect_bounces_a_part_off_the_frame_edge(registry):
     """A code that would carry the part past the right wall brings it back by the overshoot."""
     dec = decoder(registry, boundary="reflect", max_shift=2.0)
     _, content = square_scene(20, 12, size=8)  # columns 20..27, centre x 24 px; 4 px from the right edge
-    _, spread = dec.part_geometry(dec.layers(content)[2])
+    spread = dec.part_spread(dec.layers(content)[2])
     reach = 2.0 * spread[0, 0, 0].item() * 16  # the part's reach in pixels: 2 standard deviations
     with torch.no_grad():
         dec.motion_head.weight[4, 0] = -math.atanh(0.5)  # e_x = -1: the anchor would move 16 px right
