@@ -13,7 +13,8 @@ What one run measures, on ``recipes/dual_mtgan.toml``'s model (``--recipe``, ``-
   ``fp32``, ``fp32-cl`` (channels_last), ``bf16`` (CPU autocast), ``bf16-cl``. Model compute
   only; rendering a batch of clips is timed on its own line.
 - **one transfer** (``transfer``): ``model.transfer(image, video)`` for one 16-frame video,
-  eval mode, no gradients, median of ``--transfer-runs``, in each precision config.
+  eval mode, no gradients, median of ``--transfer-runs``, in each precision config; and
+  each slot's share of it (E_C on the image, E_M on the video, G_T, G_I rendering the clip).
 - **trainer overhead** (``overhead``): the same modules, losses and Adam optimisers stepped
   by a bare hand-written loop (data from a plain DataLoader, forward, D step, G step) and by
   ``vidgan_kit.training.train`` for the same steps in the same process, in the recipe's own
@@ -53,7 +54,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from vidgan_kit import PluginHost, hookimpl
-from vidgan_kit.interfaces import LossContext
+from vidgan_kit.interfaces import LossContext, MotionPosterior
 from vidgan_kit.recipe import Recipe, apply_overrides, read_recipe_table, validate_recipe
 from vidgan_kit.training import train
 from vidgan_kit.training.device import to_channels_last
@@ -244,7 +245,25 @@ def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, te
             ms = [t * 1e3 for t in timed(lambda i: setup.model.transfer(image, video), 3, args.transfer_runs)]
         row["transfer_ms_median"] = statistics.median(ms)
         row["transfer_ms_min"] = min(ms)
+        with setup.autocast():
+            row["transfer_slots_ms"] = transfer_slots(setup.model, image, video, args.transfer_runs)
     return row
+
+
+def transfer_slots(model: Any, image: torch.Tensor, video: torch.Tensor, runs: int) -> dict[str, float]:
+    """Median milliseconds of each slot's share of one transfer (E_C on the image, E_M on the
+    video, G_T, G_I rendering the clip), called as ``transfer`` calls them, without gradients."""
+    with torch.no_grad():
+        content = model.content_encoder(image)
+        z = MotionPosterior(*model.motion_encoder(video)).mean
+        codes = model.temporal_generator(z, video.shape[1])
+        calls = {
+            "E_C": lambda i: model.content_encoder(image),
+            "E_M": lambda i: model.motion_encoder(video),
+            "G_T": lambda i: model.temporal_generator(z, video.shape[1]),
+            "G_I": lambda i: model.decoder.render_held(content, codes),
+        }
+        return {slot: statistics.median(timed(call, 3, runs)) * 1e3 for slot, call in calls.items()}
 
 
 # -- the trainer's overhead ---------------------------------------------------------------------
@@ -410,6 +429,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         if with_transfer:
             line += f" {row['transfer_ms_median']:>23.2f} |"
         print(line, flush=True)
+
+    for row in results["configs"]:
+        if "transfer_slots_ms" in row:
+            slots = ", ".join(f"{slot} {ms:.2f}" for slot, ms in row["transfer_slots_ms"].items())
+            print(f"  {row['config']}: one transfer's slots, ms (median): {slots}; the rest "
+                  f"{row['transfer_ms_median'] - sum(row['transfer_slots_ms'].values()):.2f}")
 
     overhead = None
     if "overhead" in configs:

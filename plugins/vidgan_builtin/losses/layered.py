@@ -29,6 +29,7 @@ from vidgan_kit.interfaces import Loss, LossContext
 
 from ..networks._affine import MIN_CONFIDENT_PIXELS, mask_moments, pixel_grid
 from .objectives import require_output, require_slot
+from .regions import fill_moving_objects
 
 __all__ = ["MotionSegmentationLoss", "PartTrajectoryLoss", "BackgroundPlateLoss", "KeypointTrackingLoss", "moving_pixels"]
 
@@ -118,14 +119,37 @@ class MotionSegmentationLoss(_MovingPixelsLoss):
     each frame, how surely it belongs to something that moves (:func:`moving_pixels`);
     binary cross-entropy against the encoder's part share (``content_encoder.part_share``)
     of that frame's code. Every frame is scored, not only the first, because
-    ``part_trajectory`` reads the part's position in every frame off these masks.
+    ``part_trajectory`` reads the part's position in every frame off these masks. The
+    change target marks only the ring that the edge of an object zooming or turning in
+    place sweeps; ``fill_objects`` completes it to the whole object where the clip allows
+    (:func:`~vidgan_builtin.losses.regions.fill_moving_objects`).
     """
+
+    class Config(MovingPixelsConfig):
+        fill_objects: bool = Field(
+            False,
+            description="Target the whole moving objects (the change target completed by the regions that a"
+            " colour flood from the frame's still border cannot reach; `fill_moving_objects`), so that a mask"
+            " grows with an object that zooms in place. For uniformly coloured objects on smooth or striped"
+            " backgrounds (synthetic_shapes); textured backgrounds stop the flood at every edge.",
+        )
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         video, codes, part_share = self._inputs(ctx, "motion_segmentation", "part_share")
         share = part_share(codes.flatten(0, 1)).float().clamp(1e-6, 1 - 1e-6)
-        target = _clip_targets(ctx, video, self.config.threshold)[0].flatten(0, 1)
-        return F.binary_cross_entropy(share, target)
+        target = _clip_targets(ctx, video, self.config.threshold)[0]
+        if self.config.fill_objects:
+            target = _filled_targets(ctx, video, target, self.config.threshold)
+        return F.binary_cross_entropy(share, target.flatten(0, 1))
+
+
+def _filled_targets(ctx: LossContext, video: torch.Tensor, moving: torch.Tensor, threshold: float) -> torch.Tensor:
+    """:func:`fill_moving_objects` of the step's clips, once per step and threshold."""
+    key = f"layered/filled_targets/{threshold}"
+    if key not in ctx.cache:
+        with torch.no_grad():
+            ctx.cache[key] = fill_moving_objects(video.detach().float(), moving, threshold)
+    return ctx.cache[key]
 
 
 def _part_masks(ctx: LossContext, codes: torch.Tensor, loss: str) -> torch.Tensor:

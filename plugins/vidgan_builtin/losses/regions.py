@@ -1,0 +1,101 @@
+"""Whole moving objects from a clip, not only the pixels whose colour changes.
+
+:func:`~vidgan_builtin.losses.layered.moving_pixels` marks where a clip changes. For an
+object that zooms or turns in place that is the ring its edge sweeps: the inside of a
+uniformly coloured object keeps its colour, so a segmentation target built from changes
+alone says "the object is a ring", and a mask trained on it does not grow with the object
+(seventh session: slope ≈ 0 of the true log scale). :func:`fill_moving_objects` completes
+the target per frame with the regions that the frame's static background cannot reach:
+
+1. the background: a colour flood over the frame from the border pixels that never change
+   during the clip, stepping only between neighbours whose colours differ by at most
+   ``threshold`` (flat and gradient backgrounds are continuous; an object's edge is a step);
+2. the objects: the pixels the flood does not reach, kept where their region (4-connected)
+   holds or touches a pixel that changes.
+
+The objects replace the change target in that frame. Frames where no border pixel is still
+(the camera moves) or no enclosed region moves (an object as dark as its background) keep
+the change target. Made for
+clips of uniformly coloured objects on smooth or striped backgrounds (``synthetic_shapes``):
+on textured real backgrounds the flood stops at every texture edge, so the option that
+uses it is off by default.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["fill_moving_objects", "flood"]
+
+#: How many flood steps run between two checks whether the flood still grows (each check
+#: syncs; the flood needs about as many steps as the longest path it walks).
+_STEPS_PER_CHECK = 8
+
+
+def _shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``x`` [N, H, W] moved by (dy, dx) with zeros (False) coming in at the edge."""
+    padded = F.pad(x.float().unsqueeze(1), (1, 1, 1, 1)).squeeze(1)
+    h, w = x.shape[-2:]
+    return padded[:, 1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w] > 0.5
+
+
+def flood(seeds: torch.Tensor, passable: dict[tuple[int, int], torch.Tensor]) -> torch.Tensor:
+    """Pixels [N, H, W] (bool) reachable from ``seeds`` [N, H, W] (bool) by 4-neighbour steps.
+
+    ``passable[(dy, dx)]`` [N, H, W] says, for each pixel p, whether the step from p - (dy, dx)
+    onto p is allowed; the four steps (±1, 0), (0, ±1) are read.
+    """
+    reached = seeds.clone()
+    h, w = seeds.shape[-2:]
+    for _ in range(0, h * w, _STEPS_PER_CHECK):
+        before = reached
+        for _ in range(_STEPS_PER_CHECK):
+            grown = reached
+            for (dy, dx), allowed in passable.items():
+                grown = grown | (_shifted(reached, dy, dx) & allowed)
+            reached = grown
+        if torch.equal(reached, before):
+            break
+    return reached
+
+
+_STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def _colour_steps(frames: torch.Tensor, threshold: float) -> dict[tuple[int, int], torch.Tensor]:
+    """For each step, whether a pixel's colour is within ``threshold`` (largest channel) of the
+    neighbour the step comes from: frames [N, C, H, W] -> {(dy, dx): [N, H, W] bool}."""
+    steps = {}
+    for dy, dx in _STEPS:
+        source = torch.roll(frames, shifts=(dy, dx), dims=(-2, -1))
+        steps[(dy, dx)] = (frames - source).abs().amax(dim=1) <= threshold
+    return steps  # wrapped-around rows/columns never matter: _shifted brings in False there
+
+
+def fill_moving_objects(video: torch.Tensor, moving: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Per frame, the whole objects that move: [B, T, H, W] in {0, 1}, or ``moving`` (see the module).
+
+    ``video`` [B, T, C, H, W] (on [-1, 1]), ``moving`` [B, T, H, W] the change target of the
+    same clips (:func:`~vidgan_builtin.losses.layered.moving_pixels`), ``threshold`` the
+    largest-channel colour step that still counts as the same surface. A frame where the
+    flood finds a moving object gets that object's pixels (1) and nothing else: not the
+    background an object has just uncovered, which the change target marks too (a shrinking
+    object's ring, a trail); a frame where it finds none keeps its change target.
+    """
+    b, t, c, h, w = video.shape
+    frames = video.flatten(0, 1)
+    span = video.amax(dim=1) - video.amin(dim=1)  # [B, C, H, W]: how much each pixel ever changes
+    still = (span.amax(dim=1) <= threshold).unsqueeze(1).expand(b, t, h, w).flatten(0, 1)
+    border = torch.ones(h, w, dtype=torch.bool, device=video.device)
+    border[1:-1, 1:-1] = False
+    seeds = still & border
+    background = flood(seeds, _colour_steps(frames, threshold))
+    enclosed = ~background
+    # An object at its smallest (a zoom's turning point) has no changing pixel of its own; the
+    # ring just outside it does, so a region counts as moving when it touches a change.
+    moves = F.max_pool2d((moving.flatten(0, 1) > 0).float().unsqueeze(1), 3, stride=1, padding=1).squeeze(1) > 0
+    within = {step: enclosed for step in _STEPS}  # any step inside the enclosed pixels
+    objects = flood(enclosed & moves, within)
+    found = (seeds.flatten(1).any(dim=1) & objects.flatten(1).any(dim=1)).view(b, t, 1, 1)
+    return torch.where(found, objects.view(b, t, h, w).to(moving.dtype), moving)
