@@ -36,6 +36,12 @@ zooms; give ``--pairs 512`` or more for this table: with fewer than ~100 zoom cl
 read-out overfits its fitting clips and the R² says little. Beside it, how the scale read off
 E_C's part masks (soft, and thresholded at 0.5: the target ``part_trajectory``'s covariance
 residual uses) and the decoder's own scale follow the truth's.
+
+The same for rotation sources: the R² of the true turn since frame 1 (radians, signed)
+from E_M's features and G_T's codes, and how the turn read off E_C's silhouettes (masks
+above 0.5, angular moments unwrapped frame to frame: ``segmentation_targets.py``) and the
+decoder's own angle (in (-180°, 180°]) follow it. Circles are included: their turn shows in
+no image, so no read-out can reach R² 1.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from vidgan_kit.layout import VideoGeometry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from learn_synthetic import test_split  # noqa: E402
+from segmentation_targets import turn_from_silhouettes  # noqa: E402
 
 from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, trajectory  # noqa: E402
 from vidgan_builtin.networks._affine import mask_moments, pixel_grid  # noqa: E402
@@ -129,6 +136,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
     grid = pixel_grid(geometry.height, geometry.width)
     errors: dict[str, dict[str, list[torch.Tensor]]] = defaultdict(lambda: defaultdict(list))
     probe: dict[str, list[torch.Tensor]] = defaultdict(list)  # zoom sources: features and true log scale per frame
+    turn_probe: dict[str, list[torch.Tensor]] = defaultdict(list)  # rotation sources: the same for the turn
     for start in range(0, len(pairs), 32):
         chunk = pairs[start : start + 32]
         data = test.transfer_batch(chunk)
@@ -174,6 +182,15 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
             probe["G_T frame codes"].append(frame_codes[zooms])
             if callable(getattr(model.motion_encoder, "trajectories", None)):
                 probe["E_M keypoint features"].append(model.motion_encoder.trajectories(source[zooms]).flatten(2))
+        turns = [i for i, family in enumerate(families) if family == "rotation"]
+        if turns:
+            turn_probe["turn"].append(source_form[turns, :, 1])
+            turn_masks = masks.view(b, t, *masks.shape[1:])[turns, :, 0] > 0.5  # part 0, [R, T, H, W]
+            turn_probe["E_C masks > 0.5"].append(torch.stack([turn_from_silhouettes(m)[0] for m in turn_masks]))
+            turn_probe["G_I reconstruction"].append(recon_angle[turns])
+            turn_probe["G_T frame codes"].append(frame_codes[turns])
+            if callable(getattr(model.motion_encoder, "trajectories", None)):
+                turn_probe["E_M keypoint features"].append(model.motion_encoder.trajectories(source[turns]).flatten(2))
         for i, family in enumerate(families):
             for stage, err in found.items():
                 for group in (family, "all"):
@@ -191,11 +208,18 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
         table["scale probe"] = {name: held_out_r2(torch.cat(probe[name]), target)
                                 for name in PROBED if probe[name]}
         table["scale follow"] = {name: follows(torch.cat(probe[name]), target) for name in FOLLOWED}
+    if turn_probe["turn"]:
+        target = torch.cat(turn_probe["turn"])
+        table["turn probe"] = {name: held_out_r2(torch.cat(turn_probe[name]), target)
+                               for name in PROBED if turn_probe[name]}
+        table["turn follow"] = {name: follows(torch.cat(turn_probe[name]), target) for name in TURN_FOLLOWED}
     return table, geometry
 
 
+SUMMARIES = ("scale probe", "scale follow", "turn probe", "turn follow")
 PROBED = ("E_M keypoint features", "G_T frame codes")
 FOLLOWED = ("E_C soft masks", "E_C masks > 0.5", "G_I reconstruction")
+TURN_FOLLOWED = ("E_C masks > 0.5", "G_I reconstruction")
 
 
 def follows(estimate: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
@@ -232,7 +256,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print(f"pairs   : {args.pairs} held-out pairs, {geometry.frames} frames {geometry.height}x{geometry.width},"
           f" {args.weights} weights of {args.run}")
     print()
-    groups = sorted((g for g in table if g not in ("scale probe", "scale follow")), key=lambda g: (g == "all", g))
+    groups = sorted((g for g in table if g not in SUMMARIES), key=lambda g: (g == "all", g))
     shown = [s for s in STAGES if s in table["all"]]
     print("Displacement since frame 1: mean distance to the truth's, pixels")
     print()
@@ -263,6 +287,23 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         print("| read off | correlation | slope | std | truth std |")
         print("|---|---:|---:|---:|---:|")
         for name, f in table["scale follow"].items():
+            print(f"| {name} | {f['corr']:.3f} | {f['slope']:.3f} | {f['std']:.4f} | {f['truth std']:.3f} |")
+    if "turn probe" in table:
+        print()
+        clips = table["rotation"]["pairs"]
+        print(f"Rotation sources ({clips}, circles included, whose turn no image shows): held-out R² of the true"
+              " turn since frame 1 per frame, linear read-out from"
+              + (" (fewer than 100 clips: the read-out overfits, use --pairs 512)" if clips < 100 else ""))
+        print()
+        for name, r2 in table["turn probe"].items():
+            print(f"  {name:<22} {r2:.3f}")
+        print()
+        print("How the turn since frame 1 (radians) follows the truth's; E_C masks: read off their silhouettes'"
+              " angular moments (benchmarks/segmentation_targets.py)")
+        print()
+        print("| read off | correlation | slope | std | truth std |")
+        print("|---|---:|---:|---:|---:|")
+        for name, f in table["turn follow"].items():
             print(f"| {name} | {f['corr']:.3f} | {f['slope']:.3f} | {f['std']:.4f} | {f['truth std']:.3f} |")
     return table
 

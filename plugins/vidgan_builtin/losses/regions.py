@@ -33,11 +33,18 @@ __all__ = ["fill_moving_objects", "flood"]
 _STEPS_PER_CHECK = 8
 
 
+#: The four steps between 4-neighbours, (dy, dx).
+_STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+
 def _shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """``x`` [N, H, W] moved by (dy, dx) with zeros (False) coming in at the edge."""
-    padded = F.pad(x.float().unsqueeze(1), (1, 1, 1, 1)).squeeze(1)
+    """``x`` [N, H, W] (bool) moved by (dy, dx): ``out[p] = x[p - (dy, dx)]``, False where that is outside."""
     h, w = x.shape[-2:]
-    return padded[:, 1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w] > 0.5
+    out = torch.zeros_like(x)
+    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
+        :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
 
 
 def flood(seeds: torch.Tensor, passable: dict[tuple[int, int], torch.Tensor]) -> torch.Tensor:
@@ -59,8 +66,6 @@ def flood(seeds: torch.Tensor, passable: dict[tuple[int, int], torch.Tensor]) ->
             break
     return reached
 
-
-_STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
 
 def _colour_steps(frames: torch.Tensor, threshold: float) -> dict[tuple[int, int], torch.Tensor]:
