@@ -17,6 +17,7 @@ gradient at the parts' edges (a few pixels of reach: slow to learn large motions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
@@ -68,15 +69,24 @@ def moving_pixels(video: torch.Tensor, threshold: float) -> torch.Tensor:
     return torch.maximum(share, away)
 
 
-def _clip_targets(ctx: LossContext, video: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(:func:`moving_pixels` [B, T, H, W], temporal median [B, 1, C, H, W]) of the step's clips,
-    computed once per step and threshold for every loss that needs them (``ctx.cache``)."""
-    key = f"layered/clip_targets/{threshold}"
+def _once_per_step(ctx: LossContext, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()`` without gradient (its results are targets), cached in ``ctx.cache`` under
+    ``key`` so that every loss of the step that needs it shares one computation."""
     if key not in ctx.cache:
         with torch.no_grad():
-            clip = video.detach().float()
-            ctx.cache[key] = (moving_pixels(clip, threshold), clip.median(dim=1, keepdim=True).values)
+            ctx.cache[key] = compute()
     return ctx.cache[key]
+
+
+def _clip_targets(ctx: LossContext, video: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(:func:`moving_pixels` [B, T, H, W], temporal median [B, 1, C, H, W]) of the step's clips,
+    once per step and threshold."""
+
+    def compute() -> tuple[torch.Tensor, torch.Tensor]:
+        clip = video.detach().float()
+        return moving_pixels(clip, threshold), clip.median(dim=1, keepdim=True).values
+
+    return _once_per_step(ctx, f"layered/clip_targets/{threshold}", compute)
 
 
 class MovingPixelsConfig(ComponentConfig):
@@ -137,31 +147,32 @@ class MotionSegmentationLoss(_MovingPixelsLoss):
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         video, codes, part_share = self._inputs(ctx, "motion_segmentation", "part_share")
         share = part_share(codes.flatten(0, 1)).float().clamp(1e-6, 1 - 1e-6)
-        target = _clip_targets(ctx, video, self.config.threshold)[0]
         if self.config.fill_objects:
-            target = _filled_targets(ctx, video, target, self.config.threshold)
+            target = _filled_targets(ctx, video, self.config.threshold)
+        else:
+            target = _clip_targets(ctx, video, self.config.threshold)[0]
         return F.binary_cross_entropy(share, target.flatten(0, 1))
 
 
-def _filled_targets(ctx: LossContext, video: torch.Tensor, moving: torch.Tensor, threshold: float) -> torch.Tensor:
-    """:func:`fill_moving_objects` of the step's clips, once per step and threshold."""
-    key = f"layered/filled_targets/{threshold}"
-    if key not in ctx.cache:
-        with torch.no_grad():
-            ctx.cache[key] = fill_moving_objects(video.detach().float(), moving, threshold)
-    return ctx.cache[key]
+def _filled_targets(ctx: LossContext, video: torch.Tensor, threshold: float) -> torch.Tensor:
+    """:func:`fill_moving_objects` of the step's clips [B, T, H, W], once per step and threshold."""
+    return _once_per_step(
+        ctx,
+        f"layered/filled_targets/{threshold}",
+        lambda: fill_moving_objects(video.detach().float(), _clip_targets(ctx, video, threshold)[0], threshold),
+    )
 
 
 def _part_masks(ctx: LossContext, codes: torch.Tensor, loss: str) -> torch.Tensor:
     """The part masks [B*T, K, H, W] the content encoder finds in every frame (no gradient:
     they are targets), once per step."""
-    key = "layered/part_masks"
-    if key not in ctx.cache:
+
+    def compute() -> torch.Tensor:
         encoder = require_slot(ctx, "content_encoder", loss)
         part_masks = _needs(encoder, "part_masks", loss, "content encoder", "layered_content_encoder")
-        with torch.no_grad():
-            ctx.cache[key] = part_masks(codes.flatten(0, 1)).float()
-    return ctx.cache[key]
+        return part_masks(codes.flatten(0, 1)).float()
+
+    return _once_per_step(ctx, "layered/part_masks", compute)
 
 
 def _part_moments(
@@ -170,18 +181,18 @@ def _part_moments(
     """Centre [B, T, K, 2], covariance [B, T, K, 2, 2] and mass [B, T, K] (in pixels) of the part
     masks in every frame, once per step and ``threshold``: the soft masks as they are (0),
     or the pixels where a mask exceeds ``threshold``."""
-    key = f"layered/part_moments/{threshold}"
-    if key not in ctx.cache:
+
+    def compute() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         b, t = codes.shape[:2]
-        with torch.no_grad():
-            masks = _part_masks(ctx, codes, loss)
-            if threshold > 0:
-                masks = (masks > threshold).float()
-            centre, cov = mask_moments(masks, pixel_grid(*masks.shape[-2:]).to(masks.device))
-            k = masks.shape[1]
-            mass = masks.flatten(2).sum(-1).view(b, t, k)
-            ctx.cache[key] = (centre.view(b, t, k, 2), cov.view(b, t, k, 2, 2), mass)
-    return ctx.cache[key]
+        masks = _part_masks(ctx, codes, loss)
+        if threshold > 0:
+            masks = (masks > threshold).float()
+        centre, cov = mask_moments(masks, pixel_grid(*masks.shape[-2:]).to(masks.device))
+        k = masks.shape[1]
+        mass = masks.flatten(2).sum(-1).view(b, t, k)
+        return centre.view(b, t, k, 2), cov.view(b, t, k, 2, 2), mass
+
+    return _once_per_step(ctx, f"layered/part_moments/{threshold}", compute)
 
 
 class PartTrajectoryLoss(Loss):
