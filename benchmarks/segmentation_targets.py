@@ -21,6 +21,10 @@ n-fold angular moment ``sum (z - c)^n`` (n = 2, 3, 4, the largest normalised mag
 the clip picks n), its angle / n unwrapped frame to frame, against the truth's turn since
 frame 1 (mean absolute error in degrees, per shape; a circle has no angle to read). This
 says whether a rotation target for the motion path could come from masks at all.
+
+Last, what the targets cost: milliseconds per batch of ``--batch`` clips (median of 5 calls,
+the process's torch threads) for the change target and for the fill on top of it, as
+``motion_segmentation`` computes them once per training step.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ import argparse
 import dataclasses
 import math
 import shlex
+import statistics
 import sys
+import time
 
 import numpy as np
 import torch
@@ -92,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--threshold", type=float, default=0.1, help="L_seg's threshold (change on [-1, 1])")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch", type=int, default=16, help="clips per batch for the cost line")
     args = parser.parse_args(argv)
     print("command :", shlex.join(["python", "benchmarks/segmentation_targets.py", *(argv or sys.argv[1:])]))
     geometry = VideoGeometry(frames=args.frames, height=args.size, width=args.size)
@@ -133,6 +140,24 @@ def main(argv: list[str] | None = None) -> None:
         if rows:
             err, true = np.degrees(np.mean(rows, axis=0))
             print(f"| {shape} | {len(rows)} | {err:.1f} | {true:.1f} |")
+    batch = torch.stack([render(sample_content(rng, config), sample_motion(rng, config), geometry)
+                         for _ in range(args.batch)])
+    change = moving_pixels(batch, args.threshold)
+    change_ms = median_ms(lambda: moving_pixels(batch, args.threshold))
+    fill_ms = median_ms(lambda: fill_moving_objects(batch, change, args.threshold))
+    print(f"\ncost    : per batch of {args.batch} clips ({torch.get_num_threads()} torch threads): change target"
+          f" {change_ms:.1f} ms, fill on top of it {fill_ms:.1f} ms")
+
+
+def median_ms(call, runs: int = 5) -> float:
+    """Median milliseconds of ``call()`` over ``runs`` calls after one untimed."""
+    call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
 
 
 if __name__ == "__main__":
