@@ -30,7 +30,7 @@ rotation is scored as an angle even where the shape's symmetry hides it in the i
 
 A third table asks where a zoom's scale is lost: over the zoom sources, how much of the
 true log scale per frame a linear read-out (least squares, fitted on 70 % of the clips,
-scored on the rest: held-out R²) recovers from E_M's keypoint features (what E_M sees)
+scored on the rest: held-out R²) recovers from E_M's features (what E_M sees: keypoints, and with orientation its object map's moments)
 and from G_T's frame codes (what the decoder gets). About a quarter of the sources are
 zooms; give ``--pairs 512`` or more for this table: with fewer than ~100 zoom clips the
 read-out overfits its fitting clips and the R² says little. Beside it, how the scale read off
@@ -181,7 +181,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
             probe["G_I reconstruction"].append(recon_scale[zooms].log())
             probe["G_T frame codes"].append(frame_codes[zooms])
             if callable(getattr(model.motion_encoder, "trajectories", None)):
-                probe["E_M keypoint features"].append(model.motion_encoder.trajectories(source[zooms]).flatten(2))
+                probe["E_M features"].append(model.motion_encoder.features(source[zooms]))
         turns = [i for i, family in enumerate(families) if family == "rotation"]
         if turns:
             turn_probe["turn"].append(source_form[turns, :, 1])
@@ -190,7 +190,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
             turn_probe["G_I reconstruction"].append(recon_angle[turns])
             turn_probe["G_T frame codes"].append(frame_codes[turns])
             if callable(getattr(model.motion_encoder, "trajectories", None)):
-                turn_probe["E_M keypoint features"].append(model.motion_encoder.trajectories(source[turns]).flatten(2))
+                turn_probe["E_M features"].append(model.motion_encoder.features(source[turns]))
         for i, family in enumerate(families):
             for stage, err in found.items():
                 for group in (family, "all"):
@@ -217,7 +217,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
 
 
 SUMMARIES = ("scale probe", "scale follow", "turn probe", "turn follow")
-PROBED = ("E_M keypoint features", "G_T frame codes")
+PROBED = ("E_M features", "G_T frame codes")
 FOLLOWED = ("E_C soft masks", "E_C masks > 0.5", "G_I reconstruction")
 TURN_FOLLOWED = ("E_C masks > 0.5", "G_I reconstruction")
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import shlex
 import statistics
 import sys
@@ -44,10 +43,7 @@ from vidgan_kit import VideoGeometry
 from vidgan_builtin.data.synthetic import MOTIONS, SHAPES, SyntheticShapesConfig, render, sample_content, sample_motion, trajectory
 from vidgan_builtin.losses import moving_pixels
 from vidgan_builtin.losses.regions import fill_moving_objects
-
-#: Angular orders tried for a silhouette's orientation (2: elongation, 3: triangles, 4: squares, crosses).
-ORDERS = (2, 3, 4)
-
+from vidgan_builtin.networks._affine import ANGULAR_ORDERS, angular_moments, pixel_grid, turn_since_first
 
 def silhouettes(content, motion, geometry: VideoGeometry) -> tuple[torch.Tensor, torch.Tensor]:
     """(clip [T, C, H, W], the object's exact silhouette per frame [T, H, W] bool)."""
@@ -70,25 +66,12 @@ def log_slope(truth_area: torch.Tensor, area: torch.Tensor) -> float:
 
 
 def turn_from_silhouettes(masks: torch.Tensor) -> tuple[torch.Tensor, int, float]:
-    """(turn since frame 1 per frame [T] in radians, the angular order used, its normalised
-    magnitude) from silhouettes [T, H, W] (pixel centres as complex numbers x + iy, y down)."""
-    h, w = masks.shape[-2:]
-    ys, xs = torch.meshgrid(torch.arange(h) + 0.5, torch.arange(w) + 0.5, indexing="ij")
-    z = torch.complex(xs.float(), ys.float())
-    weight = masks.float()
-    centre = (weight * z).sum((1, 2)) / weight.sum((1, 2)).clamp_min(1)
-    rel = z[None] - centre[:, None, None]
-    best = None
-    for n in ORDERS:
-        moment = (weight * rel**n).sum((1, 2))
-        strength = float((moment.abs() / (weight * rel.abs() ** n).sum((1, 2)).clamp_min(1e-6)).mean())
-        if best is None or strength > best[2]:
-            best = (moment, n, strength)
-    moment, n, strength = best
-    phase = torch.angle(moment) / n
-    step = phase[1:] - phase[:-1]
-    step = (step + math.pi / n) % (2 * math.pi / n) - math.pi / n  # the symmetry hides larger steps
-    return torch.cat([torch.zeros(1), step.cumsum(0)]), n, strength
+    """(turn since frame 1 per frame [T] in radians, the angular order used, its mean strength)
+    from silhouettes [T, H, W]: the order whose moment is strongest over the clip."""
+    phasors, strength = angular_moments(masks.float(), pixel_grid(*masks.shape[-2:]))
+    mean_strength = strength.mean(0)
+    best = int(mean_strength.argmax())
+    return turn_since_first(phasors[None])[0, :, best], ANGULAR_ORDERS[best], float(mean_strength[best])
 
 
 def main(argv: list[str] | None = None) -> None:

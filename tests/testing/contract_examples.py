@@ -65,6 +65,10 @@ _LOSS_MODELS["keypoint_tracking"] = {
     **_LOSS_MODELS["motion_segmentation"],
     "motion_encoder": {"type": "keypoint_motion_encoder", "width": 8, "hidden": 16},
 }
+_LOSS_MODELS["object_tracking"] = {
+    **_LOSS_MODELS["motion_segmentation"],
+    "motion_encoder": {"type": "keypoint_motion_encoder", "width": 8, "hidden": 16, "orientation": True},
+}
 
 
 def example_loss_model(entry: ComponentEntry) -> dict[str, Any] | None:

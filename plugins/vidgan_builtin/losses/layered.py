@@ -12,7 +12,9 @@ gradient at the parts' edges (a few pixels of reach: slow to learn large motions
 - ``background_plate`` (L_bg): where something moves, the background plate shows what the
   clip shows there most of the time (its temporal median): what a moving part uncovers;
 - ``keypoint_tracking`` (L_kp): a keypoint motion encoder's first keypoints follow the parts
-  that the content encoder finds in every frame.
+  that the content encoder finds in every frame;
+- ``object_tracking`` (L_obj): a keypoint motion encoder's object map covers the moving
+  objects, so that its shape (and how it turns) reaches z_M.
 """
 
 from __future__ import annotations
@@ -28,11 +30,30 @@ from vidgan_kit import ComponentConfig
 from vidgan_kit.errors import ShapeError, VidganError
 from vidgan_kit.interfaces import Loss, LossContext
 
-from ..networks._affine import MIN_CONFIDENT_PIXELS, mask_moments, pixel_grid
+from ..networks._affine import (
+    ANGULAR_ORDERS,
+    MIN_CONFIDENT_PIXELS,
+    angular_moments,
+    map_turn,
+    mask_moments,
+    phasor_change,
+    pixel_grid,
+)
 from .objectives import require_output, require_slot
 from .regions import fill_moving_objects
 
-__all__ = ["MotionSegmentationLoss", "PartTrajectoryLoss", "BackgroundPlateLoss", "KeypointTrackingLoss", "moving_pixels"]
+__all__ = [
+    "MotionSegmentationLoss",
+    "PartTrajectoryLoss",
+    "BackgroundPlateLoss",
+    "KeypointTrackingLoss",
+    "ObjectTrackingLoss",
+    "moving_pixels",
+]
+
+#: Angular-moment strength below which a silhouette's orientation is noise (pixelated discs
+#: reach 0.09-0.13 at 32x32; a triangle's 3-fold moment 0.57, a square's 4-fold 0.41).
+MIN_TURN_STRENGTH = 0.15
 
 
 def _needs(module: Any, method: str, loss: str, slot: str, example: str) -> Any:
@@ -98,8 +119,8 @@ class MovingPixelsConfig(ComponentConfig):
 
 
 class _MovingPixelsLoss(Loss):
-    """A term scored against the clip's own targets (:func:`_clip_targets`) through a method
-    of a layered content encoder."""
+    """A generator-phase term scored against the clip's own targets (:func:`_clip_targets`),
+    through a method of a layered content encoder (L_obj: of the motion encoder)."""
 
     phases = ("generator",)
 
@@ -147,11 +168,14 @@ class MotionSegmentationLoss(_MovingPixelsLoss):
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         video, codes, part_share = self._inputs(ctx, "motion_segmentation", "part_share")
         share = part_share(codes.flatten(0, 1)).float().clamp(1e-6, 1 - 1e-6)
-        if self.config.fill_objects:
-            target = _filled_targets(ctx, video, self.config.threshold)
-        else:
-            target = _clip_targets(ctx, video, self.config.threshold)[0]
+        target = _object_targets(ctx, video, self.config.threshold, self.config.fill_objects)
         return F.binary_cross_entropy(share, target.flatten(0, 1))
+
+
+def _object_targets(ctx: LossContext, video: torch.Tensor, threshold: float, fill: bool) -> torch.Tensor:
+    """Per frame, how surely each pixel belongs to a moving object [B, T, H, W]: the change
+    target, or with ``fill`` the whole objects (:func:`_filled_targets`)."""
+    return _filled_targets(ctx, video, threshold) if fill else _clip_targets(ctx, video, threshold)[0]
 
 
 def _filled_targets(ctx: LossContext, video: torch.Tensor, threshold: float) -> torch.Tensor:
@@ -215,7 +239,11 @@ class PartTrajectoryLoss(Loss):
     replaced by a dense one: frame 1's part mask moved by the map (``decoder.move_masks``)
     against the mask found at frame t, summed absolute difference over the frame in units
     of the found mask's area. At 600 steps it drew the reconstruction's path more precisely
-    than the covariance residual (``benchmarks/RESULTS.md``, seventh session).
+    than the covariance residual (``benchmarks/RESULTS.md``, seventh session). Neither
+    residual leads a map from the identity to a turn larger than a few degrees (the image
+    gradient of a turning shape points nowhere beyond its symmetry); ``turn_weight`` > 0
+    adds a turn residual against the turn of E_C's silhouettes, read off their angular
+    moments (:meth:`_turn_residual`).
     """
 
     phases = ("generator",)
@@ -241,6 +269,15 @@ class PartTrajectoryLoss(Loss):
             " mask to against frame 1's; `masks`, frame 1's part mask moved by the map (as the decoder moves it)"
             " against the mask E_C finds at frame t, pixel by pixel (a part must grow, shrink or turn as the"
             " masks do; soft tails barely matter).",
+        )
+
+        turn_weight: float = Field(
+            0.0,
+            ge=0,
+            description="Weight of a turn residual: the map's turn against the turn of E_C's part silhouettes"
+            " (masks above spread_threshold, or 0.5) read off their angular moments (orders 2-4, each weighted by"
+            " how clearly the silhouette shows it; modulo the shape's symmetry). A dense mask residual cannot"
+            " lead a map from the identity to a large turn; this term can. 0: off.",
         )
 
     def __init__(self, config: Config, **wiring: Any) -> None:
@@ -282,7 +319,34 @@ class PartTrajectoryLoss(Loss):
             back = linear @ cov[:, 1:] @ linear.transpose(-1, -2)
             shape = ((back - spread) / scale[..., None, None]).square().sum((-1, -2))
         per_part = position * keep + self.config.spread_weight * shape * keep_shape
+        if self.config.turn_weight > 0:
+            turn = self._turn_residual(ctx, codes, linear, self.config.spread_threshold or 0.5)
+            per_part = per_part + self.config.turn_weight * turn * keep
         return per_part.sum() / keep.sum().clamp_min(1.0)
+
+    @staticmethod
+    def _turn_residual(ctx: LossContext, codes: torch.Tensor, linear: torch.Tensor, threshold: float) -> torch.Tensor:
+        """Per clip, frame 2..T and part: how far the turn θ of the maps ``linear`` [B, T-1, K, 2, 2]
+        is from the turn of E_C's part silhouettes since frame 1, ``sum_n w_n (1 - cos(n θ - ψ_n)) 2 / n²``
+        over the angular orders n, ψ_n the phase change of the order-n moment (so the residual is
+        ≈ (θ - turn)² near the answer and blind to turns the shape's symmetry hides), w_n how
+        clearly both silhouettes show that order (strength above ``MIN_TURN_STRENGTH``)."""
+
+        def compute() -> tuple[torch.Tensor, torch.Tensor]:
+            b, t = codes.shape[:2]
+            masks = _part_masks(ctx, codes, "part_trajectory")
+            silhouettes = (masks > threshold).float()
+            phasors, strength = angular_moments(silhouettes, pixel_grid(*masks.shape[-2:]).to(masks.device))
+            phasors, strength = phasors.view(b, t, *phasors.shape[1:]), strength.view(b, t, *strength.shape[1:])
+            change = phasor_change(phasors[:, 1:], phasors[:, :1])  # [B, T-1, K, O, 2]
+            weight = (torch.minimum(strength[:, :1], strength[:, 1:]) - MIN_TURN_STRENGTH).clamp_min(0)
+            return change, weight
+
+        change, weight = _once_per_step(ctx, f"layered/silhouette_turns/{threshold}", compute)
+        n = torch.tensor(ANGULAR_ORDERS, dtype=torch.float32, device=linear.device)
+        angle = map_turn(linear).unsqueeze(-1) * n  # [B, T-1, K, O]
+        agreement = torch.cos(angle) * change[..., 0] + torch.sin(angle) * change[..., 1]
+        return (weight * (1 - agreement) * 2 / n.square()).sum(-1)
 
     @staticmethod
     def _mask_residual(
@@ -361,3 +425,32 @@ class KeypointTrackingLoss(Loss):
         scale = cov[:, :, :k].diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-4)
         shape = (kp_cov[:, :, :k] - cov[:, :, :k]).square().sum((-1, -2)) / scale.square()
         return (position + self.config.spread_weight * shape).mean()
+
+
+class ObjectTrackingLoss(_MovingPixelsLoss):
+    """L_obj: a keypoint motion encoder's object map covers the moving objects of every frame.
+
+    Not in the paper. ``keypoint_motion_encoder`` with ``orientation = true`` reads the angular
+    moments of an object map (which way a shape points, and how far it turned since frame 1):
+    the map needs a target, or it is just another heatmap. The target is L_seg's, from the
+    clip itself (:func:`moving_pixels`, or with ``fill_objects`` the whole objects), averaged
+    down to the map's resolution; binary cross-entropy. Only the map's path in E_M (detector,
+    refinement) learns from it.
+    """
+
+    class Config(MovingPixelsConfig):
+        fill_objects: bool = Field(
+            True,
+            description="Target the whole moving objects (as motion_segmentation's fill_objects); false: where the"
+            " clip changes, which for a shape turning in place is the ring its corners sweep.",
+        )
+
+    def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
+        video = require_output(ctx, "video", "object_tracking")
+        encoder = require_slot(ctx, "motion_encoder", "object_tracking")
+        object_maps = _needs(encoder, "object_maps", "object_tracking", "motion encoder",
+                             "keypoint_motion_encoder with orientation = true")
+        maps = object_maps(video).clamp(1e-6, 1 - 1e-6)  # [B, T, h, w]
+        target = _object_targets(ctx, video, self.config.threshold, self.config.fill_objects)
+        target = F.adaptive_avg_pool2d(target.flatten(0, 1), maps.shape[-2:]).view(maps.shape)
+        return F.binary_cross_entropy(maps, target)

@@ -1,9 +1,15 @@
-"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's four."""
+"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's five."""
 
 from vidgan_kit import Registrar, hookimpl
 
 from .adversarial import ImageAdversarialLoss, VideoAdversarialLoss
-from .layered import BackgroundPlateLoss, KeypointTrackingLoss, MotionSegmentationLoss, PartTrajectoryLoss
+from .layered import (
+    BackgroundPlateLoss,
+    KeypointTrackingLoss,
+    MotionSegmentationLoss,
+    ObjectTrackingLoss,
+    PartTrajectoryLoss,
+)
 from .terms import (
     ContentConsistencyLoss,
     KLDivergenceLoss,
@@ -69,6 +75,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         KeypointTrackingLoss,
         config=KeypointTrackingLoss.Config,
         summary="L_kp (not in the paper): E_M's first keypoints follow the parts E_C finds in each frame.",
+    )
+    registry.add(
+        "loss",
+        "object_tracking",
+        ObjectTrackingLoss,
+        config=ObjectTrackingLoss.Config,
+        summary="L_obj (not in the paper): E_M's object map covers the moving objects (it reads their turn off it).",
     )
     registry.add(
         "loss",

@@ -21,6 +21,11 @@ __all__ = [
     "confident_moments",
     "fold",
     "reflect_shift",
+    "ANGULAR_ORDERS",
+    "angular_moments",
+    "turn_since_first",
+    "phasor_change",
+    "map_turn",
 ]
 
 
@@ -134,3 +139,58 @@ def confident_moments(
     above = masks > threshold
     enough = (above.flatten(-2).sum(-1) >= MIN_CONFIDENT_PIXELS)[..., None, None]
     return mask_moments(torch.where(enough & ~above, torch.zeros_like(masks), masks), grid)
+
+
+#: Angular orders read off a mask's shape: 2 (elongation), 3 (triangles), 4 (squares, crosses).
+ANGULAR_ORDERS = (2, 3, 4)
+
+
+def angular_moments(
+    masks: torch.Tensor, grid: torch.Tensor, orders: tuple[int, ...] = ANGULAR_ORDERS
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each mask's n-fold angular moments about its centroid, for masks ``[..., H, W]`` on ``grid``
+    [H, W, 2]: unit phasors ``[..., len(orders), 2]`` (cos, sin of the moment's angle) and
+    strengths ``[..., len(orders)]`` in [0, 1].
+
+    The order-n moment is ``sum m(p) r^n e^{i n φ}`` over the pixels (r, φ: polar coordinates
+    about the centroid, y down); its strength is its magnitude over ``sum m(p) r^n``: 0 for a
+    disc (or a shape with another symmetry), 1 for a shape all along one direction of n-fold
+    symmetry. When the mask turns by θ (forward, as ``similarity_linear``'s angle), the
+    phasor turns by n·θ: a turn is readable modulo 2π/n, which is all a shape of n-fold
+    symmetry shows.
+    """
+    centre = mask_moments(masks, grid)[0]
+    weights = masks.flatten(-2).unsqueeze(-2)  # [..., 1, HW]
+    rel = grid.reshape(-1, 2).to(masks.dtype) - centre.unsqueeze(-2)  # [..., HW, 2]
+    radius = rel.square().sum(-1).clamp_min(1e-12).sqrt().unsqueeze(-2)  # [..., 1, HW]
+    angle = torch.atan2(rel[..., 1], rel[..., 0]).unsqueeze(-2)
+    n = torch.tensor(orders, dtype=masks.dtype, device=masks.device).unsqueeze(-1)  # [O, 1]
+    power = weights * radius**n  # [..., O, HW]
+    moment = torch.stack([(power * torch.cos(n * angle)).sum(-1), (power * torch.sin(n * angle)).sum(-1)], -1)
+    magnitude = (moment.square().sum(-1) + 1e-12).sqrt()  # finite gradient at a zero moment
+    strength = magnitude / power.sum(-1).clamp_min(1e-12)
+    return moment / magnitude.clamp_min(1e-12).unsqueeze(-1), strength.clamp(0, 1)
+
+
+def turn_since_first(phasors: torch.Tensor, orders: tuple[int, ...] = ANGULAR_ORDERS) -> torch.Tensor:
+    """The turn since frame 1 per order, from per-frame phasors ``[B, T, ..., len(orders), 2]``
+    (:func:`angular_moments`): ``[B, T, ..., len(orders)]`` in radians. Frame-to-frame steps
+    are taken within (-π/n, π/n] (a larger step is hidden by the symmetry) and summed, so a
+    steady rotation is followed past 2π/n."""
+    n = torch.tensor(orders, dtype=phasors.dtype, device=phasors.device)
+    change = phasor_change(phasors[:, 1:], phasors[:, :-1])  # the phase step between two frames
+    turn = (torch.atan2(change[..., 1], change[..., 0]) / n).cumsum(1)
+    return torch.cat([torch.zeros_like(turn[:, :1]), turn], dim=1)
+
+
+def phasor_change(later: torch.Tensor, earlier: torch.Tensor) -> torch.Tensor:
+    """``later · conj(earlier)`` of phasors ``[..., 2]`` (cos, sin): the phase change between them."""
+    return torch.stack([later[..., 0] * earlier[..., 0] + later[..., 1] * earlier[..., 1],
+                        later[..., 1] * earlier[..., 0] - later[..., 0] * earlier[..., 1]], -1)
+
+
+def map_turn(linear: torch.Tensor) -> torch.Tensor:
+    """The forward turn θ [...] of backward maps' linear parts ``A`` [..., 2, 2]: the angle of
+    their rotation-like part (exact for ``similarity_linear``'s ``R(-θ)/s``, the nearest
+    rotation's angle for a bounded A with shear)."""
+    return torch.atan2(linear[..., 0, 1] - linear[..., 1, 0], linear[..., 0, 0] + linear[..., 1, 1])

@@ -634,3 +634,101 @@ def test_keypoint_tracking_needs_a_keypoint_encoder(registry):
                       outputs={"video": video, "content_codes": _square_codes([4, 12])})
     with pytest.raises(vidgan_kit.VidganError, match="needs a motion encoder with moments"):
         loss(registry, "keypoint_tracking")(ctx, "generator")
+
+
+def _triangle_codes(turns: list[float]) -> torch.Tensor:
+    """Layered content codes [1, T, 8, 32, 32] (one part) of a triangle about the frame's centre,
+    turned by turns[t] (forward, y down) in frame t."""
+    ys, xs = torch.meshgrid(torch.arange(32) + 0.5 - 16, torch.arange(32) + 0.5 - 16, indexing="ij")
+    frames = []
+    for turn in turns:
+        wedge = torch.remainder(torch.atan2(ys, xs) - turn, 2 * math.pi / 3) - math.pi / 3
+        inside = torch.hypot(xs, ys) < 9 * math.cos(math.pi / 3) / torch.cos(wedge)
+        logits = torch.zeros(2, 32, 32)
+        logits[0] = torch.where(inside, -20.0, 20.0)
+        frames.append(torch.cat([torch.zeros(6, 32, 32), logits]))
+    return torch.stack(frames)[None]
+
+
+def _turning_decoder(registry, encoder):
+    """sprite_frame_decoder (similarity maps) whose code (0, s) turns the part by s radians."""
+    decoder = registry.build("decoder", "sprite_frame_decoder", {"linear": "similarity"},
+                             geometry=VideoGeometry(frames=2, height=32, width=32),
+                             content_shape=encoder.code_shape, frame_code_dim=2)
+    with torch.no_grad():  # the angle is π tanh(raw_1): near 0, raw_1 = s / π turns by about s
+        decoder.motion_head.weight[1, 1] = 1 / math.pi
+    return decoder
+
+
+def _turn_scores(registry, turn_in_clip: float, codes_s: list[float], **params) -> list[torch.Tensor]:
+    geometry = VideoGeometry(frames=2, height=32, width=32)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    decoder = _turning_decoder(registry, encoder)
+    model = StubModel(content_encoder=encoder, decoder=decoder)
+    codes = _triangle_codes([0.0, turn_in_clip])
+    traj = loss(registry, "part_trajectory", shape="masks", spread_threshold=0.5, **params)
+    return [traj(LossContext(model=model, batch={}, outputs={"content_codes": codes,
+                                                              "frame_codes": torch.tensor([[[0.0, 0.0], [0.0, s]]])}),
+                 "generator") for s in codes_s]
+
+
+def test_part_trajectory_turn_residual_leads_the_map_to_the_silhouettes_turn(registry):
+    """A triangle turns by 0.5 rad (29°) in place. The mask residual alone does not rise
+    steadily with the map's turn error, and its gradient at the identity is no guide; the
+    turn residual is ≈ 0 at the right turn, grows with the error, and its gradient at the
+    identity points towards the turn."""
+    s_right, s_still, s_far = math.atanh(0.5 / math.pi) * math.pi, 0.0, -math.atanh(0.5 / math.pi) * math.pi
+    with_turn = _turn_scores(registry, 0.5, [s_right, s_still, s_far], turn_weight=1.0)
+    without = _turn_scores(registry, 0.5, [s_right, s_still, s_far])
+    turn_only = [a.item() - b.item() for a, b in zip(with_turn, without)]
+    assert turn_only[0] < 0.002  # the right turn (at 32x32 pixels)
+    assert 0.02 < turn_only[1] < turn_only[2]  # no turn is wrong, the opposite turn more so
+    # The gradient at the identity turns the map the right way (the code's weight grows).
+    geometry = VideoGeometry(frames=2, height=32, width=32)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    decoder = _turning_decoder(registry, encoder)
+    ctx = LossContext(model=StubModel(content_encoder=encoder, decoder=decoder), batch={},
+                      outputs={"content_codes": _triangle_codes([0.0, 0.5]),
+                               "frame_codes": torch.tensor([[[0.0, 0.0], [0.0, 0.1]]])})
+    loss(registry, "part_trajectory", shape="masks", spread_threshold=0.5, spread_weight=0.0,
+         turn_weight=1.0)(ctx, "generator").backward()
+    assert decoder.motion_head.weight.grad[1, 1] < 0
+
+
+def test_part_trajectory_turn_residual_is_blind_to_what_the_symmetry_hides(registry):
+    """A triangle turned by 120° looks unturned: no turn and a 120° turn both score ≈ 0."""
+    s_third = math.atanh(2 / 3) * math.pi  # π tanh(raw) = 2π/3
+    still, third = _turn_scores(registry, 0.0, [0.0, s_third], turn_weight=1.0, spread_weight=0.0)
+    assert still.item() < 1e-4 and third.item() < 0.002
+
+
+def test_object_tracking_trains_the_object_map_towards_the_moving_objects(registry):
+    geometry = VideoGeometry(frames=3, height=16, width=16)
+    motion = registry.build("encoder", "keypoint_motion_encoder",
+                            {"width": 4, "hidden": 8, "orientation": True}, geometry=geometry)
+    video = torch.full((1, 3, 3, 16, 16), -1.0)
+    for t in range(3):
+        video[0, t, :, 4:8, 2 + 3 * t : 6 + 3 * t] = 1.0  # a square moving right on a still background
+    ctx = LossContext(model=StubModel(motion_encoder=motion), batch={"video": video}, outputs={"video": video})
+    term = loss(registry, "object_tracking", fill_objects=False)
+    opt = torch.optim.Adam(motion.parameters(), lr=1e-2)
+    values = []
+    for _ in range(30):
+        value = term(ctx, "generator")
+        values.append(value.item())
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+    assert values[-1] < 0.5 * values[0]
+    assert all(p.grad is None or p.grad.abs().sum() == 0 for p in motion.head.parameters())  # the map's path only
+    maps = motion.object_maps(video)[0]  # [3, 16, 16]: the square is at rows 4-7
+    assert maps[:, 4:8].mean() > maps[:, 10:].mean() + 0.3
+
+
+def test_object_tracking_needs_an_object_map(registry):
+    geometry = VideoGeometry(frames=2, height=16, width=16)
+    motion = registry.build("encoder", "keypoint_motion_encoder", {"width": 4, "hidden": 8}, geometry=geometry)
+    video = torch.zeros(1, 2, 3, 16, 16)
+    ctx = LossContext(model=StubModel(motion_encoder=motion), batch={"video": video}, outputs={"video": video})
+    with pytest.raises(vidgan_kit.VidganError, match="set orientation = true"):
+        loss(registry, "object_tracking")(ctx, "generator")

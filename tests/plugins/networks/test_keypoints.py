@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -115,3 +117,68 @@ def test_wrong_geometry_is_refused(registry):
     enc = encoder(registry)
     with pytest.raises(ShapeError):
         enc(torch.zeros(1, 3, 4, 16, 16))  # [B, C, T, H, W]
+
+
+class ObjectDetector(nn.Module):
+    """Keypoint logits as BrightnessDetector's, and an object map that is sure where the frame is bright."""
+
+    def __init__(self, keypoints: int) -> None:
+        super().__init__()
+        self.keypoints = keypoints
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bright = F.avg_pool2d(x[:, :1], 2)
+        return torch.cat([50 * bright.expand(-1, self.keypoints, -1, -1), 40 * bright], dim=1)
+
+
+def turning_bar(turns: list[float]) -> torch.Tensor:
+    """A bright bar (long along x at turn 0) on a dark frame, turned by turns[t] in frame t: [1, T, 3, 16, 16]."""
+    ys, xs = torch.meshgrid(torch.arange(16) + 0.5 - 8, torch.arange(16) + 0.5 - 8, indexing="ij")
+    frames = []
+    for turn in turns:
+        along = xs * math.cos(turn) + ys * math.sin(turn)
+        across = -xs * math.sin(turn) + ys * math.cos(turn)
+        frames.append(torch.where((along.abs() < 6) & (across.abs() < 1.5), 1.0, -1.0).expand(3, 16, 16))
+    return torch.stack(frames)[None]
+
+
+def test_orientation_adds_the_object_maps_turn_to_what_the_mlp_reads(registry):
+    from vidgan_builtin.networks.keypoints import FEATURES_PER_KEYPOINT, ORIENTATION_FEATURES
+
+    plain = encoder(registry, keypoints=2)
+    oriented = encoder(registry, keypoints=2, orientation=True, object_resolution="half")
+    assert oriented.head[0].in_features == plain.head[0].in_features + ORIENTATION_FEATURES * G.frames
+    oriented.detector = ObjectDetector(2)
+    turns = [0.0, 0.2, 0.4, 0.6]
+    feats = oriented.features(turning_bar(turns))  # [1, T, 2 * 9 + 6]
+    assert feats.shape == (1, 4, 2 * FEATURES_PER_KEYPOINT + ORIENTATION_FEATURES)
+    strength, turn = feats[0, :, -6:-3], feats[0, :, -3:]
+    assert strength[:, 0].min() > 0.4  # a bar is elongated: order 2
+    assert torch.allclose(turn[:, 0], torch.tensor(turns), atol=0.12)  # radians, read off an 8x8 map
+    # The keypoint part is what `trajectories` gives, unchanged by the option.
+    assert torch.equal(feats[..., : 2 * FEATURES_PER_KEYPOINT], oriented.trajectories(turning_bar(turns)).flatten(2))
+    assert oriented.object_maps(turning_bar(turns)).shape == (1, 4, 8, 8)
+
+
+def test_a_full_resolution_object_map_refines_the_detectors(registry):
+    enc = encoder(registry, keypoints=2, orientation=True)  # object_resolution = "full" by default
+    enc.detector = ObjectDetector(2)
+    bar = turning_bar([0.0, 0.2, 0.4, 0.6])
+    with torch.no_grad():
+        coarse = enc.object_maps(bar)
+        assert coarse.shape == (1, 4, 16, 16)
+        for p in enc.object_refine.parameters():
+            p.zero_()
+        # With the refinement at zero, the map is the detector's logits upsampled.
+        upsampled = F.interpolate(40 * F.avg_pool2d(bar.flatten(0, 1)[:, :1], 2), scale_factor=2.0, mode="bilinear")
+        assert torch.allclose(enc.object_maps(bar), torch.sigmoid(upsampled).view(1, 4, 16, 16), atol=1e-5)
+
+
+def test_object_maps_need_orientation(registry):
+    with pytest.raises(vidgan_kit.VidganError, match="set orientation = true"):
+        encoder(registry).object_maps(torch.zeros(1, *G.clip_shape))
+
+
+def test_contracts_with_orientation(registry):
+    check_component("encoder", "keypoint_motion_encoder", {"width": 8, "hidden": 32, "orientation": True},
+                    registry=registry)
