@@ -65,7 +65,7 @@ from learn_synthetic import test_split  # noqa: E402
 from segmentation_targets import turn_from_silhouettes  # noqa: E402
 
 from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, trajectory  # noqa: E402
-from vidgan_builtin.networks._affine import mask_moments, pixel_grid  # noqa: E402
+from vidgan_builtin.networks._affine import map_turn, mask_moments, pixel_grid  # noqa: E402
 from vidgan_kit.inference import load_pipeline  # noqa: E402
 
 STAGES = ("E_C masks", "E_M keypoints", "G_I reconstruction", "G_I transfer", "exact copy")
@@ -102,8 +102,7 @@ def part_motion(
     anchors = decoder.anchors(decoder.layers(content)[2])
     point = anchors[:, None, 0] - torch.linalg.solve(linear, shift.unsqueeze(-1)).squeeze(-1)
     scale = torch.linalg.det(linear).abs().clamp_min(1e-8).rsqrt()
-    backward_angle = torch.atan2(linear[..., 1, 0] - linear[..., 0, 1], linear[..., 0, 0] + linear[..., 1, 1])
-    return point, scale, -backward_angle
+    return point, scale, map_turn(linear)
 
 
 def true_scale_angle(content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry) -> torch.Tensor:
@@ -180,7 +179,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
                 probe[name].append(0.25 * (det / det[:, :1]).log())  # log scale since frame 1
             probe["G_I reconstruction"].append(recon_scale[zooms].log())
             probe["G_T frame codes"].append(frame_codes[zooms])
-            if callable(getattr(model.motion_encoder, "trajectories", None)):
+            if callable(getattr(model.motion_encoder, "features", None)):
                 probe["E_M features"].append(model.motion_encoder.features(source[zooms]))
         turns = [i for i, family in enumerate(families) if family == "rotation"]
         if turns:
@@ -189,7 +188,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
             turn_probe["E_C masks > 0.5"].append(torch.stack([turn_from_silhouettes(m)[0] for m in turn_masks]))
             turn_probe["G_I reconstruction"].append(recon_angle[turns])
             turn_probe["G_T frame codes"].append(frame_codes[turns])
-            if callable(getattr(model.motion_encoder, "trajectories", None)):
+            if callable(getattr(model.motion_encoder, "features", None)):
                 turn_probe["E_M features"].append(model.motion_encoder.features(source[turns]))
         for i, family in enumerate(families):
             for stage, err in found.items():
@@ -203,16 +202,13 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
             row[stage] = float(mean.min()) if mean.dim() else float(mean)  # E_M: its best keypoint
         row["pairs"] = len(stages["E_C masks"])
         table[group] = row
-    if probe["log scale"]:
-        target = torch.cat(probe["log scale"])
-        table["scale probe"] = {name: held_out_r2(torch.cat(probe[name]), target)
-                                for name in PROBED if probe[name]}
-        table["scale follow"] = {name: follows(torch.cat(probe[name]), target) for name in FOLLOWED}
-    if turn_probe["turn"]:
-        target = torch.cat(turn_probe["turn"])
-        table["turn probe"] = {name: held_out_r2(torch.cat(turn_probe[name]), target)
-                               for name in PROBED if turn_probe[name]}
-        table["turn follow"] = {name: follows(torch.cat(turn_probe[name]), target) for name in TURN_FOLLOWED}
+    for what, collected, truth, followed in (("scale", probe, "log scale", FOLLOWED),
+                                             ("turn", turn_probe, "turn", TURN_FOLLOWED)):
+        if collected[truth]:
+            target = torch.cat(collected[truth])
+            table[f"{what} probe"] = {name: held_out_r2(torch.cat(collected[name]), target)
+                                      for name in PROBED if collected[name]}
+            table[f"{what} follow"] = {name: follows(torch.cat(collected[name]), target) for name in followed}
     return table, geometry
 
 
@@ -220,6 +216,22 @@ SUMMARIES = ("scale probe", "scale follow", "turn probe", "turn follow")
 PROBED = ("E_M features", "G_T frame codes")
 FOLLOWED = ("E_C soft masks", "E_C masks > 0.5", "G_I reconstruction")
 TURN_FOLLOWED = ("E_C masks > 0.5", "G_I reconstruction")
+
+
+def print_probe(table: dict, what: str, probe_heading: str, follow_heading: str, clips: int) -> None:
+    """Print the ``what`` ("scale" or "turn") read-out R²s and the follow table."""
+    print()
+    print(probe_heading + (" (fewer than 100 clips: the read-out overfits, use --pairs 512)" if clips < 100 else ""))
+    print()
+    for name, r2 in table[f"{what} probe"].items():
+        print(f"  {name:<22} {r2:.3f}")
+    print()
+    print(follow_heading)
+    print()
+    print("| read off | correlation | slope | std | truth std |")
+    print("|---|---:|---:|---:|---:|")
+    for name, f in table[f"{what} follow"].items():
+        print(f"| {name} | {f['corr']:.3f} | {f['slope']:.3f} | {f['std']:.4f} | {f['truth std']:.3f} |")
 
 
 def follows(estimate: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
@@ -274,37 +286,16 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     for group in groups:
         print(f"| {group} | " + " | ".join(f"{table[group][f]:.1f}" for f in forms) + " |")
     if "scale probe" in table:
-        print()
-        clips = table["zoom"]["pairs"]
-        print(f"Zoom sources ({clips}): held-out R² of the true log scale per frame, linear read-out from"
-              + (" (fewer than 100 clips: the read-out overfits, use --pairs 512)" if clips < 100 else ""))
-        print()
-        for name, r2 in table["scale probe"].items():
-            print(f"  {name:<22} {r2:.3f}")
-        print()
-        print("How the log scale since frame 1 follows the truth's (slope 1: fully, 0: not at all)")
-        print()
-        print("| read off | correlation | slope | std | truth std |")
-        print("|---|---:|---:|---:|---:|")
-        for name, f in table["scale follow"].items():
-            print(f"| {name} | {f['corr']:.3f} | {f['slope']:.3f} | {f['std']:.4f} | {f['truth std']:.3f} |")
+        print_probe(table, "scale", f"Zoom sources ({table['zoom']['pairs']}): held-out R² of the true log scale"
+                    " per frame, linear read-out from",
+                    "How the log scale since frame 1 follows the truth's (slope 1: fully, 0: not at all)",
+                    table["zoom"]["pairs"])
     if "turn probe" in table:
-        print()
-        clips = table["rotation"]["pairs"]
-        print(f"Rotation sources ({clips}, circles included, whose turn no image shows): held-out R² of the true"
-              " turn since frame 1 per frame, linear read-out from"
-              + (" (fewer than 100 clips: the read-out overfits, use --pairs 512)" if clips < 100 else ""))
-        print()
-        for name, r2 in table["turn probe"].items():
-            print(f"  {name:<22} {r2:.3f}")
-        print()
-        print("How the turn since frame 1 (radians) follows the truth's; E_C masks: read off their silhouettes'"
-              " angular moments (benchmarks/segmentation_targets.py)")
-        print()
-        print("| read off | correlation | slope | std | truth std |")
-        print("|---|---:|---:|---:|---:|")
-        for name, f in table["turn follow"].items():
-            print(f"| {name} | {f['corr']:.3f} | {f['slope']:.3f} | {f['std']:.4f} | {f['truth std']:.3f} |")
+        print_probe(table, "turn", f"Rotation sources ({table['rotation']['pairs']}, circles included, whose turn"
+                    " no image shows): held-out R² of the true turn since frame 1 per frame, linear read-out from",
+                    "How the turn since frame 1 (radians) follows the truth's; E_C masks: read off their"
+                    " silhouettes' angular moments (benchmarks/segmentation_targets.py)",
+                    table["rotation"]["pairs"])
     return table
 
 

@@ -19,7 +19,8 @@ on a target cannot follow a zoom better than the target does.
 Then, for rotation clips, the object's turn read off the filled silhouettes: per frame the
 n-fold angular moment ``sum (z - c)^n`` (n = 2, 3, 4, the largest normalised magnitude over
 the clip picks n), its angle / n unwrapped frame to frame, against the truth's turn since
-frame 1 (mean absolute error in degrees, per shape; a circle has no angle to read). This
+frame 1 (mean absolute error in degrees, per shape; a circle has no angle to read), with
+the order used and its mean strength (``angular_moments``: 0 for a disc). This
 says whether a rotation target for the motion path could come from masks at all.
 
 Last, what the targets cost: milliseconds per batch of ``--batch`` clips (median of 5 calls,
@@ -108,21 +109,24 @@ def main(argv: list[str] | None = None) -> None:
             if kind == "rotation":
                 turn = trajectory(content, motion, geometry)[3]
                 true_turn = torch.tensor(turn - turn[0], dtype=torch.float32)
-                read, _, _ = turn_from_silhouettes(filled)
+                read, order, strength = turn_from_silhouettes(filled)
                 turns[content.shape].append(
-                    ((read - true_turn).abs()[1:].mean().item(), true_turn.abs()[1:].mean().item())
+                    ((read - true_turn).abs()[1:].mean().item(), true_turn.abs()[1:].mean().item(), order, strength)
                 )
         truth_area = torch.cat(areas["truth"])
         print(f"| {kind} | {np.mean(scores['change']):.3f} | {np.mean(scores['filled']):.3f} "
               f"| {log_slope(truth_area, torch.cat(areas['change'])):.2f} "
               f"| {log_slope(truth_area, torch.cat(areas['filled'])):.2f} |")
     print("\nRotation clips: the turn since frame 1 read off the filled silhouettes' angular moments\n")
-    print("| shape | clips | mean abs error, degrees | mean abs true turn, degrees |")
-    print("|---|---:|---:|---:|")
+    print("| shape | clips | mean abs error, degrees | mean abs true turn, degrees | order used (most clips) |"
+          " its mean strength |")
+    print("|---|---:|---:|---:|---:|---:|")
     for shape, rows in turns.items():
         if rows:
-            err, true = np.degrees(np.mean(rows, axis=0))
-            print(f"| {shape} | {len(rows)} | {err:.1f} | {true:.1f} |")
+            err, true = np.degrees(np.mean([row[:2] for row in rows], axis=0))
+            orders = [row[2] for row in rows]
+            print(f"| {shape} | {len(rows)} | {err:.1f} | {true:.1f} | {max(set(orders), key=orders.count)}"
+                  f" | {np.mean([row[3] for row in rows]):.2f} |")
     batch = torch.stack([render(sample_content(rng, config), sample_motion(rng, config), geometry)
                          for _ in range(args.batch)])
     change = moving_pixels(batch, args.threshold)

@@ -51,8 +51,9 @@ __all__ = [
     "moving_pixels",
 ]
 
-#: Angular-moment strength below which a silhouette's orientation is noise (pixelated discs
-#: reach 0.09-0.13 at 32x32; a triangle's 3-fold moment 0.57, a square's 4-fold 0.41).
+#: Angular-moment strength below which a silhouette's orientation is noise. On filled
+#: silhouettes at 32x32 a disc's strongest order averages 0.06, a square's or a cross's 4-fold
+#: moment 0.41, a triangle's 3-fold 0.65 (`python benchmarks/segmentation_targets.py`).
 MIN_TURN_STRENGTH = 0.15
 
 

@@ -32,7 +32,6 @@ __all__ = ["fill_moving_objects", "flood"]
 #: syncs; the flood needs about as many steps as the longest path it walks).
 _STEPS_PER_CHECK = 8
 
-
 #: The four steps between 4-neighbours, (dy, dx).
 _STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
@@ -65,7 +64,6 @@ def flood(seeds: torch.Tensor, passable: dict[tuple[int, int], torch.Tensor]) ->
         if torch.equal(reached, before):
             break
     return reached
-
 
 
 def _colour_steps(frames: torch.Tensor, threshold: float) -> dict[tuple[int, int], torch.Tensor]:

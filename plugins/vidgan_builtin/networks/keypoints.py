@@ -81,7 +81,7 @@ class KeypointMotionEncoder(MotionEncoder):
             "full",
             description="With orientation, the object map's resolution: `half`, the detector's own (the keypoint"
             " heatmaps'); `full`, the frame's (the half-resolution logits upsampled and refined by two small"
-            " convolutions of the frame): at 32x32 a shape at half resolution is too few pixels to show its turn.",
+            " convolutions of the frame): a half-resolution map has a quarter of the pixels to show a shape's corners.",
         )
 
     def __init__(self, config: Config, *, geometry: VideoGeometry, **wiring: Any) -> None:
@@ -104,9 +104,12 @@ class KeypointMotionEncoder(MotionEncoder):
         )
         self.register_buffer("grid", pixel_grid(geometry.height // 2, geometry.width // 2), persistent=False)
         self.object_refine: nn.Module | None = None
-        if config.orientation and config.object_resolution == "full":
-            self.object_refine = nn.Sequential(conv3x3_block(2 * c, 8, "none"), nn.Conv2d(8, 1, 3, 1, 1))
-            self.register_buffer("object_grid", pixel_grid(geometry.height, geometry.width), persistent=False)
+        if config.orientation:
+            full = config.object_resolution == "full"
+            if full:
+                self.object_refine = nn.Sequential(conv3x3_block(2 * c, 8, "none"), nn.Conv2d(8, 1, 3, 1, 1))
+            side = (geometry.height, geometry.width) if full else (geometry.height // 2, geometry.width // 2)
+            self.register_buffer("object_grid", pixel_grid(*side), persistent=False)
         per_frame = FEATURES_PER_KEYPOINT * config.keypoints + ORIENTATION_FEATURES * int(config.orientation)
         inputs = per_frame * geometry.frames
         self.head = nn.Sequential(
@@ -165,8 +168,7 @@ class KeypointMotionEncoder(MotionEncoder):
         keypoints, objects = self._detect(video)
         features = [self._keypoint_features(self._heatmaps_of(keypoints)).flatten(2)]
         if objects is not None:
-            grid = self.grid if self.object_refine is None else self.object_grid
-            phasors, strength = angular_moments(torch.sigmoid(objects.float()), grid)
+            phasors, strength = angular_moments(torch.sigmoid(objects.float()), self.object_grid)
             # The turn is read, not learnt through: the angles of faint moments have unstable
             # gradients (the map has its own target, object_tracking; the strengths pass).
             features += [strength, turn_since_first(phasors.detach())]
