@@ -182,10 +182,16 @@ class Setup:
     def autocast(self) -> Any:
         return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
-    def step(self, batch: dict[str, Any], index: int) -> None:
-        """One iteration: one forward, then each due phase's backward and optimiser step."""
+    def step(self, batch: dict[str, Any], index: int, stages: dict[str, float] | None = None) -> None:
+        """One iteration: one forward, then each due phase's backward and optimiser step.
+
+        With ``stages``, the seconds of each stage (the forward, each phase's losses one by
+        one, its backward, its optimiser step) are added to it under their names.
+        """
+        clock = _StageClock(stages)
         with self.autocast():
             outputs = self.model(batch)
+        clock.lap("forward")
         ctx = LossContext(model=self.model, batch=batch, outputs=outputs, step=index)
         due = []
         for phase in self.recipe.phases:
@@ -197,17 +203,36 @@ class Setup:
             frozen = [p for g, ps in self.groups.items() if g != group for p in ps if p.requires_grad]
             for p in frozen:
                 p.requires_grad_(False)
-            with self.autocast():
-                total = sum(w * self.losses[n](ctx, phase.name) for n, w in terms)
+            total = torch.zeros(())
+            for n, w in terms:
+                with self.autocast():
+                    total = total + w * self.losses[n](ctx, phase.name)
+                clock.lap(f"{phase.name}: loss {n}")
             opt = self.optimizers[group]
             opt.zero_grad(set_to_none=True)
             total.backward(retain_graph=k < len(due) - 1)  # the next phase backprops through the forward
             for p in frozen:
                 p.requires_grad_(True)
+            clock.lap(f"{phase.name}: backward")
             opt.step()
+            clock.lap(f"{phase.name}: optimiser step")
 
     def parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
+
+
+class _StageClock:
+    """Adds the seconds since the previous lap to ``stages[name]``; does nothing without ``stages``."""
+
+    def __init__(self, stages: dict[str, float] | None) -> None:
+        self.stages = stages
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.stages is not None:
+            now = time.perf_counter()
+            self.stages[name] = self.stages.get(name, 0.0) + now - self.last
+            self.last = now
 
 
 def fixed_batch(dataset: Any, size: int) -> dict[str, torch.Tensor]:

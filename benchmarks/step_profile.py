@@ -10,6 +10,8 @@ EMA off, the trainer's optimisers, the recipe's allocator setting and determinis
 - seconds and **minor page faults** (``resource.getrusage``) of each of ``--steps``
   iterations: with ``train.reuse_cpu_memory`` off, glibc maps every large tensor afresh and
   the faults stay in the hundreds of thousands per step;
+- the seconds of each stage of an iteration (forward, each loss, each phase's backward and
+  optimiser step), over the second half of those iterations, without the profiler;
 - a ``torch.profiler`` table of ``--profiled`` further iterations, operators by self CPU
   time, and each model slot's forward time (module hooks).
 
@@ -66,12 +68,19 @@ def main(argv: list[str] | None = None) -> None:
         print()
         print("| step | seconds | minor page faults |")
         print("|---:|---:|---:|")
+        stages: dict[str, float] = {}
         for i in range(args.steps):
             faults, start = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.perf_counter()
-            setup.step(batch, i)
+            setup.step(batch, i, stages if i >= args.steps // 2 else None)
             seconds = time.perf_counter() - start
             print(f"| {i + 1} | {seconds:.2f} | {resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults} |",
                   flush=True)
+
+        timed_steps = args.steps - args.steps // 2
+        print()
+        print(f"where an iteration's time goes (mean of the last {timed_steps} steps above, no profiler):")
+        for name, seconds in stages.items():
+            print(f"  {name:<40} {seconds / timed_steps:6.3f} s  {seconds / sum(stages.values()):5.1%}")
 
         forward: dict[str, float] = defaultdict(float)
         started: dict[str, float] = {}

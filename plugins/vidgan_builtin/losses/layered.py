@@ -66,7 +66,7 @@ def _needs(module: Any, method: str, loss: str, slot: str, example: str) -> Any:
     return fn
 
 
-def moving_pixels(video: torch.Tensor, threshold: float) -> torch.Tensor:
+def moving_pixels(video: torch.Tensor, threshold: float, median: torch.Tensor | None = None) -> torch.Tensor:
     """How surely each pixel of each frame belongs to something that moves: [B, T, H, W] in [0, 1].
 
     The larger of two self-supervised cues (``video`` [B, T, C, H, W], differences on the
@@ -78,15 +78,21 @@ def moving_pixels(video: torch.Tensor, threshold: float) -> torch.Tensor:
     - whether the frame differs from the clip's temporal median there: the median of a
       pixel that an object passes is the background behind it, so this marks the whole
       object, inside included, once it moves by more than its size.
+
+    ``median`` [B, 1, C, H, W], the clip's temporal median, when the caller has it already.
     """
     b, t = video.shape[:2]
-    # One frame at a time against all: the [B, T, T, C, H, W] differences at once were
-    # 200 MB at 64×64, allocated and written every step.
+    # Each pair of frames compared once (the difference is symmetric), one frame against all
+    # later ones at a time: the [B, T, T, C, H, W] differences at once were 200 MB at 64×64,
+    # allocated and written every step.
     share = video.new_zeros(b, t, *video.shape[3:])
-    for s in range(t):
-        share += (video - video[:, s : s + 1]).abs().amax(dim=2) > threshold
+    for s in range(t - 1):
+        differs = (video[:, s + 1 :] - video[:, s : s + 1]).abs().amax(dim=2) > threshold
+        share[:, s + 1 :] += differs
+        share[:, s] += differs.sum(dim=1)
     share /= max(t - 1, 1)
-    median = video.median(dim=1, keepdim=True).values
+    if median is None:
+        median = video.median(dim=1, keepdim=True).values
     away = ((video - median).abs().amax(dim=2) > threshold).float()
     return torch.maximum(share, away)
 
@@ -106,7 +112,8 @@ def _clip_targets(ctx: LossContext, video: torch.Tensor, threshold: float) -> tu
 
     def compute() -> tuple[torch.Tensor, torch.Tensor]:
         clip = video.detach().float()
-        return moving_pixels(clip, threshold), clip.median(dim=1, keepdim=True).values
+        median = clip.median(dim=1, keepdim=True).values
+        return moving_pixels(clip, threshold, median), median
 
     return _once_per_step(ctx, f"layered/clip_targets/{threshold}", compute)
 

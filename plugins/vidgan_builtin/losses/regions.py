@@ -36,44 +36,46 @@ _STEPS_PER_CHECK = 8
 _STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
 
-def _shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """``x`` [N, H, W] (bool) moved by (dy, dx): ``out[p] = x[p - (dy, dx)]``, False where that is outside."""
-    h, w = x.shape[-2:]
-    out = torch.zeros_like(x)
-    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
-        :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
-    ]
-    return out
-
-
 def flood(seeds: torch.Tensor, passable: dict[tuple[int, int], torch.Tensor]) -> torch.Tensor:
     """Pixels [N, H, W] (bool) reachable from ``seeds`` [N, H, W] (bool) by 4-neighbour steps.
 
     ``passable[(dy, dx)]`` [N, H, W] says, for each pixel p, whether the step from p - (dy, dx)
     onto p is allowed; the four steps (±1, 0), (0, ±1) are read.
     """
-    reached = seeds.clone()
-    h, w = seeds.shape[-2:]
+    n, h, w = seeds.shape
+    # The flood lives inside a frame of False pixels: each step reads its neighbours as a view
+    # of that buffer (no copy of the shifted map) and grows in place, the steps of one pass
+    # seeing each other's growth.
+    padded = seeds.new_zeros(n, h + 2, w + 2)
+    reached = padded[:, 1:-1, 1:-1]
+    reached.copy_(seeds)
+    neighbours = {(dy, dx): padded[:, 1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w] for dy, dx in passable}
     for _ in range(0, h * w, _STEPS_PER_CHECK):
-        before = reached
+        before = reached.clone()
         for _ in range(_STEPS_PER_CHECK):
-            grown = reached
-            for (dy, dx), allowed in passable.items():
-                grown = grown | (_shifted(reached, dy, dx) & allowed)
-            reached = grown
+            for step, allowed in passable.items():
+                reached |= neighbours[step] & allowed
         if torch.equal(reached, before):
             break
-    return reached
+    return reached.contiguous()
 
 
 def _colour_steps(frames: torch.Tensor, threshold: float) -> dict[tuple[int, int], torch.Tensor]:
     """For each step, whether a pixel's colour is within ``threshold`` (largest channel) of the
-    neighbour the step comes from: frames [N, C, H, W] -> {(dy, dx): [N, H, W] bool}."""
-    steps = {}
-    for dy, dx in _STEPS:
-        source = torch.roll(frames, shifts=(dy, dx), dims=(-2, -1))
-        steps[(dy, dx)] = (frames - source).abs().amax(dim=1) <= threshold
-    return steps  # wrapped-around rows/columns never matter: _shifted brings in False there
+    neighbour the step comes from: frames [N, C, H, W] -> {(dy, dx): [N, H, W] bool}.
+
+    The test is symmetric, so one comparison per pair of neighbours serves both directions;
+    a step from outside the frame (a line's first pixel) is never allowed.
+    """
+    n, _, h, w = frames.shape
+    rows = (frames[:, :, 1:] - frames[:, :, :-1]).abs().amax(dim=1) <= threshold  # [N, H-1, W]
+    columns = (frames[..., 1:] - frames[..., :-1]).abs().amax(dim=1) <= threshold  # [N, H, W-1]
+    steps = {step: frames.new_zeros(n, h, w, dtype=torch.bool) for step in _STEPS}
+    steps[(1, 0)][:, 1:] = rows  # onto row y from row y - 1
+    steps[(-1, 0)][:, :-1] = rows  # onto row y from row y + 1
+    steps[(0, 1)][..., 1:] = columns
+    steps[(0, -1)][..., :-1] = columns
+    return steps
 
 
 def fill_moving_objects(video: torch.Tensor, moving: torch.Tensor, threshold: float) -> torch.Tensor:

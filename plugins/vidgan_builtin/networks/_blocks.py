@@ -139,12 +139,26 @@ def num_groups(channels: int) -> int:
     return max(g for g in range(1, min(MAX_GROUPS, channels) + 1) if channels % g == 0)
 
 
+class GroupNorm(nn.GroupNorm):
+    """``nn.GroupNorm`` that normalises channels-last maps in the contiguous layout.
+
+    torch's CPU kernels for channels-last GroupNorm are several times slower than for the
+    contiguous layout in bf16 (``benchmarks/speed.py``'s bf16 + channels_last row); the
+    copy to the contiguous layout costs less than the difference. The output stays
+    contiguous: the next convolution converts it back if its weights are channels-last.
+    Parameters and state dict are ``nn.GroupNorm``'s.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.contiguous())
+
+
 def make_norm(norm: NormName, channels: int, dims: int) -> nn.Module:
     """A normalisation layer for ``dims``-D feature maps (dims = 1 for vectors, 2, 3)."""
     if norm == "none":
         return nn.Identity()
     if norm == "group":
-        return nn.GroupNorm(num_groups(channels), channels)
+        return GroupNorm(num_groups(channels), channels)
     if norm == "instance":
         cls = {1: nn.InstanceNorm1d, 2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}[dims]
         return cls(channels, affine=True)

@@ -380,6 +380,20 @@ def test_moving_pixels_known_answers():
     assert torch.equal(got, want)
 
 
+def test_moving_pixels_matches_its_definition_on_random_clips():
+    from vidgan_builtin.losses import moving_pixels
+
+    video = torch.randint(-2, 3, (2, 6, 3, 5, 7), generator=torch.Generator().manual_seed(1)).float() / 10
+    threshold = 0.1
+    differs = (video[:, :, None] - video[:, None]).abs().amax(dim=3) > threshold  # [B, T, T, H, W]
+    share = differs.float().sum(dim=2) / (video.shape[1] - 1)
+    median = video.median(dim=1, keepdim=True).values
+    away = ((video - median).abs().amax(dim=2) > threshold).float()
+    want = torch.maximum(share, away)
+    assert torch.equal(moving_pixels(video, threshold), want)
+    assert torch.equal(moving_pixels(video, threshold, median), want)
+
+
 def test_motion_segmentation_scores_every_frames_part_masks(registry):
     geometry = VideoGeometry(frames=2, height=8, width=8)
     encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)

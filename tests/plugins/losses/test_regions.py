@@ -35,6 +35,30 @@ def test_flood_walks_only_the_allowed_steps():
     assert torch.equal(got, want)
 
 
+def _reachable(seeds: torch.Tensor, passable: dict[tuple[int, int], torch.Tensor]) -> torch.Tensor:
+    """Breadth-first search, pixel by pixel: the reference the vectorised flood must match."""
+    reached = seeds.clone()
+    n, h, w = seeds.shape
+    queue = [tuple(p) for p in seeds.nonzero().tolist()]
+    while queue:
+        i, y, x = queue.pop()
+        for (dy, dx), allowed in passable.items():
+            ty, tx = y + dy, x + dx
+            if 0 <= ty < h and 0 <= tx < w and allowed[i, ty, tx] and not reached[i, ty, tx]:
+                reached[i, ty, tx] = True
+                queue.append((i, ty, tx))
+    return reached
+
+
+def test_flood_matches_a_breadth_first_search_on_random_mazes():
+    generator = torch.Generator().manual_seed(0)
+    for density in (0.3, 0.55, 0.7, 0.9):  # around the percolation threshold, paths wind
+        seeds = torch.rand(4, 17, 23, generator=generator) < 0.01
+        passable = {step: torch.rand(4, 17, 23, generator=generator) < density
+                    for step in ((1, 0), (-1, 0), (0, 1), (0, -1))}
+        assert torch.equal(flood(seeds, passable), _reachable(seeds, passable)), density
+
+
 def test_a_zooming_disk_is_filled_where_the_change_target_is_a_ring():
     radii = [4, 5, 6, 7, 8, 7, 6, 5]
     truth = torch.stack([_disk(r) for r in radii])

@@ -175,6 +175,23 @@ def test_every_norm_builds_and_runs(registry, norm):
         assert all(torch.isfinite(t).all() for t in tensors(out))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_group_norm_gives_the_same_result_in_either_layout(dtype):
+    from vidgan_builtin.networks._blocks import GroupNorm
+
+    norm = GroupNorm(4, 16)
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    reference = torch.nn.GroupNorm(4, 16)
+    reference.load_state_dict(norm.state_dict())  # same parameters, same names
+    x = torch.randn(3, 16, 8, 8).to(dtype)
+    want = reference(x)
+    got = norm(x.contiguous(memory_format=torch.channels_last))
+    assert got.dtype == dtype and got.is_contiguous()
+    assert torch.equal(got, want)
+
+
 def test_no_batchnorm_by_default(registry):
     for kind, name, _ in NETWORKS:
         module = build(registry, kind, name, GEOMETRIES[2])
