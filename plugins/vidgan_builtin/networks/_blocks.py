@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
@@ -41,6 +42,7 @@ __all__ = [
     "widths",
     "maybe_sn",
     "conv3x3_block",
+    "conv3x3_of_upsampled",
     "check_sides_multiple_of_4",
 ]
 
@@ -143,14 +145,16 @@ class GroupNorm(nn.GroupNorm):
     """``nn.GroupNorm`` that normalises channels-last maps in the contiguous layout.
 
     torch's CPU kernels for channels-last GroupNorm are several times slower than for the
-    contiguous layout in bf16 (``benchmarks/speed.py``'s bf16 + channels_last row); the
-    copy to the contiguous layout costs less than the difference. The output stays
-    contiguous: the next convolution converts it back if its weights are channels-last.
-    Parameters and state dict are ``nn.GroupNorm``'s.
+    contiguous layout in bf16 (``benchmarks/RESULTS.md``, tenth session); the two copies
+    cost less than the difference. The output keeps the input's layout, so the layers after
+    it (up-sampling, the next convolution) do not convert it again. Parameters and state
+    dict are ``nn.GroupNorm``'s.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.contiguous())
+        if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            return super().forward(x.contiguous()).contiguous(memory_format=torch.channels_last)
+        return super().forward(x)
 
 
 def make_norm(norm: NormName, channels: int, dims: int) -> nn.Module:
@@ -262,6 +266,36 @@ def conv3x3_block(c_in: int, c_out: int, norm: NormName, stride: int = 1) -> nn.
         make_norm(norm, c_out, 2),
         nn.LeakyReLU(0.2),
     )
+
+
+#: For each output phase a (even or odd row of the doubled map), which rows of a 3×3 kernel
+#: fall on each of the three low-resolution rows r - 1, r, r + 1 around it: nearest
+#: up-sampling repeats every row twice, so an even output row's window covers low rows
+#: (r - 1, r, r) and an odd one's (r, r, r + 1). Columns are the same.
+_PHASE_TAPS = torch.tensor(
+    [
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0], [0.0, 0.0, 0.0]],
+        [[0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+    ]
+)
+
+
+def conv3x3_of_upsampled(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``conv2d(upsample(x, 2, nearest), weight, bias, padding=1)`` without the up-sampled map.
+
+    Each of the four output phases (row and column parity) of a 3×3 convolution over a
+    nearest-up-sampled map is a 3×3 convolution (two taps wide in each direction) over the
+    map itself; the four run as one convolution with four times the output channels,
+    interleaved back by ``pixel_shuffle``. Same result up to rounding, a quarter of the
+    input to read and write: the stacked convolution over a full-resolution map was
+    memory-bound (``benchmarks/RESULTS.md``, tenth session). ``x`` [N, I, H, W],
+    ``weight`` [O, I, 3, 3] → [N, O, 2H, 2W].
+    """
+    out_channels = weight.shape[0]
+    taps = _PHASE_TAPS.to(weight)
+    phases = torch.einsum("arh,bcg,oihg->oabirc", taps, taps, weight).reshape(4 * out_channels, *weight.shape[1:])
+    phase_bias = None if bias is None else bias.repeat_interleave(4)
+    return F.pixel_shuffle(F.conv2d(x, phases, phase_bias, padding=1), 2)
 
 
 def check_sides_multiple_of_4(geometry: VideoGeometry, who: str) -> None:

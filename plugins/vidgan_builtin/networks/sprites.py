@@ -56,7 +56,7 @@ from ._affine import (
     similarity_linear,
     similarity_params,
 )
-from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
+from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
 
@@ -117,10 +117,23 @@ class LayeredContentEncoder(ContentEncoder):
         """How much of each pixel the parts hold (1 - background mask): codes [N, *code_shape] → [N, H, W]."""
         return 1 - codes[:, 2 * self.geometry.channels :].softmax(1)[:, 0]
 
+    def _head(self, features: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """``self.head`` over [up-sampled ``features``, ``frames``] stacked along channels,
+        computed without the stack or the up-sampling: the sum of its convolution over each
+        (a convolution is linear in its input channels), the features' one at their own
+        resolution (:func:`conv3x3_of_upsampled`). The stacked full-resolution input cost
+        several times the arithmetic in memory traffic (``benchmarks/RESULTS.md``, tenth
+        session). ``features``: the output of ``up`` before its last up-sampling."""
+        w = features.shape[1]
+        weight = self.head.weight
+        return (conv3x3_of_upsampled(features, weight[:, :w], self.head.bias)
+                + F.conv2d(frames, weight[:, w:], None, padding=1))
+
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         assert_frames(frames, "layered_content_encoder input", geometry=self.geometry)
         c = self.geometry.channels
-        out = self.head(torch.cat([self.up(self.down(frames)), frames], dim=1))
+        # ``up`` ends in a 2× nearest up-sampling, which the head folds into its convolution.
+        out = self._head(self.up[:-1](self.down(frames)), frames)
         background = torch.tanh(out[:, :c])
         return torch.cat([frames, background, out[:, c:]], dim=1)
 
@@ -330,13 +343,14 @@ class SpriteFrameDecoder(FrameDecoder):
         moved instead, about the same anchor."""
         masks = self.layers(content)[2]
         layer = (masks > threshold).to(masks.dtype) if threshold > 0 else masks
-        return self._resample(layer.unsqueeze(2), self.anchors(masks), linear, shift)[:, :, :, 0]
+        return self._resample(layer.unsqueeze(2), self.anchors(masks), linear, shift)[:, :, 0].transpose(1, 2)
 
     def _resample(
         self, layer: torch.Tensor, anchors: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor
     ) -> torch.Tensor:
         """Each part's ``layer`` [N, parts, L, H, W] moved by its T maps about its anchor
-        [N, parts, 2]: ``[N, T, parts, L, H, W]``."""
+        [N, parts, 2]: ``[N, parts, L, T, H, W]`` (time after the planes: the layout the
+        resampling writes, so neither it nor its gradient is transposed in memory)."""
         n, t = linear.shape[:2]
         k, planes = layer.shape[1:3]
         h, w = self.geometry.height, self.geometry.width
@@ -348,7 +362,7 @@ class SpriteFrameDecoder(FrameDecoder):
         grids = grids.view(n, t, k, h, w, 2).transpose(1, 2).reshape(n * k, t * h, w, 2)
         moved = F.grid_sample(layer.reshape(n * k, planes, h, w), grids, mode="bilinear", padding_mode="zeros",
                               align_corners=False)  # [N*K, L, T*H, W]
-        return moved.view(n, k, planes, t, h, w).permute(0, 3, 1, 2, 4, 5)
+        return moved.view(n, k, planes, t, h, w)
 
     def _compose_clip(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """``compose`` for T maps per content map: linear [N, T, parts, 2, 2], shift [N, T, parts, 2]
@@ -359,10 +373,10 @@ class SpriteFrameDecoder(FrameDecoder):
         n = image.shape[0]
         # One resampling of [image, mask] per part: the part's pixels and where they land.
         layer = torch.cat([image.unsqueeze(1).expand(n, k, c, h, w), masks.unsqueeze(2)], dim=2)
-        moved = self._resample(layer, self.anchors(masks), linear, shift)  # [N, T, K, C+1, H, W]
-        colours, alpha = moved[:, :, :, :c], moved[:, :, :, c:]
+        moved = self._resample(layer, self.anchors(masks), linear, shift)  # [N, K, C+1, T, H, W]
+        colours, alpha = moved[:, :, :c], moved[:, :, c:]
         # Parts that overlap share the pixel; the background shows through what they leave.
-        cover = alpha.sum(2)
-        share = alpha / cover.clamp_min(1.0).unsqueeze(2)
-        out = (share * colours).sum(2) + (1 - cover.clamp(max=1.0)) * background.unsqueeze(1) + residual.unsqueeze(1)
-        return out.clamp(-1, 1)
+        cover = alpha.sum(1)  # [N, 1, T, H, W]
+        share = alpha / cover.clamp_min(1.0).unsqueeze(1)
+        out = (share * colours).sum(1) + (1 - cover.clamp(max=1.0)) * background.unsqueeze(2) + residual.unsqueeze(2)
+        return out.clamp(-1, 1).transpose(1, 2).contiguous()  # [N, T, C, H, W]

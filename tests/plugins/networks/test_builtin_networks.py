@@ -188,8 +188,27 @@ def test_group_norm_gives_the_same_result_in_either_layout(dtype):
     x = torch.randn(3, 16, 8, 8).to(dtype)
     want = reference(x)
     got = norm(x.contiguous(memory_format=torch.channels_last))
-    assert got.dtype == dtype and got.is_contiguous()
+    assert got.dtype == dtype and got.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(got, want)
+    assert torch.equal(norm(x), want) and norm(x).is_contiguous()
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_conv3x3_of_upsampled_is_the_convolution_of_the_upsampled_map(bias):
+    from vidgan_builtin.networks._blocks import conv3x3_of_upsampled
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 4, 5, 7, generator=generator)  # odd, unequal sides: every border case
+    weight = torch.randn(3, 4, 3, 3, generator=generator, requires_grad=True)
+    b = torch.randn(3, generator=generator) if bias else None
+    upsampled = torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+    want = torch.nn.functional.conv2d(upsampled, weight, b, padding=1)
+    got = conv3x3_of_upsampled(x, weight, b)
+    assert got.shape == (2, 3, 10, 14)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    (grad_want,) = torch.autograd.grad(want.square().sum(), weight)
+    (grad_got,) = torch.autograd.grad(got.square().sum(), weight)
+    torch.testing.assert_close(grad_got, grad_want, rtol=1e-4, atol=1e-4)
 
 
 def test_no_batchnorm_by_default(registry):

@@ -59,6 +59,19 @@ def test_the_content_map_keeps_the_frame_and_starts_with_the_part_prior(registry
     assert parts_share == pytest.approx(0.3, abs=0.05)
 
 
+def test_the_content_heads_split_convolution_is_the_stacked_one(registry):
+    torch.manual_seed(0)
+    enc = registry.build("encoder", "layered_content_encoder", {"parts": 2, "width": 8}, geometry=G)
+    with torch.no_grad():
+        enc.head.weight.normal_()
+        enc.head.bias.normal_()
+    frames = torch.rand(4, 3, 32, 32) * 2 - 1
+    low = enc.up[:-1](enc.down(frames))
+    assert isinstance(enc.up[-1], torch.nn.Upsample)
+    want = enc.head(torch.cat([enc.up[-1](low), frames], dim=1))
+    torch.testing.assert_close(enc._head(low, frames), want, rtol=1e-5, atol=1e-5)
+
+
 def test_a_zero_motion_code_holds_the_image_still(registry):
     """No bias in the read-out: zero code = identity, however the weights were trained."""
     dec = decoder(registry)
