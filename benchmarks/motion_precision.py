@@ -51,6 +51,7 @@ import shlex
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -209,10 +210,26 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
             table[f"{what} probe"] = {name: held_out_r2(torch.cat(collected[name]), target)
                                       for name in PROBED if collected[name]}
             table[f"{what} follow"] = {name: follows(torch.cat(collected[name]), target) for name in followed}
+    table["read-out"] = read_out_norms(decoder)
     return table, geometry
 
 
-SUMMARIES = ("scale probe", "scale follow", "turn probe", "turn follow")
+#: What each of the sprite decoder's six raw read-out outputs per part means, by its ``linear`` form.
+READ_OUT_OUTPUTS = {
+    "similarity": ("log scale", "angle", "(unused)", "(unused)", "shift x", "shift y"),
+    "bounded": ("A11 - 1", "A12", "A21", "A22 - 1", "shift x", "shift y"),
+}
+
+
+def read_out_norms(decoder: Any) -> dict[str, float]:
+    """Norm of the decoder's motion read-out weights per output (part 1): which motions the
+    decoder has learnt to read off the frame codes at all (all start at zero by default)."""
+    weight = decoder.motion_head.weight.detach().view(decoder.parts, 6, -1)[0]
+    names = READ_OUT_OUTPUTS[decoder.config.linear]
+    return {name: float(row.norm()) for name, row in zip(names, weight) if name != "(unused)"}
+
+
+SUMMARIES = ("scale probe", "scale follow", "turn probe", "turn follow", "read-out")
 PROBED = ("E_M features", "G_T frame codes")
 FOLLOWED = ("E_C soft masks", "E_C masks > 0.5", "G_I reconstruction")
 TURN_FOLLOWED = ("E_C masks > 0.5", "G_I reconstruction")
@@ -296,6 +313,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                     "How the turn since frame 1 (radians) follows the truth's; E_C masks: read off their"
                     " silhouettes' angular moments (benchmarks/segmentation_targets.py)",
                     table["rotation"]["pairs"])
+    print()
+    print("The decoder's motion read-out, weight norm per output (part 1; zero at initialisation by default): "
+          + ", ".join(f"{name} {norm:.4f}" for name, norm in table["read-out"].items()))
     return table
 
 

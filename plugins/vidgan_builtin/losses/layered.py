@@ -38,6 +38,7 @@ from ..networks._affine import (
     mask_moments,
     phasor_change,
     pixel_grid,
+    turn_since_first,
 )
 from .objectives import require_output, require_slot
 from .regions import fill_moving_objects
@@ -207,6 +208,16 @@ def _part_masks(ctx: LossContext, codes: torch.Tensor, loss: str) -> torch.Tenso
     return _once_per_step(ctx, "layered/part_masks", compute)
 
 
+def _silhouette_phasors(ctx: LossContext, codes: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Angular-moment phasors [B, T, K, O, 2] and strengths [B, T, K, O] of E_C's part
+    silhouettes (masks above ``threshold``) in every frame (:func:`angular_moments`)."""
+    b, t = codes.shape[:2]
+    masks = _part_masks(ctx, codes, "part_trajectory")
+    silhouettes = (masks > threshold).float()
+    phasors, strength = angular_moments(silhouettes, pixel_grid(*masks.shape[-2:]).to(masks.device))
+    return phasors.view(b, t, *phasors.shape[1:]), strength.view(b, t, *strength.shape[1:])
+
+
 def _part_moments(
     ctx: LossContext, codes: torch.Tensor, loss: str, threshold: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -288,6 +299,14 @@ class PartTrajectoryLoss(Loss):
             " lead a map from the identity to a large turn; this term can. 0: off.",
         )
 
+        turn_target: Literal["periodic", "unwrapped"] = Field(
+            "periodic",
+            description="What the turn residual compares the map's turn with: `periodic`, each angular order's"
+            " phase change since frame 1 (blind to turns the shape's symmetry hides, but from the identity its"
+            " gradient points the wrong way once the turn passes half a symmetry period); `unwrapped`, the turn"
+            " followed frame to frame (steps within half a period) on the clip's clearest order, squared.",
+        )
+
     def __init__(self, config: Config, **wiring: Any) -> None:
         super().__init__()
         self.config = config
@@ -328,7 +347,11 @@ class PartTrajectoryLoss(Loss):
             shape = ((back - spread) / scale[..., None, None]).square().sum((-1, -2))
         per_part = position * keep + self.config.spread_weight * shape * keep_shape
         if self.config.turn_weight > 0:
-            turn = self._turn_residual(ctx, codes, linear, self.config.spread_threshold or 0.5)
+            threshold = self.config.spread_threshold or 0.5
+            if self.config.turn_target == "unwrapped":
+                turn = self._unwrapped_turn_residual(ctx, codes, linear, threshold)
+            else:
+                turn = self._turn_residual(ctx, codes, linear, threshold)
             per_part = per_part + self.config.turn_weight * turn * keep
         return per_part.sum() / keep.sum().clamp_min(1.0)
 
@@ -341,11 +364,7 @@ class PartTrajectoryLoss(Loss):
         clearly both silhouettes show that order (strength above ``MIN_TURN_STRENGTH``)."""
 
         def compute() -> tuple[torch.Tensor, torch.Tensor]:
-            b, t = codes.shape[:2]
-            masks = _part_masks(ctx, codes, "part_trajectory")
-            silhouettes = (masks > threshold).float()
-            phasors, strength = angular_moments(silhouettes, pixel_grid(*masks.shape[-2:]).to(masks.device))
-            phasors, strength = phasors.view(b, t, *phasors.shape[1:]), strength.view(b, t, *strength.shape[1:])
+            phasors, strength = _silhouette_phasors(ctx, codes, threshold)
             change = phasor_change(phasors[:, 1:], phasors[:, :1])  # [B, T-1, K, O, 2]
             weight = (torch.minimum(strength[:, :1], strength[:, 1:]) - MIN_TURN_STRENGTH).clamp_min(0)
             return change, weight
@@ -355,6 +374,27 @@ class PartTrajectoryLoss(Loss):
         angle = map_turn(linear).unsqueeze(-1) * n  # [B, T-1, K, O]
         agreement = torch.cos(angle) * change[..., 0] + torch.sin(angle) * change[..., 1]
         return (weight * (1 - agreement) * 2 / n.square()).sum(-1)
+
+    @staticmethod
+    def _unwrapped_turn_residual(
+        ctx: LossContext, codes: torch.Tensor, linear: torch.Tensor, threshold: float
+    ) -> torch.Tensor:
+        """Per clip, frame 2..T and part: ``w (θ - turn)²``, θ the turn of the maps ``linear``
+        [B, T-1, K, 2, 2], ``turn`` the turn of E_C's part silhouettes since frame 1 followed
+        frame to frame (:func:`turn_since_first`) on the angular order the part shows most
+        clearly over the clip, ``w`` that order's mean strength above ``MIN_TURN_STRENGTH``."""
+
+        def compute() -> tuple[torch.Tensor, torch.Tensor]:
+            phasors, strength = _silhouette_phasors(ctx, codes, threshold)
+            turns = turn_since_first(phasors)  # [B, T, K, O]
+            clarity = strength.mean(dim=1)  # [B, K, O]
+            best = clarity.argmax(dim=-1, keepdim=True)  # [B, K, 1]
+            turn = turns.gather(-1, best.unsqueeze(1).expand(*turns.shape[:-1], 1))[..., 0]  # [B, T, K]
+            weight = (clarity.gather(-1, best)[..., 0] - MIN_TURN_STRENGTH).clamp_min(0)  # [B, K]
+            return turn[:, 1:], weight.unsqueeze(1)
+
+        turn, weight = _once_per_step(ctx, f"layered/silhouette_unwrapped_turns/{threshold}", compute)
+        return weight * (map_turn(linear) - turn).square()
 
     @staticmethod
     def _mask_residual(

@@ -184,6 +184,14 @@ class SpriteFrameDecoder(FrameDecoder):
             description="With motion_units = part, the radius (root of the trace of the part's confident-pixel"
             " covariance, normalised units: the frame spans 2) at which the code means what it says.",
         )
+        motion_init_std: float = Field(
+            0.0,
+            ge=0,
+            description="Standard deviation of the motion read-out's initial weights. 0: zeros, every frame starts"
+            " as the identity (the static baseline). > 0: small random maps (a zero code stays the identity), so"
+            " that every read-out row, the turn's included, passes the motion codes a gradient from the first step"
+            " instead of waiting for the codes to carry what that row needs.",
+        )
         zoom_range: tuple[float, float] | None = Field(
             None,
             description="With linear = similarity, [min, max] scale (initial values, learnt): a part's log scale"
@@ -226,7 +234,10 @@ class SpriteFrameDecoder(FrameDecoder):
         self.parts = content_shape[0] - 2 * c - 1
         # No bias: a zero motion code is the identity, whatever the training did.
         self.motion_head = nn.Linear(frame_code_dim, 6 * self.parts, bias=False)
-        nn.init.zeros_(self.motion_head.weight)  # identity at the start: the static baseline
+        if config.motion_init_std > 0:
+            nn.init.normal_(self.motion_head.weight, std=config.motion_init_std)
+        else:
+            nn.init.zeros_(self.motion_head.weight)  # identity at the start: the static baseline
         if config.boundary == "reflect":
             self.log_reach = nn.Parameter(torch.tensor(math.log(config.reach)))
         if config.zoom_range is not None:

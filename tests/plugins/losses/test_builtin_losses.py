@@ -716,6 +716,46 @@ def test_part_trajectory_turn_residual_is_blind_to_what_the_symmetry_hides(regis
     assert still.item() < 1e-4 and third.item() < 0.002
 
 
+def _turn_gradient(registry, turns: list[float], codes_s: list[float], **params) -> float:
+    """d(part_trajectory)/d(the code's turn weight) for a triangle turned by turns[t] in frame t
+    and frame codes (0, codes_s[t]): negative when the loss turns the map forward."""
+    geometry = VideoGeometry(frames=len(turns), height=32, width=32)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    decoder = _turning_decoder(registry, encoder)
+    frame_codes = torch.tensor([[[0.0, s] for s in codes_s]])
+    ctx = LossContext(model=StubModel(content_encoder=encoder, decoder=decoder), batch={},
+                      outputs={"content_codes": _triangle_codes(turns), "frame_codes": frame_codes})
+    loss(registry, "part_trajectory", shape="masks", spread_threshold=0.5, spread_weight=0.0, turn_weight=1.0,
+         **params)(ctx, "generator").backward()
+    return decoder.motion_head.weight.grad[1, 1].item()
+
+
+def test_unwrapped_turn_target_follows_a_turn_past_the_symmetry(registry):
+    """A triangle turns 0.4 rad a frame: 1.6 rad (92°) by frame 5, past half its 120° period.
+    From the identity, the periodic residual pulls frame 5's map the wrong way (1.6 rad looks
+    like -0.49); the turn followed frame to frame pulls it forward, and scores the right
+    turns ≈ 0."""
+    turns = [0.0, 0.4, 0.8, 1.2, 1.6]
+    last_only = [0.0, 0.0, 0.0, 0.0, 0.1]
+    assert _turn_gradient(registry, turns, last_only, turn_target="periodic") > 0
+    assert _turn_gradient(registry, turns, last_only, turn_target="unwrapped") < 0
+    geometry = VideoGeometry(frames=5, height=32, width=32)
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
+    model = StubModel(content_encoder=encoder, decoder=_turning_decoder(registry, encoder))
+    traj = loss(registry, "part_trajectory", shape="masks", spread_threshold=0.5, spread_weight=0.0,
+                turn_weight=1.0, turn_target="unwrapped")
+
+    def score(map_turns: list[float]) -> float:
+        codes_s = [math.atanh(t / math.pi) * math.pi for t in map_turns]  # π tanh(s / π) = t
+        frame_codes = torch.tensor([[[0.0, s] for s in codes_s]])
+        ctx = LossContext(model=model, batch={}, outputs={"content_codes": _triangle_codes(turns),
+                                                           "frame_codes": frame_codes})
+        return traj(ctx, "generator").item()
+
+    right, still = score(turns), score([0.0] * 5)
+    assert right < 0.01 * still and still > 0.1
+
+
 def test_object_tracking_trains_the_object_map_towards_the_moving_objects(registry):
     geometry = VideoGeometry(frames=3, height=16, width=16)
     motion = registry.build("encoder", "keypoint_motion_encoder",

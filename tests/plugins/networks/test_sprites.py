@@ -162,6 +162,19 @@ def test_wrong_content_is_a_clear_error(registry):
         registry.build("decoder", "sprite_frame_decoder", {}, geometry=G, content_shape=(16,), frame_code_dim=4)
 
 
+@pytest.mark.parametrize("linear", ["bounded", "similarity"])
+def test_a_random_motion_read_out_still_holds_a_zero_code_still(registry, linear):
+    torch.manual_seed(0)
+    dec = decoder(registry, linear=linear, motion_init_std=0.05)
+    assert dec.motion_head.weight.std().item() == pytest.approx(0.05, rel=0.3)
+    img, content = square_scene(10, 12)
+    still = dec(content, torch.zeros(1, CODE_DIM))
+    torch.testing.assert_close(still, img, rtol=0, atol=1e-5)
+    moved = dec(content, torch.randn(1, CODE_DIM))
+    assert (moved - img).abs().max() > 0.1  # a non-zero code moves the part from the first step
+    assert decoder(registry, linear=linear).motion_head.weight.abs().max() == 0  # the default: zeros
+
+
 def test_relative_codes_start_at_zero(registry):
     torch.manual_seed(0)
     gt = registry.build("temporal_generator", "lstm_temporal_generator", {"hidden": 8, "frame_code_dim": 4,
