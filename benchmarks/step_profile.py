@@ -3,6 +3,7 @@
     python benchmarks/step_profile.py                          # fp32 + channels_last, 64x64x16, batch 16
     python benchmarks/step_profile.py --precision bf16 --no-channels-last
     python benchmarks/step_profile.py --set train.reuse_cpu_memory=false
+    python benchmarks/step_profile.py --precision bf16 --shapes   # which layer each convolution is
 
 One iteration as ``speed.py`` times it (same recipe handling: every loss on from step 0,
 EMA off, the trainer's optimisers, the recipe's allocator setting and deterministic mode):
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=6, help="iterations timed with their page faults")
     parser.add_argument("--profiled", type=int, default=2, help="further iterations under torch.profiler")
     parser.add_argument("--rows", type=int, default=15, help="operators shown")
+    parser.add_argument("--shapes", action="store_true",
+                        help="one row per operator and input shapes (which layer a convolution is) instead of per operator")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--frames", type=int, default=16)
@@ -89,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
             module.register_forward_hook(
                 lambda m, a, o, name=name: forward.__setitem__(name, forward[name] + time.perf_counter() - started[name])
             )
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=args.shapes) as prof:
             for i in range(args.steps, args.steps + args.profiled):
                 setup.step(batch, i)
     print()
@@ -97,7 +100,9 @@ def main(argv: list[str] | None = None) -> None:
     for name, seconds in sorted(forward.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<22} {seconds / args.profiled:.3f} s")
     print()
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.rows, max_name_column_width=45))
+    averages = prof.key_averages(group_by_input_shape=args.shapes)
+    print(averages.table(sort_by="self_cpu_time_total", row_limit=args.rows, max_name_column_width=45,
+                         max_shapes_column_width=70))
 
 
 if __name__ == "__main__":

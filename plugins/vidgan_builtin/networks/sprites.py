@@ -385,7 +385,7 @@ class SpriteFrameDecoder(FrameDecoder):
         # One resampling of [image, mask] per part: the part's pixels and where they land.
         layer = torch.cat([image.unsqueeze(1).expand(n, k, c, h, w), masks.unsqueeze(2)], dim=2)
         moved = self._resample(layer, self.anchors(masks), linear, shift)  # [N, K, C+1, T, H, W]
-        colours, alpha = moved[:, :, :c], moved[:, :, c:]
+        colours, alpha = moved.split([c, moved.shape[2] - c], dim=2)  # split, not slices: no zero-filled gradients
         # Parts that overlap share the pixel; the background shows through what they leave.
         cover = alpha.sum(1)  # [N, 1, T, H, W]
         share = alpha / cover.clamp_min(1.0).unsqueeze(1)
