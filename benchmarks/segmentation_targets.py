@@ -44,7 +44,7 @@ from vidgan_kit import VideoGeometry
 from vidgan_builtin.data.synthetic import MOTIONS, SHAPES, SyntheticShapesConfig, render, sample_content, sample_motion, trajectory
 from vidgan_builtin.losses import moving_pixels
 from vidgan_builtin.losses.regions import fill_moving_objects
-from vidgan_builtin.networks._affine import ANGULAR_ORDERS, angular_moments, pixel_grid, turn_since_first
+from vidgan_builtin.networks._affine import ANGULAR_ORDERS, angular_moments, clearest_turn, pixel_grid
 
 def silhouettes(content, motion, geometry: VideoGeometry) -> tuple[torch.Tensor, torch.Tensor]:
     """(clip [T, C, H, W], the object's exact silhouette per frame [T, H, W] bool)."""
@@ -70,9 +70,8 @@ def turn_from_silhouettes(masks: torch.Tensor) -> tuple[torch.Tensor, int, float
     """(turn since frame 1 per frame [T] in radians, the angular order used, its mean strength)
     from silhouettes [T, H, W]: the order whose moment is strongest over the clip."""
     phasors, strength = angular_moments(masks.float(), pixel_grid(*masks.shape[-2:]))
-    mean_strength = strength.mean(0)
-    best = int(mean_strength.argmax())
-    return turn_since_first(phasors[None])[0, :, best], ANGULAR_ORDERS[best], float(mean_strength[best])
+    turn, best, clarity = clearest_turn(phasors[None], strength[None])
+    return turn[0], ANGULAR_ORDERS[int(best)], float(clarity)
 
 
 def main(argv: list[str] | None = None) -> None:

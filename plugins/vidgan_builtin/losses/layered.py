@@ -34,11 +34,11 @@ from ..networks._affine import (
     ANGULAR_ORDERS,
     MIN_CONFIDENT_PIXELS,
     angular_moments,
+    clearest_turn,
     map_turn,
     mask_moments,
     phasor_change,
     pixel_grid,
-    turn_since_first,
 )
 from .objectives import require_output, require_slot
 from .regions import fill_moving_objects
@@ -381,17 +381,12 @@ class PartTrajectoryLoss(Loss):
     ) -> torch.Tensor:
         """Per clip, frame 2..T and part: ``w (θ - turn)²``, θ the turn of the maps ``linear``
         [B, T-1, K, 2, 2], ``turn`` the turn of E_C's part silhouettes since frame 1 followed
-        frame to frame (:func:`turn_since_first`) on the angular order the part shows most
-        clearly over the clip, ``w`` that order's mean strength above ``MIN_TURN_STRENGTH``."""
+        frame to frame on the angular order the part shows most clearly over the clip
+        (:func:`clearest_turn`), ``w`` that order's mean strength above ``MIN_TURN_STRENGTH``."""
 
         def compute() -> tuple[torch.Tensor, torch.Tensor]:
-            phasors, strength = _silhouette_phasors(ctx, codes, threshold)
-            turns = turn_since_first(phasors)  # [B, T, K, O]
-            clarity = strength.mean(dim=1)  # [B, K, O]
-            best = clarity.argmax(dim=-1, keepdim=True)  # [B, K, 1]
-            turn = turns.gather(-1, best.unsqueeze(1).expand(*turns.shape[:-1], 1))[..., 0]  # [B, T, K]
-            weight = (clarity.gather(-1, best)[..., 0] - MIN_TURN_STRENGTH).clamp_min(0)  # [B, K]
-            return turn[:, 1:], weight.unsqueeze(1)
+            turn, _, clarity = clearest_turn(*_silhouette_phasors(ctx, codes, threshold))  # [B, T, K], [B, K]
+            return turn[:, 1:], (clarity - MIN_TURN_STRENGTH).clamp_min(0).unsqueeze(1)
 
         turn, weight = _once_per_step(ctx, f"layered/silhouette_unwrapped_turns/{threshold}", compute)
         return weight * (map_turn(linear) - turn).square()

@@ -24,6 +24,7 @@ __all__ = [
     "ANGULAR_ORDERS",
     "angular_moments",
     "turn_since_first",
+    "clearest_turn",
     "phasor_change",
     "map_turn",
 ]
@@ -181,6 +182,21 @@ def turn_since_first(phasors: torch.Tensor, orders: tuple[int, ...] = ANGULAR_OR
     change = phasor_change(phasors[:, 1:], phasors[:, :-1])  # the phase step between two frames
     turn = (torch.atan2(change[..., 1], change[..., 0]) / n).cumsum(1)
     return torch.cat([torch.zeros_like(turn[:, :1]), turn], dim=1)
+
+
+def clearest_turn(
+    phasors: torch.Tensor, strength: torch.Tensor, orders: tuple[int, ...] = ANGULAR_ORDERS
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The turn since frame 1 read on the angular order a shape shows most clearly over its
+    clip, from per-frame phasors ``[B, T, ..., len(orders), 2]`` and strengths ``[B, T, ...,
+    len(orders)]`` (:func:`angular_moments`): the turn ``[B, T, ...]`` in radians
+    (:func:`turn_since_first`), that order's index into ``orders`` ``[B, ...]`` and its mean
+    strength over the frames ``[B, ...]``."""
+    clarity = strength.mean(dim=1)
+    best = clarity.argmax(dim=-1, keepdim=True)
+    turns = turn_since_first(phasors, orders)
+    turn = turns.gather(-1, best.unsqueeze(1).expand(*turns.shape[:-1], 1))[..., 0]
+    return turn, best[..., 0], clarity.gather(-1, best)[..., 0]
 
 
 def phasor_change(later: torch.Tensor, earlier: torch.Tensor) -> torch.Tensor:

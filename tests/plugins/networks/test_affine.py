@@ -12,6 +12,7 @@ from vidgan_builtin.networks._affine import (
     ANGULAR_ORDERS,
     angular_moments,
     bounded_affine,
+    clearest_turn,
     map_turn,
     pixel_grid,
     similarity_linear,
@@ -39,6 +40,16 @@ def test_a_turning_polygon_shows_its_turn_in_its_order(sides):
     assert strength[0, :, order].min() > 3 * strength[0, :, [o for o in range(3) if o != order]].max()  # ... the others not
     read = turn_since_first(phasors)[0, :, order]
     assert (read - turns).abs().max() < 0.05  # radians, at 32x32 pixels
+
+
+def test_clearest_turn_reads_each_clip_on_its_own_shapes_order():
+    turns = torch.linspace(0, 2.0, 16)
+    clips = torch.stack([torch.stack([polygon(float(t), sides) for t in turns]) for sides in (3, 4)])  # [2, T, H, W]
+    phasors, strength = angular_moments(clips, GRID)
+    turn, order, clarity = clearest_turn(phasors, strength)
+    assert turn.shape == (2, 16) and order.tolist() == [ANGULAR_ORDERS.index(3), ANGULAR_ORDERS.index(4)]
+    assert (turn - turns).abs().max() < 0.05
+    assert torch.equal(clarity, strength.mean(1).gather(-1, order[:, None])[:, 0])
 
 
 def test_a_disc_shows_no_orientation():
