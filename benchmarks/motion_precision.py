@@ -20,7 +20,10 @@ far its idea of the object's *displacement since frame 1* is from the truth's, i
   truth ``render(A, motion B)``; what ``learn_synthetic``'s transfer figure sees.
 - ``exact copy``: B's true displacement put on A, against the same truth: what a perfect
   motion copy misses because the truth replays B's motion *factors* in A's geometry (see
-  ``transfer_ceiling.py``). A model's transfer error cannot fall far below it.
+  ``transfer_ceiling.py``). A model that copies paths cannot fall far below it; one that
+  replays a velocity in A's geometry (``sprite_frame_decoder.boundary = "reflect"``) can.
+  Circular and linear pairs are also shown split: ``copy exact`` where no wall parts the
+  two paths (the copy's error below 0.05 px in every frame), ``walls differ`` where one does.
 
 A zoom or a rotation keeps the true centre still, so there a stage's displacement error is
 the spurious translation it adds (for a rotating asymmetric shape the mask centroid really
@@ -65,12 +68,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from learn_synthetic import test_split  # noqa: E402
 from segmentation_targets import turn_from_silhouettes  # noqa: E402
 
-from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, trajectory  # noqa: E402
+from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, _bound_radius, trajectory  # noqa: E402
 from vidgan_builtin.networks._affine import map_turn, mask_moments, pixel_grid  # noqa: E402
 from vidgan_kit.inference import load_pipeline  # noqa: E402
 
 STAGES = ("E_C masks", "E_M keypoints", "G_I reconstruction", "G_I transfer", "exact copy")
 FORM_STAGES = ("G_I reconstruction", "G_I transfer", "exact copy")
+#: Families whose truth is a path (bounced off the walls); their pairs are also split by whether the
+#: source's path, copied, is the truth (no wall met differently), to tell bounce errors from the rest.
+TRANSLATIONS = ("circular", "linear")
+#: An exact copy's largest per-frame error below this (pixels) counts as exact.
+COPY_EXACT_PX = 0.05
+#: A motion that leaves the object where frame 1 has it (its true centre at frame 1 is the content's).
+REST = MotionFactors(kind="linear", speed=0.0, direction=0.0, sign=1, radius=0.0)
 
 
 def true_centres(content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry) -> torch.Tensor:
@@ -106,6 +116,27 @@ def part_motion(
     return point, scale, map_turn(linear)
 
 
+def reflect_walls(
+    decoder: torch.nn.Module, content: torch.Tensor, contents: list[ContentFactors], geometry: VideoGeometry
+) -> torch.Tensor:
+    """Where a reflecting decoder puts a target's walls against the truth's, in pixels: per
+    target ``[B, 4]``: the mean |reach - margin| over both axes, its signed mean (reach -
+    margin: > 0 bounces too early), and the distances of the anchor and of the confident
+    pixels' centroid from the true centre. The truth's centre bounces at ``margin``, the
+    shape's bound radius, from each edge; the decoder's bouncing point (``bounce_point``: the
+    anchor or that centroid) at ``exp(log_reach)`` times its spread or its radius (``reach_measure``)."""
+    masks = decoder.layers(content)[2]
+    half = torch.tensor([geometry.width / 2, geometry.height / 2])
+    bouncing = decoder.part_centres(masks) if decoder.config.bounce_point == "centre" else decoder.anchors(masks)
+    reach = (decoder.log_reach.exp() * decoder.part_reach(masks, bouncing, decoder.part_spread(masks)))[:, 0] * half
+    side = min(geometry.height, geometry.width)
+    margin = torch.tensor([_bound_radius(c.shape, c.size / 2) * side for c in contents]).unsqueeze(1)
+    centre = torch.stack([true_centres(c, REST, geometry)[0] for c in contents])
+    anchor_error = ((decoder.anchors(masks)[:, 0] - centre) * half).norm(dim=-1)
+    centre_error = ((decoder.part_centres(masks)[:, 0] - centre) * half).norm(dim=-1)
+    return torch.stack([(reach - margin).abs().mean(-1), (reach - margin).mean(-1), anchor_error, centre_error], 1)
+
+
 def true_scale_angle(content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry) -> torch.Tensor:
     """The object's scale and rotation since frame 1 per frame: ``[T, 2]``."""
     _, _, scale, angle = trajectory(content, motion, geometry)
@@ -137,6 +168,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
     errors: dict[str, dict[str, list[torch.Tensor]]] = defaultdict(lambda: defaultdict(list))
     probe: dict[str, list[torch.Tensor]] = defaultdict(list)  # zoom sources: features and true log scale per frame
     turn_probe: dict[str, list[torch.Tensor]] = defaultdict(list)  # rotation sources: the same for the turn
+    walls: list[torch.Tensor] = []  # boundary = reflect: [B, 4] reach error, reach bias, anchor and centre error (px)
     for start in range(0, len(pairs), 32):
         chunk = pairs[start : start + 32]
         data = test.transfer_batch(chunk)
@@ -155,7 +187,10 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
         frame_codes = model.temporal_generator(MotionPosterior(*model.motion_encoder(source)).mean, t)
         source_first = source_codes.view(b, t, *source_codes.shape[1:])[:, 0]
         recon_point, recon_scale, recon_angle = part_motion(decoder, source_first, frame_codes)
-        moved_point, moved_scale, moved_angle = part_motion(decoder, encoder(image), frame_codes)
+        target_content = encoder(image)
+        moved_point, moved_scale, moved_angle = part_motion(decoder, target_content, frame_codes)
+        if getattr(decoder.config, "boundary", "none") == "reflect":
+            walls.append(reflect_walls(decoder, target_content, [a for a, _, _ in factors], geometry))
         found = {
             "E_C masks": displacement_error_px(mask_centres, source_truth, geometry),
             "G_I reconstruction": displacement_error_px(recon_point, source_truth, geometry),
@@ -191,9 +226,13 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
             turn_probe["G_T frame codes"].append(frame_codes[turns])
             if callable(getattr(model.motion_encoder, "features", None)):
                 turn_probe["E_M features"].append(model.motion_encoder.features(source[turns]))
+        copy_exact = found["exact copy"].amax(-1) < COPY_EXACT_PX
         for i, family in enumerate(families):
+            groups = [family, "all"]
+            if family in TRANSLATIONS:  # where a copy of the path is exact, and where walls part them
+                groups.append(f"{family}, {'copy exact' if copy_exact[i] else 'walls differ'}")
             for stage, err in found.items():
-                for group in (family, "all"):
+                for group in groups:
                     errors[group][stage].append(err[i].mean(-1))  # per keypoint for E_M, else a scalar
     table = {}
     for group, stages in errors.items():
@@ -210,6 +249,11 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
             table[f"{what} probe"] = {name: held_out_r2(torch.cat(collected[name]), target)
                                       for name in PROBED if collected[name]}
             table[f"{what} follow"] = {name: follows(torch.cat(collected[name]), target) for name in followed}
+    if walls:
+        error = torch.cat(walls)
+        table["walls"] = {"reach error": float(error[:, 0].mean()), "reach bias": float(error[:, 1].mean()),
+                          "anchor error": float(error[:, 2].mean()), "centre error": float(error[:, 3].mean()),
+                          "bounce point": decoder.config.bounce_point, "targets": len(error)}
     table["read-out"] = read_out_norms(decoder)
     return table, geometry
 
@@ -229,7 +273,7 @@ def read_out_norms(decoder: Any) -> dict[str, float]:
     return {name: float(row.norm()) for name, row in zip(names, weight) if name != "(unused)"}
 
 
-SUMMARIES = ("scale probe", "scale follow", "turn probe", "turn follow", "read-out")
+SUMMARIES = ("scale probe", "scale follow", "turn probe", "turn follow", "walls", "read-out")
 PROBED = ("E_M features", "G_T frame codes")
 FOLLOWED = ("E_C soft masks", "E_C masks > 0.5", "G_I reconstruction")
 TURN_FOLLOWED = ("E_C masks > 0.5", "G_I reconstruction")
@@ -313,6 +357,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                     "How the turn since frame 1 (radians) follows the truth's; E_C masks: read off their"
                     " silhouettes' angular moments (benchmarks/segmentation_targets.py)",
                     table["rotation"]["pairs"])
+    if "walls" in table:
+        w = table["walls"]
+        print()
+        print(f"Walls of the reflecting decoder on the {w['targets']} targets, pixels: reach against the truth's margin"
+              f" (the shape's bound radius) {w['reach error']:.2f} off per axis (bias {w['reach bias']:+.2f}:"
+              f" > 0 bounces early); from the true centre: anchor {w['anchor error']:.2f}, confident pixels'"
+              f" centroid {w['centre error']:.2f} (bounce_point = {w['bounce point']})")
     print()
     print("The decoder's motion read-out, weight norm per output (part 1; zero at initialisation by default): "
           + ", ".join(f"{name} {norm:.4f}" for name, norm in table["read-out"].items()))

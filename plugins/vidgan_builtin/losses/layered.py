@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from vidgan_kit import ComponentConfig
-from vidgan_kit.errors import ShapeError, VidganError
+from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import Loss, LossContext
 
 from ..networks._affine import (
@@ -40,7 +40,7 @@ from ..networks._affine import (
     phasor_change,
     pixel_grid,
 )
-from .objectives import require_output, require_slot
+from .objectives import require_method, require_output, require_slot
 from .regions import fill_moving_objects
 
 __all__ = [
@@ -56,15 +56,6 @@ __all__ = [
 #: silhouettes at 32x32 a disc's strongest order averages 0.06, a square's or a cross's 4-fold
 #: moment 0.41, a triangle's 3-fold 0.65 (`python benchmarks/segmentation_targets.py`).
 MIN_TURN_STRENGTH = 0.15
-
-
-def _needs(module: Any, method: str, loss: str, slot: str, example: str) -> Any:
-    fn = getattr(module, method, None)
-    if not callable(fn):
-        raise VidganError(
-            f"{loss} needs a {slot} with {method}(), such as {example}; this model's is {type(module).__name__}"
-        )
-    return fn
 
 
 def moving_pixels(video: torch.Tensor, threshold: float, median: torch.Tensor | None = None) -> torch.Tensor:
@@ -145,7 +136,7 @@ class _MovingPixelsLoss(Loss):
         video = require_output(ctx, "video", loss)
         codes = require_output(ctx, "content_codes", loss)
         encoder = require_slot(ctx, "content_encoder", loss)
-        return video, codes, _needs(encoder, method, loss, "content encoder", "layered_content_encoder")
+        return video, codes, require_method(encoder, method, loss, "content encoder", "layered_content_encoder")
 
 
 class MotionSegmentationLoss(_MovingPixelsLoss):
@@ -202,7 +193,7 @@ def _part_masks(ctx: LossContext, codes: torch.Tensor, loss: str) -> torch.Tenso
 
     def compute() -> torch.Tensor:
         encoder = require_slot(ctx, "content_encoder", loss)
-        part_masks = _needs(encoder, "part_masks", loss, "content encoder", "layered_content_encoder")
+        part_masks = require_method(encoder, "part_masks", loss, "content encoder", "layered_content_encoder")
         return part_masks(codes.flatten(0, 1)).float()
 
     return _once_per_step(ctx, "layered/part_masks", compute)
@@ -322,7 +313,7 @@ class PartTrajectoryLoss(Loss):
             )
         centre, cov, mass = _part_moments(ctx, codes, "part_trajectory")
         decoder = require_slot(ctx, "decoder", "part_trajectory")
-        part_maps = _needs(decoder, "part_maps", "part_trajectory", "decoder", "sprite_frame_decoder")
+        part_maps = require_method(decoder, "part_maps", "part_trajectory", "decoder", "sprite_frame_decoder")
         k = centre.shape[2]
         with torch.no_grad():
             keep = (mass[:, 1:] >= self.config.min_mass * mass[:, :1]).float()  # [B, T-1, K]
@@ -401,7 +392,7 @@ class PartTrajectoryLoss(Loss):
         summed absolute difference over the frame, in units of the found mask's area; with
         ``threshold`` > 0, between the masks' silhouettes (pixels above it). Only the maps learn
         from it (E_C's masks are detached on both sides)."""
-        move_masks = _needs(decoder, "move_masks", "part_trajectory", "decoder", "sprite_frame_decoder")
+        move_masks = require_method(decoder, "move_masks", "part_trajectory", "decoder", "sprite_frame_decoder")
         b, t = codes.shape[:2]
         found = _part_masks(ctx, codes, "part_trajectory")
         found = found.view(b, t, *found.shape[1:])[:, 1:]  # [B, T-1, K, H, W]
@@ -460,7 +451,7 @@ class KeypointTrackingLoss(Loss):
         video = require_output(ctx, "video", "keypoint_tracking")
         codes = require_output(ctx, "content_codes", "keypoint_tracking")
         encoder = require_slot(ctx, "motion_encoder", "keypoint_tracking")
-        moments = _needs(encoder, "moments", "keypoint_tracking", "motion encoder", "keypoint_motion_encoder")
+        moments = require_method(encoder, "moments", "keypoint_tracking", "motion encoder", "keypoint_motion_encoder")
         centre, cov, _ = _part_moments(ctx, codes, "keypoint_tracking")
         kp_centre, kp_cov = moments(video)
         k = min(centre.shape[2], kp_centre.shape[2])
@@ -491,7 +482,7 @@ class ObjectTrackingLoss(_MovingPixelsLoss):
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         video = require_output(ctx, "video", "object_tracking")
         encoder = require_slot(ctx, "motion_encoder", "object_tracking")
-        object_maps = _needs(encoder, "object_maps", "object_tracking", "motion encoder",
+        object_maps = require_method(encoder, "object_maps", "object_tracking", "motion encoder",
                              "keypoint_motion_encoder with orientation = true")
         maps = object_maps(video).clamp(1e-6, 1 - 1e-6)  # [B, T, h, w]
         target = _object_targets(ctx, video, self.config.threshold, self.config.fill_objects)

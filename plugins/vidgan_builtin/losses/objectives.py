@@ -119,6 +119,16 @@ def require_slot(ctx: LossContext, slot: str, loss: str) -> nn.Module:
     return slots[slot]
 
 
+def require_method(module: Any, method: str, loss: str, slot: str, example: str) -> Any:
+    """``module.method``, or an error that says which kind of component the loss needs in ``slot``."""
+    fn = getattr(module, method, None)
+    if not callable(fn):
+        raise VidganError(
+            f"{loss} needs a {slot} with {method}(), such as {example}; this model's is {type(module).__name__}"
+        )
+    return fn
+
+
 def frozen_call(module: nn.Module, *args: Any) -> Any:
     """Call ``module`` with its parameters detached: gradients reach the inputs, not the module.
 

@@ -1,8 +1,9 @@
-"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's five."""
+"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's six."""
 
 from vidgan_kit import Registrar, hookimpl
 
 from .adversarial import ImageAdversarialLoss, VideoAdversarialLoss
+from .kinematics import PathSmoothnessLoss
 from .layered import (
     BackgroundPlateLoss,
     KeypointTrackingLoss,
@@ -61,6 +62,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         PartTrajectoryLoss,
         config=PartTrajectoryLoss.Config,
         summary="L_traj (not in the paper): moved parts land on the parts' centroids and spreads in each frame.",
+    )
+    registry.add(
+        "loss",
+        "path_smoothness",
+        PathSmoothnessLoss,
+        config=PathSmoothnessLoss.Config,
+        summary="L_smooth (not in the paper): a part's path before the walls' bounces accelerates little.",
     )
     registry.add(
         "loss",

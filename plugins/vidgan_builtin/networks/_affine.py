@@ -94,23 +94,30 @@ def fold(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
 
 
 def reflect_shift(
-    anchors: torch.Tensor, radius: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor
+    anchors: torch.Tensor,
+    radius: torch.Tensor,
+    linear: torch.Tensor,
+    shift: torch.Tensor,
+    centres: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The shift that moves each part as ``(A, e)`` would, but with its anchor bounced off the
-    frame's edges: anchors ``[N, K, 2]``, per-axis radius ``[N, K, 2]`` (how far the part
-    reaches from its anchor), ``linear`` A ``[N, K, 2, 2]``, ``shift`` e ``[N, K, 2]`` → e'.
+    """The shift that moves each part as ``(A, e)`` would, but with a point of it bounced off
+    the frame's edges: anchors ``[N, K, 2]``, per-axis radius ``[N, K, 2]`` (how far the part
+    reaches from the bouncing point), ``linear`` A ``[N, K, 2, 2]``, ``shift`` e ``[N, K, 2]``,
+    and the bouncing point ``centres`` ``[N, K, 2]`` (default: the anchors) → e'.
 
-    The backward map ``src(p) = a + A (p - a) + e`` puts the anchor at ``p* = a - A⁻¹ e``;
-    ``p*`` is folded into ``[-1 + r, 1 - r]`` per axis (widened to contain ``a``, so a zero
-    shift stays the identity even for a part that already touches an edge) and e' solves
-    ``src(p') = a``: ``e' = -A (p' - a)``.
+    The backward map ``src(p) = a + A (p - a) + e`` sends the point ``c`` to
+    ``c* = a + A⁻¹ (c - a - e)``; ``c*`` is folded into ``[-1 + r, 1 - r]`` per axis (widened
+    to contain ``c``, so a zero shift stays the identity even for a part that already touches
+    an edge) and e' solves ``src(c') = c``: ``e' = c - a - A (c' - a)``. With ``c = a`` this
+    is ``e' = -A (c' - a)``; where nothing folds, ``e' = e``.
     """
     a = anchors.to(linear.dtype)
-    landed = a - torch.linalg.solve(linear, shift.unsqueeze(-1)).squeeze(-1)
-    lo = torch.minimum(-1 + radius, a)
-    hi = torch.maximum(1 - radius, a)
+    c = a if centres is None else centres.to(linear.dtype)
+    landed = a + torch.linalg.solve(linear, (c - a - shift).unsqueeze(-1)).squeeze(-1)
+    lo = torch.minimum(-1 + radius, c)
+    hi = torch.maximum(1 - radius, c)
     bounced = fold(landed, lo, hi)
-    return -(linear @ (bounced - a).unsqueeze(-1)).squeeze(-1)
+    return c - a - (linear @ (bounced - a).unsqueeze(-1)).squeeze(-1)
 
 
 def mask_moments(masks: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -140,6 +147,23 @@ def confident_moments(
     above = masks > threshold
     enough = (above.flatten(-2).sum(-1) >= MIN_CONFIDENT_PIXELS)[..., None, None]
     return mask_moments(torch.where(enough & ~above, torch.zeros_like(masks), masks), grid)
+
+
+def confident_radius(masks: torch.Tensor, centres: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Per-axis reach ``[..., 2]`` (normalised units) of the circle about ``centres`` ``[..., 2]``
+    that holds every pixel where a mask ``[..., H, W]`` exceeds 0.5, out to the pixels' outer
+    edges: the farthest such pixel centre plus half a pixel, measured in pixels (so a turn does
+    not change it) and given per axis in normalised units. Where fewer than
+    ``MIN_CONFIDENT_PIXELS`` pixels exceed 0.5, two standard deviations of the soft mask."""
+    height, width = masks.shape[-2:]
+    to_px = torch.tensor([width / 2, height / 2], dtype=masks.dtype, device=masks.device)
+    offsets = (grid.to(masks.dtype) - centres[..., None, None, :]) * to_px  # [..., H, W, 2] px
+    above = masks > 0.5
+    farthest = torch.where(above, offsets.norm(dim=-1), torch.zeros_like(masks)).flatten(-2).amax(-1)
+    radius = (farthest + 0.5).unsqueeze(-1) / to_px  # [..., 2]
+    soft = 2 * mask_moments(masks, grid)[1].diagonal(dim1=-2, dim2=-1).clamp_min(1e-8).sqrt()
+    enough = (above.flatten(-2).sum(-1) >= MIN_CONFIDENT_PIXELS).unsqueeze(-1)
+    return torch.where(enough, radius, soft)
 
 
 #: Angular orders read off a mask's shape: 2 (elongation), 3 (triangles), 4 (squares, crosses).

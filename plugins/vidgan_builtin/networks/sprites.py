@@ -48,6 +48,7 @@ from ._affine import (
     backward_grids,
     bounded_affine,
     confident_moments,
+    confident_radius,
     fold,
     mask_moments,
     pixel_grid,
@@ -168,10 +169,31 @@ class SpriteFrameDecoder(FrameDecoder):
             " whatever the target's walls; raise `max_shift` with it, the code then gives the unfolded travel."
             " `none`: moved as coded.",
         )
+        bounce_point: Literal["anchor", "centre"] = Field(
+            "anchor",
+            description="With boundary = reflect, the point that bounces: `anchor` (the soft mask's centroid, about"
+            " which the part turns and scales) or `centre` (the centroid of its confident pixels, as the reach"
+            " is measured: a soft mask's faint tail pulls the anchor towards the frame's middle, so its walls"
+            " sit pixels off).",
+        )
+        reach_measure: Literal["spread", "radius"] = Field(
+            "spread",
+            description="With boundary = reflect, what a part's reach (how close its bouncing point comes to a"
+            " wall) is measured from: `spread`, `reach` times the standard deviation of its confident pixels per"
+            " axis; `radius`, `reach` times the radius of the circle about the bouncing point that holds them"
+            " (set reach = 1: the part bounces when that circle touches a wall, whichever way it is turned).",
+        )
         reach: float = Field(
             2.0, gt=0,
-            description="With boundary = reflect, the initial ratio (learnt) of a part's reach from its anchor to"
-            " its mask's standard deviation (2 for a disc).",
+            description="With boundary = reflect, the initial ratio (learnt) of a part's reach from its bouncing"
+            " point to its mask's standard deviation (2 for a disc).",
+        )
+        learn_reach: bool = Field(
+            True,
+            description="With boundary = reflect, learn the factor `reach` (true) or hold it (false). Learnt, it"
+            " let a 3441-step run walk its walls outward (factor 1.0 -> 0.53 with reach_measure = radius) until"
+            " parts stopped bouncing, back to copying the source's path; hold it where the measure is a true"
+            " extent (radius).",
         )
         motion_units: Literal["frame", "part"] = Field(
             "frame",
@@ -239,7 +261,11 @@ class SpriteFrameDecoder(FrameDecoder):
         else:
             nn.init.zeros_(self.motion_head.weight)  # identity at the start: the static baseline
         if config.boundary == "reflect":
-            self.log_reach = nn.Parameter(torch.tensor(math.log(config.reach)))
+            log_reach = torch.tensor(math.log(config.reach))
+            if config.learn_reach:
+                self.log_reach = nn.Parameter(log_reach)
+            else:
+                self.register_buffer("log_reach", log_reach, persistent=False)  # the config holds it
         if config.zoom_range is not None:
             self.log_zoom_range = nn.Parameter(torch.tensor([math.log(v) for v in config.zoom_range]))
         self.register_buffer("identity_grid", pixel_grid(*expected), persistent=False)
@@ -261,6 +287,20 @@ class SpriteFrameDecoder(FrameDecoder):
     def anchors(self, masks: torch.Tensor) -> torch.Tensor:
         """Centroid of each part's mask, ``[N, parts, 2]`` in normalised (x, y)."""
         return mask_moments(masks, self.identity_grid)[0]
+
+    def part_centres(self, masks: torch.Tensor) -> torch.Tensor:
+        """Centroid of each part's confident mask pixels ``[N, parts, 2]`` (``_affine.confident_moments``),
+        without gradient, like :meth:`part_spread`."""
+        with torch.no_grad():
+            return confident_moments(masks.float(), self.identity_grid)[0]
+
+    def part_reach(self, masks: torch.Tensor, point: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
+        """How far each part reaches from its bouncing point ``point`` ``[N, parts, 2]``, per axis, before
+        the learnt factor: its ``spread`` or its confident pixels' radius (``reach_measure``), no gradient."""
+        if self.config.reach_measure == "spread":
+            return spread
+        with torch.no_grad():
+            return confident_radius(masks.float(), point.float(), self.identity_grid)
 
     def part_spread(self, masks: torch.Tensor) -> torch.Tensor:
         """Each part's per-axis standard deviation ``[N, parts, 2]`` from its confident mask pixels
@@ -295,10 +335,16 @@ class SpriteFrameDecoder(FrameDecoder):
             linear, shift = self.part_affine(motion.reshape(n * t, -1))
             linear, shift = linear.view(n, t, k, 2, 2), shift.view(n, t, k, 2)
         if self.config.boundary == "reflect":
-            anchors = self.anchors(masks).unsqueeze(1).expand(n, t, k, 2)
-            reach = (self.log_reach.exp() * spread).unsqueeze(1).expand(n, t, k, 2)
-            shift = reflect_shift(anchors.reshape(-1, k, 2), reach.reshape(-1, k, 2), linear.reshape(-1, k, 2, 2),
-                                  shift.reshape(-1, k, 2)).view(n, t, k, 2)
+            anchors = self.anchors(masks)
+            point = self.part_centres(masks) if self.config.bounce_point == "centre" else anchors.detach()
+            reach = self.log_reach.exp() * self.part_reach(masks, point, spread)
+
+            def per_frame(x: torch.Tensor) -> torch.Tensor:
+                return x.unsqueeze(1).expand(n, t, k, 2).reshape(-1, k, 2)
+
+            centres = per_frame(point) if self.config.bounce_point == "centre" else None
+            shift = reflect_shift(per_frame(anchors), per_frame(reach), linear.reshape(-1, k, 2, 2),
+                                  shift.reshape(-1, k, 2), centres).view(n, t, k, 2)
         return linear, shift
 
     def part_affine(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

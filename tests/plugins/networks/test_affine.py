@@ -13,8 +13,12 @@ from vidgan_builtin.networks._affine import (
     angular_moments,
     bounded_affine,
     clearest_turn,
+    confident_radius,
+    fold,
     map_turn,
+    mask_moments,
     pixel_grid,
+    reflect_shift,
     similarity_linear,
     turn_since_first,
 )
@@ -66,3 +70,48 @@ def test_map_turn_reads_the_turn_of_a_map():
     raw[..., 1], raw[..., 2] = math.atanh(0.4), -math.atanh(0.4)  # 0.5 tanh: A - I = [[0, .2], [-.2, 0]]: R(-θ) ≈ A
     linear, _ = bounded_affine(raw, 0.5, 1.0)
     assert map_turn(linear).item() == pytest.approx(math.atan2(0.2, 1.0), abs=1e-6)
+
+
+def _landing(anchors, linear, shift, point):
+    """Where the forward map of ``src(p) = a + A (p - a) + e`` sends ``point``."""
+    return anchors + torch.linalg.solve(linear, (point - anchors - shift).unsqueeze(-1)).squeeze(-1)
+
+
+@pytest.mark.parametrize("with_centres", [False, True])
+def test_reflect_shift_folds_the_bouncing_point_and_keeps_the_map_where_nothing_folds(with_centres):
+    torch.manual_seed(0)
+    n, k = 64, 2
+    anchors = torch.rand(n, k, 2) * 1.2 - 0.6
+    centres = anchors + 0.1 * torch.randn(n, k, 2) if with_centres else None
+    point = anchors if centres is None else centres
+    radius = torch.full((n, k, 2), 0.3)
+    linear = torch.eye(2) + 0.1 * torch.randn(n, k, 2, 2)
+    shift = torch.randn(n, k, 2)  # large: many points land past a wall
+    bounced = reflect_shift(anchors, radius, linear, shift, centres)
+    landed = _landing(anchors, linear, shift, point)
+    lo, hi = torch.minimum(-1 + radius, point), torch.maximum(1 - radius, point)
+    torch.testing.assert_close(_landing(anchors, linear, bounced, point), fold(landed, lo, hi), rtol=0, atol=1e-5)
+    inside = ((landed >= lo) & (landed <= hi)).all(-1)
+    assert 0 < inside.sum() < n * k  # both cases drawn
+    torch.testing.assert_close(bounced[inside], shift[inside], rtol=0, atol=1e-5)
+    # The identity map (a zero code) stays the identity even for a point outside its walls.
+    identity = torch.eye(2).expand(n, k, 2, 2)
+    torch.testing.assert_close(reflect_shift(anchors, torch.full_like(radius, 0.9), identity, torch.zeros_like(shift),
+                                             centres), torch.zeros_like(shift), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("turn", [0.0, 0.3, math.pi / 4])
+def test_confident_radius_is_a_polygons_circumradius_whichever_way_it_is_turned(turn):
+    centre = (0.1, -0.1)
+    square = polygon(turn, 4, radius=0.5, centre=centre)  # circumradius 8 px
+    reach = confident_radius(square, torch.tensor(centre), GRID)
+    assert reach.shape == (2,)
+    assert reach[0].item() == reach[1].item()  # a square frame: the same in both axes
+    assert reach[0].item() * 16 == pytest.approx(8.0, abs=0.75)  # pixel centres inside, plus half a pixel
+
+
+def test_confident_radius_falls_back_to_two_soft_deviations_without_confident_pixels():
+    faint = 0.3 * polygon(0.0, 4, radius=0.5)
+    reach = confident_radius(faint, torch.tensor([0.1, -0.1]), GRID)
+    spread = mask_moments(faint, GRID)[1].diagonal().sqrt()
+    torch.testing.assert_close(reach, 2 * spread)

@@ -216,6 +216,48 @@ def test_reflect_bounces_a_part_off_the_frame_edge(registry):
     assert (plain(content, torch.eye(CODE_DIM)[:1])[0, 0] > 0).sum() == 0
 
 
+def test_a_centre_bounce_ignores_a_soft_masks_faint_tail(registry):
+    """A faint tail of the part's mask over the left half pulls the soft-mask anchor towards the
+    middle; bounce_point = centre bounces the square at the wall its confident pixels give."""
+    _, content = square_scene(20, 12, size=8)  # centre x 24 px, as in the test above
+    content[:, 6, :, :16] = 2.0  # background logit 2 against the part's 0: part share 0.12 on the left
+    moved = {}
+    for point in ("anchor", "centre"):
+        dec = decoder(registry, boundary="reflect", max_shift=2.0, bounce_point=point)
+        with torch.no_grad():
+            dec.motion_head.weight[4, 0] = -math.atanh(0.5)  # 16 px right
+        masks = dec.layers(content)[2]
+        assert dec.part_centres(masks)[0, 0, 0].item() * 16 + 16 == pytest.approx(24, abs=0.05)
+        assert dec.anchors(masks)[0, 0, 0].item() * 16 + 16 < 20  # the tail's pull
+        out = dec(content, torch.eye(CODE_DIM)[:1])
+        columns = (out[0, 0] > 0).float().sum(0)
+        moved[point] = ((torch.arange(32) + 0.5) * columns).sum() / columns.sum()
+    reach = 2.0 * dec.part_spread(masks)[0, 0, 0].item() * 16
+    wall = 32 - reach
+    assert moved["centre"].item() == pytest.approx(wall - (24 + 16 - wall), abs=0.3)
+    assert abs(moved["anchor"].item() - moved["centre"].item()) > 2  # the anchor's walls are elsewhere
+
+
+def test_a_radius_reach_bounces_a_square_when_its_corners_circle_touches_the_wall(registry):
+    dec = decoder(registry, boundary="reflect", max_shift=2.0, bounce_point="centre", reach_measure="radius", reach=1.0)
+    _, content = square_scene(20, 12, size=8)  # centre x 24 px; pixel centres 3.5 px from it on each axis
+    with torch.no_grad():
+        dec.motion_head.weight[4, 0] = -math.atanh(0.5)  # 16 px right
+    wall = 32 - (3.5 * math.sqrt(2) + 0.5)  # the farthest pixel centre, plus half a pixel
+    out = dec(content, torch.eye(CODE_DIM)[:1])
+    columns = (out[0, 0] > 0).float().sum(0)
+    centre = ((torch.arange(32) + 0.5) * columns).sum() / columns.sum()
+    assert centre.item() == pytest.approx(wall - (24 + 16 - wall), abs=0.3)
+
+
+def test_the_reach_factor_is_learnt_unless_held(registry):
+    learnt = decoder(registry, boundary="reflect", reach=1.5)
+    assert "log_reach" in dict(learnt.named_parameters())
+    held = decoder(registry, boundary="reflect", reach=1.5, learn_reach=False)
+    assert "log_reach" not in dict(held.named_parameters()) and "log_reach" not in held.state_dict()
+    assert held.log_reach.exp().item() == pytest.approx(1.5)
+
+
 def test_reflect_keeps_a_zero_code_the_identity_at_an_edge(registry):
     dec = decoder(registry, boundary="reflect")
     with torch.no_grad():
