@@ -185,8 +185,9 @@ class SpriteFrameDecoder(FrameDecoder):
         )
         reach: float = Field(
             2.0, gt=0,
-            description="With boundary = reflect, the initial ratio (learnt) of a part's reach from its bouncing"
-            " point to its mask's standard deviation (2 for a disc).",
+            description="With boundary = reflect, the factor (its start value where learnt: learn_reach) between"
+            " a part's reach from its bouncing point and its measure (reach_measure): 2 for a disc's standard"
+            " deviation, 1 for the radius.",
         )
         learn_reach: bool = Field(
             True,
