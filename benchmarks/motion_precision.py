@@ -69,7 +69,7 @@ from learn_synthetic import test_split  # noqa: E402
 from segmentation_targets import turn_from_silhouettes  # noqa: E402
 
 from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, _bound_radius, trajectory  # noqa: E402
-from vidgan_builtin.networks._affine import map_turn, mask_moments, pixel_grid  # noqa: E402
+from vidgan_builtin.networks._affine import landing, map_turn, mask_moments, pixel_grid  # noqa: E402
 from vidgan_kit.inference import load_pipeline  # noqa: E402
 
 STAGES = ("E_C masks", "E_M keypoints", "G_I reconstruction", "G_I transfer", "exact copy")
@@ -111,7 +111,7 @@ def part_motion(
     linear, shift = decoder.part_maps(content, frame_codes)
     linear, shift = linear[:, :, 0], shift[:, :, 0]
     anchors = decoder.anchors(decoder.layers(content)[2])
-    point = anchors[:, None, 0] - torch.linalg.solve(linear, shift.unsqueeze(-1)).squeeze(-1)
+    point = landing(anchors[:, None, 0].expand_as(shift), linear, shift)
     scale = torch.linalg.det(linear).abs().clamp_min(1e-8).rsqrt()
     return point, scale, map_turn(linear)
 
@@ -124,11 +124,10 @@ def reflect_walls(
     margin: > 0 bounces too early), and the distances of the anchor and of the confident
     pixels' centroid from the true centre. The truth's centre bounces at ``margin``, the
     shape's bound radius, from each edge; the decoder's bouncing point (``bounce_point``: the
-    anchor or that centroid) at ``exp(log_reach)`` times its spread or its radius (``reach_measure``)."""
+    anchor or that centroid) at its reach (``sprite_frame_decoder.bounce_geometry``)."""
     masks = decoder.layers(content)[2]
     half = torch.tensor([geometry.width / 2, geometry.height / 2])
-    bouncing = decoder.part_centres(masks) if decoder.config.bounce_point == "centre" else decoder.anchors(masks)
-    reach = (decoder.log_reach.exp() * decoder.part_reach(masks, bouncing, decoder.part_spread(masks)))[:, 0] * half
+    reach = decoder.bounce_geometry(masks)[1][:, 0] * half  # [B, 2] px
     side = min(geometry.height, geometry.width)
     margin = torch.tensor([_bound_radius(c.shape, c.size / 2) * side for c in contents]).unsqueeze(1)
     centre = torch.stack([true_centres(c, REST, geometry)[0] for c in contents])

@@ -27,9 +27,10 @@ import torch
 
 from vidgan_kit import ComponentConfig
 from vidgan_kit.errors import ShapeError
-from vidgan_kit.interfaces import Loss, LossContext
+from vidgan_kit.interfaces import LossContext
 
-from .objectives import require_method, require_output, require_slot
+from ..networks._affine import landing
+from .objectives import ConfiguredLoss, require_method, require_output, require_slot
 
 __all__ = ["PathSmoothnessLoss", "unbounced_path"]
 
@@ -43,20 +44,16 @@ def unbounced_path(decoder: Any, content: torch.Tensor, frame_codes: torch.Tenso
         anchors = decoder.anchors(decoder.layers(content)[2])  # [B, K, 2]
     k = anchors.shape[1]
     linear, shift = linear.float().view(b, t, k, 2, 2), shift.float().view(b, t, k, 2)
-    return anchors.unsqueeze(1) - torch.linalg.solve(linear, shift.unsqueeze(-1)).squeeze(-1)
+    return landing(anchors.unsqueeze(1).expand(b, t, k, 2), linear, shift)
 
 
-class PathSmoothnessLoss(Loss):
+class PathSmoothnessLoss(ConfiguredLoss):
     """L_smooth: squared second differences of each part's unbounced path (see the module)."""
 
     phases = ("generator",)
 
     class Config(ComponentConfig):
         pass
-
-    def __init__(self, config: Config, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         name = "path_smoothness"

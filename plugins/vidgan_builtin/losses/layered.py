@@ -28,7 +28,7 @@ from pydantic import Field
 
 from vidgan_kit import ComponentConfig
 from vidgan_kit.errors import ShapeError
-from vidgan_kit.interfaces import Loss, LossContext
+from vidgan_kit.interfaces import LossContext
 
 from ..networks._affine import (
     ANGULAR_ORDERS,
@@ -40,7 +40,7 @@ from ..networks._affine import (
     phasor_change,
     pixel_grid,
 )
-from .objectives import require_method, require_output, require_slot
+from .objectives import ConfiguredLoss, require_method, require_output, require_slot
 from .regions import fill_moving_objects
 
 __all__ = [
@@ -118,17 +118,13 @@ class MovingPixelsConfig(ComponentConfig):
     )
 
 
-class _MovingPixelsLoss(Loss):
+class _MovingPixelsLoss(ConfiguredLoss):
     """A generator-phase term scored against the clip's own targets (:func:`_clip_targets`),
     through a method of a layered content encoder (L_obj: of the motion encoder)."""
 
     phases = ("generator",)
 
     Config = MovingPixelsConfig
-
-    def __init__(self, config: MovingPixelsConfig, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
 
     @staticmethod
     def _inputs(ctx: LossContext, loss: str, method: str) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -229,7 +225,7 @@ def _part_moments(
     return _once_per_step(ctx, f"layered/part_moments/{threshold}", compute)
 
 
-class PartTrajectoryLoss(Loss):
+class PartTrajectoryLoss(ConfiguredLoss):
     """L_traj: each moved part lands where the content encoder finds it in the clip's frames.
 
     For the reconstruction Ṽ_x (x¹'s content, V's motion codes), the decoder's backward map
@@ -297,10 +293,6 @@ class PartTrajectoryLoss(Loss):
             " gradient points the wrong way once the turn passes half a symmetry period); `unwrapped`, the turn"
             " followed frame to frame (steps within half a period) on the clip's clearest order, squared.",
         )
-
-    def __init__(self, config: Config, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         codes = require_output(ctx, "content_codes", "part_trajectory")
@@ -423,7 +415,7 @@ class BackgroundPlateLoss(_MovingPixelsLoss):
         return (per_pixel * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-class KeypointTrackingLoss(Loss):
+class KeypointTrackingLoss(ConfiguredLoss):
     """L_kp: a keypoint motion encoder's first keypoints follow the content encoder's parts.
 
     Not in the paper. ``keypoint_motion_encoder`` learns where to put its heatmaps only
@@ -442,10 +434,6 @@ class KeypointTrackingLoss(Loss):
         spread_weight: float = Field(
             1.0, ge=0, description="Weight of the covariance residual (size, elongation) beside the centre's."
         )
-
-    def __init__(self, config: Config, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         video = require_output(ctx, "video", "keypoint_tracking")

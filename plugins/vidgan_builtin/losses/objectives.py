@@ -24,7 +24,7 @@ from pydantic import Field
 from torch import nn
 
 from vidgan_kit.errors import VidganError
-from vidgan_kit.interfaces import LossContext
+from vidgan_kit.interfaces import Loss, LossContext
 
 __all__ = [
     "GanName",
@@ -95,6 +95,14 @@ def gan_objective(name: GanName) -> GanObjective:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+class ConfiguredLoss(Loss):
+    """A loss built from its typed config alone (no wiring): it keeps the config as ``self.config``."""
+
+    def __init__(self, config: Any, **wiring: Any) -> None:
+        super().__init__()
+        self.config = config
 
 
 def require_output(ctx: LossContext, key: str, loss: str) -> Any:

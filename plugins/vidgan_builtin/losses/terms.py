@@ -9,7 +9,7 @@ summed over dimensions as a KL is. Weights and schedules live in the recipe.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -17,9 +17,9 @@ from pydantic import Field
 
 from vidgan_kit import ComponentConfig, assert_video
 from vidgan_kit.errors import ShapeError
-from vidgan_kit.interfaces import Loss, LossContext, MotionPosterior
+from vidgan_kit.interfaces import LossContext, MotionPosterior
 
-from .objectives import frozen_call, require_output, require_slot
+from .objectives import ConfiguredLoss, frozen_call, require_output, require_slot
 
 __all__ = [
     "ContentConsistencyLoss",
@@ -44,7 +44,7 @@ def kl_per_dim(posterior: MotionPosterior) -> torch.Tensor:
     return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar)
 
 
-class ContentConsistencyLoss(Loss):
+class ContentConsistencyLoss(ConfiguredLoss):
     """L_C (Eq. 1): distance between content codes of consecutive frames of the same clip.
 
     Uses the codes the model's forward produced (``outputs["content_codes"]``,
@@ -58,10 +58,6 @@ class ContentConsistencyLoss(Loss):
     class Config(ComponentConfig):
         distance: Distance = Field("l1", description="l1 (the paper) or mse between consecutive frames' codes.")
 
-    def __init__(self, config: Config, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
-
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         codes = require_output(ctx, "content_codes", "content_consistency")
         if codes.dim() < 3 or codes.shape[1] < 2:
@@ -69,7 +65,7 @@ class ContentConsistencyLoss(Loss):
         return distance(codes[:, 1:], codes[:, :-1], self.config.distance)
 
 
-class KLDivergenceLoss(Loss):
+class KLDivergenceLoss(ConfiguredLoss):
     """L_KL (Eq. 2): KL of the motion posterior q(z_M | V) to N(0, I).
 
     Summed over the motion dimensions and averaged over the batch (the usual VAE
@@ -86,10 +82,6 @@ class KLDivergenceLoss(Loss):
             0.0, ge=0, description="Per-dimension KL floor in nats (0 = plain KL as in the paper)."
         )
 
-    def __init__(self, config: Config, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
-
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         posterior = require_output(ctx, "posterior", "kl_divergence")
         per_dim = kl_per_dim(MotionPosterior(*posterior)).mean(dim=0)  # [D], batch mean
@@ -98,7 +90,7 @@ class KLDivergenceLoss(Loss):
         return per_dim.sum()
 
 
-class ReconstructionLoss(Loss):
+class ReconstructionLoss(ConfiguredLoss):
     """L_rec (Eq. 4): distance between the reconstruction Ṽ_x and the input clip V.
 
     Mean over every pixel of every frame. ``mse`` instead of the paper's L1 gave sharper
@@ -115,10 +107,6 @@ class ReconstructionLoss(Loss):
         scales: int = Field(
             1, ge=1, le=6, description="Pyramid levels scored (1 = full resolution only, the paper)."
         )
-
-    def __init__(self, config: Config, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         video = assert_video(require_output(ctx, "video", "reconstruction"), "reconstruction: outputs['video']")
@@ -140,7 +128,7 @@ class ReconstructionLoss(Loss):
         return total / self.config.scales
 
 
-class MotionConsistencyLoss(Loss):
+class MotionConsistencyLoss(ConfiguredLoss):
     """L_M (Eq. 7): ||E_M(Ṽ_x) − z_M||_1 + ||E_M(Ṽ_y,d) − z_M||_1.
 
     E_M is applied to both generated clips in one batched call and its posterior *mean*
@@ -169,10 +157,6 @@ class MotionConsistencyLoss(Loss):
             False, description="Let this loss update E_M's weights through E_M(Ṽ) (the paper's joint minimisation)."
         )
         distance: Distance = Field("l1", description="l1 (the paper) or mse between codes.")
-
-    def __init__(self, config: Config, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         name = "motion_consistency"

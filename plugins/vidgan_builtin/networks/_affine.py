@@ -93,6 +93,17 @@ def fold(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     return lo + span - (phase - span).abs()
 
 
+def landing(
+    anchors: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor, point: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Where the forward map of the backward map ``src(p) = a + A (p - a) + e`` sends ``point``
+    (default: the anchor ``a``): ``a + A⁻¹ (point - a - e)``; anchors and points ``[..., 2]``,
+    ``linear`` A ``[..., 2, 2]``, ``shift`` e ``[..., 2]``."""
+    a = anchors.to(linear.dtype)
+    offset = -shift if point is None else point.to(linear.dtype) - a - shift
+    return a + torch.linalg.solve(linear, offset.unsqueeze(-1)).squeeze(-1)
+
+
 def reflect_shift(
     anchors: torch.Tensor,
     radius: torch.Tensor,
@@ -113,7 +124,7 @@ def reflect_shift(
     """
     a = anchors.to(linear.dtype)
     c = a if centres is None else centres.to(linear.dtype)
-    landed = a + torch.linalg.solve(linear, (c - a - shift).unsqueeze(-1)).squeeze(-1)
+    landed = landing(a, linear, shift, c)
     lo = torch.minimum(-1 + radius, c)
     hi = torch.maximum(1 - radius, c)
     bounced = fold(landed, lo, hi)

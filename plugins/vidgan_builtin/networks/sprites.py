@@ -289,27 +289,38 @@ class SpriteFrameDecoder(FrameDecoder):
         """Centroid of each part's mask, ``[N, parts, 2]`` in normalised (x, y)."""
         return mask_moments(masks, self.identity_grid)[0]
 
-    def part_centres(self, masks: torch.Tensor) -> torch.Tensor:
-        """Centroid of each part's confident mask pixels ``[N, parts, 2]`` (``_affine.confident_moments``),
-        without gradient, like :meth:`part_spread`."""
+    def part_confident(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each part's centroid and per-axis standard deviation ``[N, parts, 2]`` each, from its
+        confident mask pixels (``_affine.confident_moments``), without gradient: where a part is
+        and how far it reaches, whatever a faint tail of its mask does; the masks are learnt
+        from other terms."""
         with torch.no_grad():
-            return confident_moments(masks.float(), self.identity_grid)[0]
+            centre, cov = confident_moments(masks.float(), self.identity_grid)
+        return centre, cov.diagonal(dim1=-2, dim2=-1).clamp_min(1e-8).sqrt()
 
-    def part_reach(self, masks: torch.Tensor, point: torch.Tensor, spread: torch.Tensor) -> torch.Tensor:
-        """How far each part reaches from its bouncing point ``point`` ``[N, parts, 2]``, per axis, before
-        the learnt factor: its ``spread`` or its confident pixels' radius (``reach_measure``), no gradient."""
-        if self.config.reach_measure == "spread":
-            return spread
-        with torch.no_grad():
-            return confident_radius(masks.float(), point.float(), self.identity_grid)
+    def part_centres(self, masks: torch.Tensor) -> torch.Tensor:
+        """The centroid half of :meth:`part_confident`: ``[N, parts, 2]``."""
+        return self.part_confident(masks)[0]
 
     def part_spread(self, masks: torch.Tensor) -> torch.Tensor:
-        """Each part's per-axis standard deviation ``[N, parts, 2]`` from its confident mask pixels
-        (``_affine.confident_moments``), without gradient: it says how far a part reaches and how
-        large it is; the masks are learnt from other terms."""
-        with torch.no_grad():
-            cov = confident_moments(masks.float(), self.identity_grid)[1]
-        return cov.diagonal(dim1=-2, dim2=-1).clamp_min(1e-8).sqrt()
+        """The standard-deviation half of :meth:`part_confident`: ``[N, parts, 2]``."""
+        return self.part_confident(masks)[1]
+
+    def bounce_geometry(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """With boundary = reflect: each part's bouncing point and its reach from it (the
+        learnt or held factor included), ``[N, parts, 2]`` each, as :meth:`part_maps` uses them."""
+        return self._walls(masks, self.anchors(masks), *self.part_confident(masks))
+
+    def _walls(
+        self, masks: torch.Tensor, anchors: torch.Tensor, centres: torch.Tensor, spread: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        point = centres if self.config.bounce_point == "centre" else anchors.detach()
+        if self.config.reach_measure == "spread":
+            measure = spread
+        else:
+            with torch.no_grad():
+                measure = confident_radius(masks.float(), point.float(), self.identity_grid)
+        return point, self.log_reach.exp() * measure
 
     def part_maps(self, content: torch.Tensor, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps the decoder applies to a content map ``[N, *content_shape]`` for motion codes
@@ -320,7 +331,7 @@ class SpriteFrameDecoder(FrameDecoder):
         k = self.parts
         geometric = self.config.boundary != "none" or self.config.motion_units != "frame"
         masks = self.layers(content)[2] if geometric else None
-        spread = self.part_spread(masks) if geometric else None
+        centres, spread = self.part_confident(masks) if geometric else (None, None)
         if self.config.linear == "similarity":
             raw = self.motion_head(motion).view(n, t, k, 6)
             log_scale, angle, shift = similarity_params(raw, self.config.max_log_scale, self.config.max_shift)
@@ -337,15 +348,15 @@ class SpriteFrameDecoder(FrameDecoder):
             linear, shift = linear.view(n, t, k, 2, 2), shift.view(n, t, k, 2)
         if self.config.boundary == "reflect":
             anchors = self.anchors(masks)
-            point = self.part_centres(masks) if self.config.bounce_point == "centre" else anchors.detach()
-            reach = self.log_reach.exp() * self.part_reach(masks, point, spread)
+            point, reach = self._walls(masks, anchors, centres, spread)
 
             def per_frame(x: torch.Tensor) -> torch.Tensor:
                 return x.unsqueeze(1).expand(n, t, k, 2).reshape(-1, k, 2)
 
-            centres = per_frame(point) if self.config.bounce_point == "centre" else None
+            # The anchor mode passes no point: reflect_shift then bounces the anchor itself, gradient included.
+            bouncing = per_frame(point) if self.config.bounce_point == "centre" else None
             shift = reflect_shift(per_frame(anchors), per_frame(reach), linear.reshape(-1, k, 2, 2),
-                                  shift.reshape(-1, k, 2), centres).view(n, t, k, 2)
+                                  shift.reshape(-1, k, 2), bouncing).view(n, t, k, 2)
         return linear, shift
 
     def part_affine(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
