@@ -4,6 +4,7 @@
     python benchmarks/step_profile.py --precision bf16 --no-channels-last
     python benchmarks/step_profile.py --set train.reuse_cpu_memory=false
     python benchmarks/step_profile.py --precision bf16 --shapes   # which layer each convolution is
+    python benchmarks/step_profile.py --flops --steps 0 --profiled 0 # arithmetic per slot, no timing
 
 One iteration as ``speed.py`` times it (same recipe handling: every loss on from step 0,
 EMA off, the trainer's optimisers, the recipe's allocator setting and deterministic mode):
@@ -14,7 +15,12 @@ EMA off, the trainer's optimisers, the recipe's allocator setting and determinis
 - the seconds of each stage of an iteration (forward, each loss, each phase's backward and
   optimiser step), over the second half of those iterations, without the profiler;
 - a ``torch.profiler`` table of ``--profiled`` further iterations, operators by self CPU
-  time, and each model slot's forward time (module hooks).
+  time, and each model slot's forward time (module hooks);
+- with ``--flops``, the arithmetic of one iteration (``torch.utils.flop_counter``): forward
+  and backward GFLOP in all, and each model slot's forward GFLOP summed over every call
+  (the losses call the discriminators and E_M again). The counter counts convolutions and
+  matrix products only (resampling and element-wise work are not in it), and backward work
+  is not split by slot: autograd runs it outside the modules' scopes.
 
 The profiler's own overhead inflates the times inside it; read its table as shares.
 """
@@ -31,6 +37,7 @@ from pathlib import Path
 
 import torch
 from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import REPO, Setup, fixed_batch, load_benchmark_recipe  # noqa: E402
@@ -52,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=15, help="operators shown")
     parser.add_argument("--shapes", action="store_true",
                         help="one row per operator and input shapes (which layer a convolution is) instead of per operator")
+    parser.add_argument("--flops", action="store_true", help="count one iteration's GFLOP, forward per slot")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--frames", type=int, default=16)
@@ -80,11 +88,16 @@ def main(argv: list[str] | None = None) -> None:
                   flush=True)
 
         timed_steps = args.steps - args.steps // 2
-        print()
-        print(f"where an iteration's time goes (mean of the last {timed_steps} steps above, no profiler):")
-        for name, seconds in stages.items():
-            print(f"  {name:<40} {seconds / timed_steps:6.3f} s  {seconds / sum(stages.values()):5.1%}")
+        if stages:
+            print()
+            print(f"where an iteration's time goes (mean of the last {timed_steps} steps above, no profiler):")
+            for name, seconds in stages.items():
+                print(f"  {name:<40} {seconds / timed_steps:6.3f} s  {seconds / sum(stages.values()):5.1%}")
+        if args.flops:
+            print_flops(setup, batch, args.steps)
 
+        if not args.profiled:
+            return
         forward: dict[str, float] = defaultdict(float)
         started: dict[str, float] = {}
         for name, module in setup.model.named_children():
@@ -103,6 +116,28 @@ def main(argv: list[str] | None = None) -> None:
     averages = prof.key_averages(group_by_input_shape=args.shapes)
     print(averages.table(sort_by="self_cpu_time_total", row_limit=args.rows, max_name_column_width=45,
                          max_shapes_column_width=70))
+
+
+def print_flops(setup: Setup, batch: dict, index: int) -> None:
+    """One iteration under the FLOP counter: forward and backward totals, forward per slot."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        setup.step(batch, index)
+    counts = counter.get_flop_counts()
+
+    def forward_flops(ops: dict) -> int:
+        return sum(n for op, n in ops.items() if "_backward" not in str(op))
+
+    everything = counts["Global"]
+    forward = forward_flops(everything)
+    print()
+    print(f"arithmetic of one iteration: {counter.get_total_flops() / 1e9:.1f} GFLOP, forward"
+          f" {forward / 1e9:.1f}, backward {(counter.get_total_flops() - forward) / 1e9:.1f}")
+    print("forward GFLOP per slot (every call, the losses' included):")
+    root = type(setup.model).__name__
+    for name, _ in setup.model.named_children():
+        slot = forward_flops(counts.get(f"{root}.{name}", {}))
+        print(f"  {name:<22} {slot / 1e9:7.1f}  {slot / forward:5.1%}")
 
 
 if __name__ == "__main__":
