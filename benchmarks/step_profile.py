@@ -128,11 +128,10 @@ def print_flops(setup: Setup, batch: dict, index: int) -> None:
     def forward_flops(ops: dict) -> int:
         return sum(n for op, n in ops.items() if "_backward" not in str(op))
 
-    everything = counts["Global"]
-    forward = forward_flops(everything)
+    total, forward = counter.get_total_flops(), forward_flops(counts["Global"])
     print()
-    print(f"arithmetic of one iteration: {counter.get_total_flops() / 1e9:.1f} GFLOP, forward"
-          f" {forward / 1e9:.1f}, backward {(counter.get_total_flops() - forward) / 1e9:.1f}")
+    print(f"arithmetic of one iteration: {total / 1e9:.1f} GFLOP, forward {forward / 1e9:.1f},"
+          f" backward {(total - forward) / 1e9:.1f}")
     print("forward GFLOP per slot (every call, the losses' included):")
     root = type(setup.model).__name__
     for name, _ in setup.model.named_children():
