@@ -5,6 +5,7 @@
     python benchmarks/step_profile.py --set train.reuse_cpu_memory=false
     python benchmarks/step_profile.py --precision bf16 --shapes   # which layer each convolution is
     python benchmarks/step_profile.py --flops --steps 0 --profiled 0 # arithmetic per slot, no timing
+    python benchmarks/step_profile.py --precision bf16 --stack    # which source lines call the costly operators
 
 One iteration as ``speed.py`` times it (same recipe handling: every loss on from step 0,
 EMA off, the trainer's optimisers, the recipe's allocator setting and deterministic mode):
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=15, help="operators shown")
     parser.add_argument("--shapes", action="store_true",
                         help="one row per operator and input shapes (which layer a convolution is) instead of per operator")
+    parser.add_argument("--stack", action="store_true",
+                        help="one row per operator and the project's source lines that called it")
     parser.add_argument("--flops", action="store_true", help="count one iteration's GFLOP, forward per slot")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--size", type=int, default=64)
@@ -105,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
             module.register_forward_hook(
                 lambda m, a, o, name=name: forward.__setitem__(name, forward[name] + time.perf_counter() - started[name])
             )
-        with profile(activities=[ProfilerActivity.CPU], record_shapes=args.shapes) as prof:
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=args.shapes, with_stack=args.stack) as prof:
             for i in range(args.steps, args.steps + args.profiled):
                 setup.step(batch, i)
     print()
@@ -113,9 +116,43 @@ def main(argv: list[str] | None = None) -> None:
     for name, seconds in sorted(forward.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<22} {seconds / args.profiled:.3f} s")
     print()
+    if args.stack:
+        print_by_source_line(prof, args.rows)
+        return
     averages = prof.key_averages(group_by_input_shape=args.shapes)
     print(averages.table(sort_by="self_cpu_time_total", row_limit=args.rows, max_name_column_width=45,
                          max_shapes_column_width=70))
+
+
+def print_by_source_line(prof, rows: int) -> None:
+    """Self CPU time per (operator, innermost project source line): which of our lines to rewrite.
+
+    With ``with_stack`` the profiler records Python frames as events (named ``path(line): function``)
+    that enclose the operators they call; an operator is charged to the nearest enclosing frame in
+    ``vidgan_kit/`` or ``plugins/``. Backward operators run on autograd's thread, outside any Python
+    frame: they are charged to the autograd node (``MulBackward0`` ...) that ran them.
+    """
+    cost: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+    for event in prof.events():
+        if not event.name.startswith("aten::"):
+            continue
+        where, parent = "(no project frame)", event.cpu_parent
+        while parent is not None:
+            if "vidgan_kit/" in parent.name or "plugins/" in parent.name:
+                where = parent.name[parent.name.find("vidgan_kit/") if "vidgan_kit/" in parent.name
+                                    else parent.name.find("plugins/"):]
+                break
+            if parent.name.startswith("autograd::engine::evaluate_function"):
+                where = parent.name.split(": ", 1)[-1]
+                break
+            parent = parent.cpu_parent
+        entry = cost[(event.name, where)]
+        entry[0] += event.self_cpu_time_total / 1e3
+        entry[1] += 1
+    total = sum(ms for ms, _ in cost.values())
+    print(f"self CPU time by operator and project line or autograd node ({total:.0f} ms in all):")
+    for (name, where), (ms, calls) in sorted(cost.items(), key=lambda kv: -kv[1][0])[:rows]:
+        print(f"  {ms:8.1f} ms {ms / total:5.1%} {calls:5d}x  {name:<28} {where}")
 
 
 def print_flops(setup: Setup, batch: dict, index: int) -> None:
