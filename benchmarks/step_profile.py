@@ -124,6 +124,10 @@ def main(argv: list[str] | None = None) -> None:
                          max_shapes_column_width=70))
 
 
+#: Where the project's own source lives, as the profiler names a Python frame's file.
+_PROJECT_ROOTS = ("vidgan_kit/", "plugins/")
+
+
 def print_by_source_line(prof, rows: int) -> None:
     """Self CPU time per (operator, innermost project source line): which of our lines to rewrite.
 
@@ -138,9 +142,9 @@ def print_by_source_line(prof, rows: int) -> None:
             continue
         where, parent = "(no project frame)", event.cpu_parent
         while parent is not None:
-            if "vidgan_kit/" in parent.name or "plugins/" in parent.name:
-                where = parent.name[parent.name.find("vidgan_kit/") if "vidgan_kit/" in parent.name
-                                    else parent.name.find("plugins/"):]
+            starts = [i for i in (parent.name.find(root) for root in _PROJECT_ROOTS) if i >= 0]
+            if starts:
+                where = parent.name[min(starts):]
                 break
             if parent.name.startswith("autograd::engine::evaluate_function"):
                 where = parent.name.split(": ", 1)[-1]
