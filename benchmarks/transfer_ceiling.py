@@ -38,12 +38,14 @@ import shlex
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from vidgan_kit import PluginHost
 from vidgan_kit.checkpoint import read_index
+from vidgan_kit.eval import leakage_changes, leakage_picks
 from vidgan_kit.inference import load_pipeline
 from vidgan_kit.layout import VideoGeometry
 from vidgan_kit.recipe import apply_overrides, read_recipe_table, validate_recipe
@@ -63,6 +65,46 @@ def copied_path(
     tx, ty, _, t_angle = trajectory(target, motion, geometry)
     sx, sy, s_scale, s_angle = trajectory(source, motion, geometry)
     return tx[0] + (sx - sx[0]), ty[0] + (sy - sy[0]), s_scale, t_angle[0] + (s_angle - s_angle[0])
+
+
+#: Ideal transfer models for the leakage table: how each builds its path from the target's and
+#: the source's factors (``copy``: the source's path; ``truth``: the target's own trajectory
+#: under the source's motion factors, i.e. the transfer's truth).
+IDEAL_MODELS = {
+    "ideal copy": ("copy", "copy"),
+    "copy, translation from factors": ("truth", "copy"),
+    "copy, scale and turn from factors": ("copy", "truth"),
+    "truth (factors replayed)": ("truth", "truth"),
+}
+
+
+def ideal_path(kind: tuple[str, str], target: ContentFactors, source: ContentFactors, motion: MotionFactors,
+               geometry: VideoGeometry) -> tuple[np.ndarray, ...]:
+    """An ideal model's path: centre from ``kind[0]``, scale and angle from ``kind[1]``."""
+    paths = {"copy": copied_path(target, source, motion, geometry), "truth": trajectory(target, motion, geometry)}
+    (cx, cy, _, _), (_, _, scale, angle) = paths[kind[0]], paths[kind[1]]
+    return cx, cy, scale, angle
+
+
+def leakage_table(test: Any, geometry: VideoGeometry, triples: list[int]) -> dict[str, dict[int, float]]:
+    """``vidgan eval``'s leakage ratio (same triples, same measure) of each ideal model."""
+    print("| ideal model | triples | content change | motion change | leakage ratio |")
+    print("|---|---:|---:|---:|---:|")
+    ratios: dict[str, dict[int, float]] = defaultdict(dict)
+    factors = {i: test.factors(i) for i in range(len(test))}
+    for name, kind in IDEAL_MODELS.items():
+        for count in triples:
+            picks = leakage_picks(len(test), count)
+
+            def outputs(content: int, motion: int) -> torch.Tensor:
+                return torch.stack([render_path(factors[p[0]][0], *ideal_path(
+                    kind, factors[p[0]][0], factors[p[content]][0], factors[p[motion]][1], geometry), geometry)
+                    for p in picks])
+
+            content_change, motion_change = leakage_changes(outputs(1, 3), outputs(2, 3), outputs(1, 4))
+            ratios[name][count] = content_change / motion_change
+            print(f"| {name} | {count} | {content_change:.4f} | {motion_change:.4f} | {ratios[name][count]:.3f} |")
+    return ratios
 
 
 def path_affine(path: tuple[np.ndarray, ...], anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,6 +174,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the pair draw, as learn_synthetic")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="a layered model (run or checkpoint directory): score its layers moved by ideal motions")
+    parser.add_argument("--leakage-triples", default="16,256",
+                        help="without --checkpoint: triple counts of the ideal models' leakage table (16: vidgan eval's)")
     parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
                         help="with --checkpoint: the EMA weights (as inference uses them) or the raw trained weights")
     args = parser.parse_args(argv)
@@ -184,6 +228,11 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
           f"(learn_synthetic's target: >= {TARGET_OVER_STATIC_DB:g} dB)")
     print(f"(frames equal to their truth count as {PSNR_CAP:g} dB, as in learn_synthetic: the exact frames before"
           " a bounce carry the mean)")
+    print()
+    print("Leakage ratio of ideal models (vidgan eval's protocol and triples; rendered exactly):")
+    print()
+    ratios = leakage_table(test, geometry, [int(n) for n in args.leakage_triples.split(",")])
+    summary["leakage"] = {f"{name} / {n}": r for name, by_count in ratios.items() for n, r in by_count.items()}
     return summary
 
 

@@ -9,6 +9,8 @@ from vidgan_kit import load_registry
 from vidgan_kit.errors import DataError
 from vidgan_kit.eval.protocols import (
     leakage,
+    leakage_changes,
+    leakage_picks,
     pairwise_l1,
     reconstruction,
     select_best,
@@ -183,6 +185,31 @@ def test_leakage_zero_for_a_generator_that_ignores_the_motion_clips_content():
     r = leakage(_uses_motion_only, FactorClips(), triples=8)
     assert r.content_change == 0 and r.motion_change > 0
     assert r.leakage_ratio == 0 and not r.motion_ignored
+
+
+def test_leakage_picks_are_five_different_clips_fixed_by_the_seed():
+    picks = leakage_picks(9, triples=6, seed=3)
+    assert len(picks) == 6 and all(len(set(p)) == 5 and all(0 <= i < 9 for i in p) for p in picks)
+    assert picks == leakage_picks(9, triples=6, seed=3) and picks != leakage_picks(9, triples=6, seed=4)
+    with pytest.raises(DataError, match="at least 5 clips"):
+        leakage_picks(4)
+
+
+def test_leakage_scores_the_outputs_of_its_picks_with_leakage_changes():
+    """leakage() is leakage_changes() on outputs for the clips leakage_picks() names."""
+    data = FactorClips()
+    seen: list[torch.Tensor] = []
+
+    def recording(image: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+        seen.append(video.clone())
+        return video.flip(-1) * 0.5
+
+    r = leakage(recording, data, triples=5, seed=2)
+    picks = leakage_picks(len(data), triples=5, seed=2)
+    expected = [torch.stack([data.transfer_truth(p[c], p[m]) for p in picks]) for c, m in ((1, 3), (2, 3), (1, 4))]
+    assert all(torch.equal(a, b) for a, b in zip(seen, expected))
+    changes = leakage_changes(*(v.flip(-1) * 0.5 for v in expected))
+    assert (r.content_change, r.motion_change) == changes and changes[0] > 0
 
 
 def test_leakage_undefined_for_a_generator_that_ignores_motion():

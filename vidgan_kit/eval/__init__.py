@@ -50,6 +50,8 @@ from .frechet import frechet_distance, frechet_distance_features, gaussian_stats
 from .protocols import (
     CISettings,
     leakage,
+    leakage_changes,
+    leakage_picks,
     pairwise_l1,
     reconstruction,
     select_best,
@@ -93,6 +95,8 @@ __all__ = [
     "reconstruction",
     "transfer_ground_truth",
     "leakage",
+    "leakage_changes",
+    "leakage_picks",
     "pairwise_l1",
     "EvalSettings",
     "evaluate",

@@ -49,6 +49,8 @@ __all__ = [
     "reconstruction",
     "transfer_ground_truth",
     "leakage",
+    "leakage_picks",
+    "leakage_changes",
     "pairwise_l1",
     "clip_seed",
     "has_ground_truth",
@@ -327,6 +329,28 @@ def _color_drift(video: torch.Tensor, image: torch.Tensor, frames: Sequence[int]
 
 
 @torch.no_grad()
+def leakage_picks(n: int, triples: int = 16, seed: int = 0) -> list[tuple[int, int, int, int, int]]:
+    """The index tuples ``(y, c1, c2, m1, m2)`` of :func:`leakage`, five different clips each.
+
+    Public so that a benchmark can score an ideal model (one that knows the clips' factors)
+    on exactly the triples :func:`leakage` scores a trained one on.
+    """
+    if n < 5:
+        raise DataError(f"leakage needs at least 5 clips in the split, got {n}")
+    rng = np.random.default_rng([int(seed), 7, n])
+    return [tuple(int(i) for i in rng.choice(n, size=5, replace=False)) for _ in range(triples)]  # type: ignore[misc]
+
+
+def leakage_changes(base: torch.Tensor, content: torch.Tensor, motion: torch.Tensor) -> tuple[float, float]:
+    """``(content_change, motion_change)``: mean L1 on [0, 1] of the outputs for the
+    content-swapped and the motion-swapped motion clips against the base output."""
+
+    def l1(a: torch.Tensor, b: torch.Tensor) -> float:
+        return float(((a.double() - b.double()).abs() * 0.5).mean())  # /2: L1 on [0, 1]
+
+    return l1(base, content), l1(base, motion)
+
+
 def leakage(
     transfer: TransferFn,
     dataset: Any,
@@ -339,29 +363,21 @@ def leakage(
     """Content leakage from the motion clip (see :class:`~.results.DisentanglementResult`).
 
     Pairs are built from the data set's factors: for indices (y, c1, c2, m1, m2) drawn with
-    ``seed``, the motion clips are truth(c1, m1), truth(c2, m1) and truth(c1, m2), where
-    truth(a, b) renders a's content with b's motion.
+    ``seed`` (:func:`leakage_picks`), the motion clips are truth(c1, m1), truth(c2, m1) and
+    truth(c1, m2), where truth(a, b) renders a's content with b's motion.
     """
     _require_ground_truth(dataset)
-    n = len(dataset)
-    if n < 5:
-        raise DataError(f"leakage needs at least 5 clips in the split, got {n}")
-    rng = np.random.default_rng([int(seed), 7, n])
-    picks = [rng.choice(n, size=5, replace=False) for _ in range(triples)]
+    picks = leakage_picks(len(dataset), triples, seed)
     truth = dataset.transfer_truth
-    image = torch.stack([truth(int(p[0]), int(p[0]))[0] for p in picks])
-    m_base = torch.stack([truth(int(p[1]), int(p[3])) for p in picks])
-    m_content = torch.stack([truth(int(p[2]), int(p[3])) for p in picks])
-    m_motion = torch.stack([truth(int(p[1]), int(p[4])) for p in picks])
-    y_truth = torch.stack([truth(int(p[0]), int(p[3])) for p in picks])
+    image = torch.stack([truth(p[0], p[0])[0] for p in picks])
+    m_base = torch.stack([truth(p[1], p[3]) for p in picks])
+    m_content = torch.stack([truth(p[2], p[3]) for p in picks])
+    m_motion = torch.stack([truth(p[1], p[4]) for p in picks])
+    y_truth = torch.stack([truth(p[0], p[3]) for p in picks])
     o_base = transfer(image, m_base).detach().float().cpu()
     o_content = transfer(image, m_content).detach().float().cpu()
     o_motion = transfer(image, m_motion).detach().float().cpu()
-
-    def l1(a: torch.Tensor, b: torch.Tensor) -> float:
-        return float(((a.double() - b.double()).abs() * 0.5).mean())  # /2: L1 on [0, 1]
-
-    content_change, motion_change = l1(o_base, o_content), l1(o_base, o_motion)
+    content_change, motion_change = leakage_changes(o_base, o_content, o_motion)
     ignored = motion_change < eps
     ratio = None if ignored else content_change / motion_change
     frames = _frames_of(o_base.shape[1], True)
