@@ -47,6 +47,7 @@ import shlex
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -128,10 +129,12 @@ def test_split(index: dict[str, Any], registry: Any, geometry: VideoGeometry) ->
 
 @torch.no_grad()
 def evaluate_checkpoint(
-    path: Path, registry: Any, pairs_n: int, *, seed: int = 0, batch: int = 32, use_ema: bool = True
+    path: Path, registry: Any, pairs_n: int, *, seed: int = 0, batch: int = 32, use_ema: bool = True,
+    options: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Per-clip, per-frame PSNR/SSIM ``[N, T]`` of each figure for one checkpoint."""
-    pipe = load_pipeline(path, registry=registry, use_ema=use_ema, notes=lambda message: None)
+    """Per-clip, per-frame PSNR/SSIM ``[N, T]`` of each figure for one checkpoint (with the
+    model ``options`` changed, as ``vidgan eval --model-set``)."""
+    pipe = load_pipeline(path, registry=registry, use_ema=use_ema, notes=lambda message: None, options=options)
     model, geometry = pipe.model, pipe.geometry
     index = read_index(path)
     test = test_split(index, registry, geometry)
@@ -290,6 +293,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
                         help="score the EMA weights (as inference uses them) or the raw trained weights")
+    parser.add_argument("--model-set", action="append", default=[], metavar="SLOT.OPTION=VALUE",
+                        help="score with a model option changed that changes no weights (repeatable), e.g."
+                             " decoder.source_bounces=unfold; as vidgan eval --model-set")
     parser.add_argument("--quiet", action="store_true", help="no progress display while training")
     args = parser.parse_args(argv)
     if args.pairs < 3 or args.curve_pairs < 3:
@@ -353,7 +359,7 @@ def evaluate_run(index: dict[str, Any], args: argparse.Namespace, host: PluginHo
     t0 = time.monotonic()
     use_ema = args.weights == "ema"
     final = evaluate_checkpoint(Path(index["path"]), host.registry, args.pairs, seed=args.eval_seed, batch=args.batch,
-                                use_ema=use_ema)
+                                use_ema=use_ema, options=args.model_set)
     summary = summarise(final)
     summary["train_minutes"] = minutes_at(times, final["step"])
     print()
@@ -370,7 +376,7 @@ def evaluate_run(index: dict[str, Any], args: argparse.Namespace, host: PluginHo
         n = min(args.curve_pairs, args.pairs)
         for step, path in checkpoints:
             result = final if step == final["step"] else evaluate_checkpoint(
-                path, host.registry, n, seed=args.eval_seed, batch=args.batch, use_ema=use_ema)
+                path, host.registry, n, seed=args.eval_seed, batch=args.batch, use_ema=use_ema, options=args.model_set)
             point = summarise(result, first=n)
             point["train_minutes"] = minutes_at(times, step)
             curve.append(point)

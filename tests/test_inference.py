@@ -7,7 +7,7 @@ import torch
 
 from vidgan_kit import VideoGeometry
 from vidgan_kit.checkpoint import save_checkpoint
-from vidgan_kit.errors import ShapeError, VidganError
+from vidgan_kit.errors import CheckpointError, ShapeError, VidganError
 from vidgan_kit.inference import load_pipeline
 
 from .training.toys import make_host
@@ -93,3 +93,17 @@ def test_files_are_read_and_fitted_with_a_note(saved, tmp_path):
     with pytest.raises(VidganError, match="at least 4"):
         pipe.transfer(image_path, short)
     assert pipe.sample(str(image_path), n=2).shape == (2, 4, 3, 8, 8)
+
+
+def test_model_options_change_what_changes_no_weights_and_nothing_else(saved):
+    host, model, _, run_dir = saved
+    pipe = load_pipeline(run_dir, registry=host.registry, use_ema=False, notes=_silent([]), options=["noise=0.25"])
+    assert pipe.model.noise == 0.25 and model.noise != 0.25
+    for k, v in model.state_dict().items():
+        assert torch.equal(pipe.model.state_dict()[k], v)
+    with pytest.raises(CheckpointError, match="do not fit"):  # an option that changes the weights' shapes
+        load_pipeline(run_dir, registry=host.registry, notes=_silent([]), options=["generator.hidden=4"])
+    with pytest.raises(VidganError, match=r"no slot 'decoder'.*discriminator, generator"):
+        load_pipeline(run_dir, registry=host.registry, notes=_silent([]), options=["decoder.hidden=4"])
+    with pytest.raises(CheckpointError, match="no longer validates"):
+        load_pipeline(run_dir, registry=host.registry, notes=_silent([]), options=["generator.no_such_option=1"])

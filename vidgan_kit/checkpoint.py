@@ -25,7 +25,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -37,9 +37,10 @@ from torch import nn
 
 from ._version import __version__
 from .config import ComponentSpec
-from .errors import CheckpointError, RecipeError, UnknownComponentError
+from .errors import CheckpointError, RecipeError, UnknownComponentError, VidganError
 from .interfaces import ModelAssembly
 from .layout import VideoGeometry
+from .recipe import parse_override
 from .registry import ComponentRegistry
 
 __all__ = [
@@ -480,10 +481,34 @@ def _check_components(index: Mapping[str, Any], registry: ComponentRegistry) -> 
     )
 
 
-def build_model(index: Mapping[str, Any], registry: ComponentRegistry) -> ModelAssembly:
-    """Rebuild the (untrained) model assembly an index describes, through the registry."""
+def with_model_options(model: Mapping[str, Any], options: Sequence[str]) -> dict[str, Any]:
+    """A copy of a saved model spec with options changed: each ``"slot.option=value"`` (a
+    slot's option, e.g. ``decoder.source_bounces=unfold``) or ``"option=value"`` (the
+    assembly's own); the value is read as TOML, as in ``--set``. For options that change no
+    weights (how a transfer is rendered, say): loading the weights afterwards is strict, so
+    one that does fails there."""
+    spec = json.loads(json.dumps(dict(model)))
+    for text in options:
+        try:
+            path, value = parse_override(text)
+        except RecipeError as exc:
+            raise VidganError(f"model option {text!r}: {exc}") from exc
+        node = spec
+        for slot in path[:-1]:
+            child = node.get("params", {}).get(slot)
+            if not isinstance(child, dict) or "type" not in child:
+                slots = sorted(k for k, v in node.get("params", {}).items() if isinstance(v, dict) and "type" in v)
+                raise VidganError(f"model option {text!r}: no slot {slot!r} here (slots: {', '.join(slots) or 'none'})")
+            node = child
+        node.setdefault("params", {})[path[-1]] = value
+    return spec
+
+
+def build_model(index: Mapping[str, Any], registry: ComponentRegistry, options: Sequence[str] = ()) -> ModelAssembly:
+    """Rebuild the (untrained) model assembly an index describes, through the registry, with
+    ``options`` changed (:func:`with_model_options`)."""
     _check_components(index, registry)
-    spec = ComponentSpec.model_validate(index["model"])
+    spec = ComponentSpec.model_validate(with_model_options(index["model"], options) if options else index["model"])
     geometry = VideoGeometry(**index["geometry"])
     try:
         return registry.build("model", spec, geometry=geometry, registry=registry)

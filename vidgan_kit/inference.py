@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +168,7 @@ def load_pipeline(
     device: str | torch.device = "cpu",
     use_ema: bool = True,
     notes: Callable[[str], Any] | None = None,
+    options: Sequence[str] = (),
 ) -> Pipeline:
     """A :class:`Pipeline` from a checkpoint directory or a run directory (its latest checkpoint).
 
@@ -176,13 +177,15 @@ def load_pipeline(
     :param use_ema: use the EMA weights of the slots that have them (the better samples).
     :param notes: called with each note about the inputs (resizing, frames dropped) and the
         weights; by default notes are printed to stderr.
+    :param options: model options changed from the checkpoint's, each ``"slot.option=value"``
+        (e.g. ``decoder.source_bounces=unfold``); only options that change no weights load.
     """
     if registry is None:
         from . import load_registry
 
         registry = load_registry()
     index = read_index(path)
-    model = build_model(index, registry)
+    model = build_model(index, registry, options)
     load_weights(model, index["path"], use_ema=use_ema)
     pipeline = Pipeline(model, device=device, source=str(Path(index["path"])), step=index.get("step"), notes=notes)
     if use_ema and not index.get("ema_slots"):

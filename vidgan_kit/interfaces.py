@@ -103,6 +103,22 @@ class FrameDecoder(nn.Module):
         frames = self(held, motion.reshape(n * t, *motion.shape[2:]))
         return frames.view(n, t, *frames.shape[1:])
 
+    #: Whether :meth:`render_transfer` reads the source clip's content code (a model assembly
+    #: computes it only for decoders that do).
+    uses_transfer_source: bool = False
+
+    def render_transfer(self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None) -> torch.Tensor:
+        """Clips of a motion transfer: the target's content codes [N, *code_shape] animated by the
+        source clip's motion codes [N, T, F], with ``source`` the content code of the source
+        clip's first frame [N, *code_shape] (None where :attr:`uses_transfer_source` is false).
+
+        Motion codes say how the source moved *in its own geometry*; a decoder that knows
+        geometry (where walls are, how large a part is) can use the source's to replay the
+        motion in the target's. This default ignores the source: ``render_held``. The contract
+        tests check that a transfer onto the source's own content gives ``render_held``'s frames.
+        """
+        return self.render_held(content, motion)
+
 
 class ImageDiscriminator(nn.Module):
     """D_I: scores a (condition image, frame) pair; one logit per pair."""

@@ -29,7 +29,7 @@ def cli(monkeypatch, tmp_path):
 def test_eval_all_protocols_writes_card_report_and_figures(cli, tiny_run, tmp_path):
     out = tmp_path / "ev"
     result = cli("eval", str(tiny_run), "--out", str(out), "--protocol", "all", "--clips", "4", "--samples", "3",
-                 "--no-fvd", "--pairs", "4", "--leakage-triples", "5")
+                 "--no-fvd", "--pairs", "4", "--leakage-triples", "5", "--model-set", "preview_samples=3")
     assert result.exit_code == 0, result.output
     for name in ("metric_card.json", "report.md", "curves_ssim.png", "curves_psnr.png", "examples.gif",
                  "transfer_curves_psnr.png", "transfer_examples.gif"):
@@ -46,7 +46,7 @@ def test_eval_all_protocols_writes_card_report_and_figures(cli, tiny_run, tmp_pa
     assert card.stochastic is not None and card.stochastic.samples == 3
     assert card.stochastic.static is not None and card.stochastic.static.curves.frames == [1, 2, 3]
     assert card.reconstruction is not None and card.transfer is not None and card.disentanglement is not None
-    assert card.disentanglement.triples == 5
+    assert card.disentanglement.triples == 5 and s.model_options == ["preview_samples=3"]
     assert set(card.transfer.methods) == {"model", "model_wrong_motion", "static", "copy_source"}
     assert card.fvd is None and not s.fvd
     raw = json.loads((out / "metric_card.json").read_text())

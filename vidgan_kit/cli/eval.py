@@ -59,6 +59,9 @@ def eval_command(
     leakage_triples: Annotated[int, typer.Option(
         "--leakage-triples", min=1, help="Triples of the leakage ratio (more: a tighter estimate; the card's"
         " figures before this option used 16).")] = 16,
+    model_set: Annotated[list[str] | None, typer.Option(
+        "--model-set", help="Change a model option that changes no weights, slot.option=value (repeatable),"
+        " e.g. decoder.source_bounces=unfold; recorded in the card.")] = None,
     ema: Annotated[bool, typer.Option("--ema/--no-ema", help="Use EMA weights where the checkpoint has them.")] = True,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1.")] = "cpu",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the evaluation files in a non-empty --out.")]
@@ -77,7 +80,8 @@ def eval_command(
     settings = EvalSettings(
         protocol=protocol, clips=clips, samples=samples, seed=seed, joint_by=joint_by, ssim_padding=ssim_padding,
         ci_method=ci, fvd=fvd, fvd_params=_fvd_params(fvd_set), fvd_samples_per_clip=fvd_samples,
-        transfer_pairs=pairs, leakage_triples=leakage_triples, use_ema=ema, device=device,
+        transfer_pairs=pairs, leakage_triples=leakage_triples, model_options=model_set or [], use_ema=ema,
+        device=device,
     )
     registry = STATE.host(plugin).registry
     # The command line as typed, when this process is the `vidgan` program (not a test runner).

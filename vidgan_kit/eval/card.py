@@ -81,6 +81,9 @@ class ProtocolSettings(_Strict):
     sample_seed_rule: str
     transfer_pairs: int | None = None
     leakage_triples: int | None = None
+    model_options: list[str] = Field(
+        default_factory=list, description="Model options changed from the checkpoint's for this evaluation (--model-set)."
+    )
     fvd: bool
     fvd_fake_set: str | None = None
     device: str

@@ -69,6 +69,7 @@ class EvalSettings:
     fvd_samples_per_clip: int = 1
     transfer_pairs: int | None = None  # default: as many as clips
     leakage_triples: int = 16
+    model_options: list[str] = field(default_factory=list)  # slot.option=value, changing no weights
     use_ema: bool = True
     device: str = "cpu"
     examples: int = 4
@@ -226,7 +227,7 @@ def evaluate(
     _check_out(out_dir, overwrite)
     device = torch.device(settings.device)
 
-    model = build_model(index, registry)
+    model = build_model(index, registry, settings.model_options)
     use_ema = settings.use_ema and bool(index.get("ema_slots"))
     load_weights(model, ckpt, use_ema=use_ema)
     model = model.to(device).eval()
@@ -360,6 +361,7 @@ def evaluate(
             "(seed * 1000003 + i) mod (2^63 - 1)",
             transfer_pairs=transfer.pairs if transfer else None,
             leakage_triples=disent.triples if disent else None,
+            model_options=list(settings.model_options),
             fvd=fvd is not None, fvd_fake_set=fvd.fake_set if fvd else None, device=str(device),
         ),
         stochastic=stochastic, reconstruction=recon, fvd=fvd, transfer=transfer, disentanglement=disent,

@@ -280,7 +280,11 @@ class DualMTGAN(ModelAssembly):
         with self._evaluating():
             content = self.content_encoder(image)
             z = MotionPosterior(*self.motion_encoder(video)).mean.expand(image.shape[0], -1)
-            return self._render(content, self.temporal_generator(z, self.geometry.frames))
+            codes = self.temporal_generator(z, self.geometry.frames)
+            source = None
+            if self.decoder.uses_transfer_source:
+                source = self.content_encoder(video[:, 0]).expand(image.shape[0], *content.shape[1:])
+            return self.decoder.render_transfer(content, codes, source)
 
     def sample(self, image: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Stochastic motion generation: ``n`` clips per image with z_M ~ N(0, I).

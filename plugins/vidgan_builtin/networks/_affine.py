@@ -20,6 +20,7 @@ __all__ = [
     "mask_moments",
     "confident_moments",
     "fold",
+    "unfold_bounces",
     "reflect_shift",
     "ANGULAR_ORDERS",
     "angular_moments",
@@ -91,6 +92,43 @@ def fold(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     span = (hi - lo).clamp_min(1e-4)
     phase = torch.remainder(x - lo, 2 * span)
     return lo + span - (phase - span).abs()
+
+
+def unfold_bounces(
+    path: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, tolerance: float, min_travel: float
+) -> torch.Tensor:
+    """A path ``[N, T, ..., 2]`` that bounces inside ``[lo, hi]`` (``[N, ..., 2]``, per axis)
+    with its bounces undone: after every turn-around within ``tolerance`` of a wall, the rest
+    of the path is mirrored about that wall, so a bounced straight line comes out straight.
+
+    The inverse of :func:`fold` for paths drawn by motion codes, which turn *near* a wall
+    (a smooth temporal basis rounds the corner off, a fraction of a pixel to a few pixels
+    short of it) rather than exactly at it: a turn-around is a sign change of the per-frame
+    step along an axis while the path is within ``tolerance`` of a wall, on an axis along
+    which the path travels more than ``min_travel`` in all (a part that stays put near a
+    wall does not bounce when it jitters). ``fold(unfold_bounces(y), lo, hi) == y`` for
+    a path inside the walls: mirroring about a wall is undone by the fold at the same wall.
+    """
+    if path.shape[1] < 3:
+        return path
+    extra = path.dim() - lo.dim() - 1
+    lo, hi = (w.reshape(w.shape[0], *([1] * extra), *w.shape[1:]) for w in (lo.to(path.dtype), hi.to(path.dtype)))
+    moving = (path.amax(1) - path.amin(1)) > min_travel
+    sign, offset = torch.ones_like(path[:, 0]), torch.zeros_like(path[:, 0])
+    steps = [path[:, 0], path[:, 1]]
+    for t in range(2, path.shape[1]):
+        before, after = path[:, t - 1] - path[:, t - 2], path[:, t] - path[:, t - 1]
+        near_hi = torch.maximum(path[:, t - 1], path[:, t]) >= hi - tolerance
+        near_lo = torch.minimum(path[:, t - 1], path[:, t]) <= lo + tolerance
+        off_hi = (before > 0) & (after <= 0) & near_hi
+        off_lo = (before < 0) & (after >= 0) & near_lo
+        bounced = (off_hi | off_lo) & moving
+        wall = torch.where(off_hi, hi, lo)
+        # u = offset + sign * y; mirroring y about the wall w: u = (offset + 2 sign w) - sign y.
+        offset = torch.where(bounced, offset + 2 * sign * wall, offset)
+        sign = torch.where(bounced, -sign, sign)
+        steps.append(offset + sign * path[:, t])
+    return torch.stack(steps, 1)
 
 
 def landing(

@@ -51,11 +51,13 @@ from ._affine import (
     confident_radius,
     fold,
     mask_moments,
+    landing,
     pixel_grid,
     reflect_shift,
     similarity_affine,
     similarity_linear,
     similarity_params,
+    unfold_bounces,
 )
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
 
@@ -196,6 +198,26 @@ class SpriteFrameDecoder(FrameDecoder):
             " parts stopped bouncing, back to copying the source's path; hold it where the measure is a true"
             " extent (radius).",
         )
+        source_bounces: Literal["copy", "unfold"] = Field(
+            "copy",
+            description="With boundary = reflect, what a transfer does with the source clip's bounces (needs the"
+            " source's first frame: the model's transfer passes it). `copy`: the path the codes draw, bounces"
+            " included, is moved onto the target and folded at the target's walls. `unfold`: the path is first"
+            " unfolded at the *source's* walls (every turn-around within unfold_tolerance of one is mirrored"
+            " away), so the target replays the velocity and bounces where its own walls are, as the codes"
+            " cannot say by themselves: reconstruction is served as well by a folded path as by an unfolded one."
+            " Reconstruction and sampling are unchanged.",
+        )
+        unfold_tolerance: float = Field(
+            0.15, gt=0,
+            description="With source_bounces = unfold, how close (normalised units: the frame spans 2) to a wall a"
+            " turn-around must be to count as a bounce: codes draw a rounded corner that turns short of it.",
+        )
+        unfold_min_travel: float = Field(
+            0.125, ge=0,
+            description="With source_bounces = unfold, the least a part must travel along an axis over the clip"
+            " (normalised units) for its turn-arounds on that axis to count as bounces.",
+        )
         motion_units: Literal["frame", "part"] = Field(
             "frame",
             description="`part` (needs linear = similarity): the code's turn angle and log scale are divided by the"
@@ -229,6 +251,8 @@ class SpriteFrameDecoder(FrameDecoder):
                     raise ValueError("motion_units = 'part' needs linear = 'similarity' (a scale and an angle to divide)")
                 if self.zoom_range is not None:
                     raise ValueError("zoom_range needs linear = 'similarity' (a log scale to bounce)")
+            if self.source_bounces == "unfold" and self.boundary != "reflect":
+                raise ValueError("source_bounces = 'unfold' needs boundary = 'reflect' (walls to unfold at and fold at)")
             if self.zoom_range is not None and not 0 < self.zoom_range[0] < 1 < self.zoom_range[1]:
                 raise ValueError(f"zoom_range must satisfy 0 < min < 1 < max (scale 1 is frame 1), got {list(self.zoom_range)}")
             return self
@@ -322,11 +346,15 @@ class SpriteFrameDecoder(FrameDecoder):
                 measure = confident_radius(masks.float(), point.float(), self.identity_grid)
         return point, self.log_reach.exp() * measure
 
-    def part_maps(self, content: torch.Tensor, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def part_maps(
+        self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps the decoder applies to a content map ``[N, *content_shape]`` for motion codes
         ``[N, T, frame_code_dim]``: linear parts ``A`` [N, T, parts, 2, 2] and shifts ``e``
         [N, T, parts, 2], after the options that depend on the parts' geometry (``motion_units``,
-        ``zoom_range``, ``boundary``); with none of them, :meth:`part_affine` of every code."""
+        ``zoom_range``, ``boundary``); with none of them, :meth:`part_affine` of every code.
+        ``source``: in a transfer, the content map of the source clip's first frame, which
+        ``source_bounces = "unfold"`` unfolds the codes' path at."""
         n, t = motion.shape[:2]
         k = self.parts
         geometric = self.config.boundary != "none" or self.config.motion_units != "frame"
@@ -353,11 +381,40 @@ class SpriteFrameDecoder(FrameDecoder):
             def per_frame(x: torch.Tensor) -> torch.Tensor:
                 return x.unsqueeze(1).expand(n, t, k, 2).reshape(-1, k, 2)
 
+            if source is not None and self.config.source_bounces == "unfold":
+                shift = self._unfold_source_bounces(source, anchors, point, linear, shift)
             # The anchor mode passes no point: reflect_shift then bounces the anchor itself, gradient included.
             bouncing = per_frame(point) if self.config.bounce_point == "centre" else None
             shift = reflect_shift(per_frame(anchors), per_frame(reach), linear.reshape(-1, k, 2, 2),
                                   shift.reshape(-1, k, 2), bouncing).view(n, t, k, 2)
         return linear, shift
+
+    def _unfold_source_bounces(
+        self, source: torch.Tensor, anchors: torch.Tensor, point: torch.Tensor, linear: torch.Tensor,
+        shift: torch.Tensor,
+    ) -> torch.Tensor:
+        """Shifts ``[N, T, parts, 2]`` that move each target part along the path the codes draw for
+        the source's part, with that path's bounces off the source's walls unfolded
+        (:func:`~._affine.unfold_bounces`); ``part_maps`` then folds it at the target's walls."""
+        n, t = linear.shape[:2]
+
+        def along(x: torch.Tensor) -> torch.Tensor:
+            return x.unsqueeze(1).expand(n, t, *x.shape[1:])
+
+        source_masks = self.layers(source)[2]
+        source_anchors = self.anchors(source_masks)
+        source_point, source_reach = self._walls(source_masks, source_anchors, *self.part_confident(source_masks))
+        if self.config.bounce_point == "anchor":
+            source_point, point = source_anchors, anchors
+        lo = torch.minimum(-1 + source_reach, source_point)
+        hi = torch.maximum(1 - source_reach, source_point)
+        drawn = landing(along(source_anchors), linear, shift, along(source_point))  # before any bounce
+        seen = fold(drawn, along(lo), along(hi))  # what the source's reconstruction shows
+        free = unfold_bounces(seen, lo, hi, self.config.unfold_tolerance, self.config.unfold_min_travel)
+        target = landing(along(anchors), linear, shift, along(point)) + (free - drawn)
+        # The shift that lands the bouncing point at `target`: src(target) = point.
+        a = along(anchors).to(linear.dtype)
+        return along(point).to(linear.dtype) - a - (linear @ (target - a).unsqueeze(-1)).squeeze(-1)
 
     def part_affine(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The backward maps' linear parts ``A`` [N, parts, 2, 2] and shifts ``e`` [N, parts, 2] as
@@ -387,6 +444,18 @@ class SpriteFrameDecoder(FrameDecoder):
                 f"got {tuple(motion.shape)}"
             )
         return self._compose_clip(content, *self.part_maps(content, motion))
+
+    @property
+    def uses_transfer_source(self) -> bool:  # type: ignore[override]
+        return self.config.source_bounces == "unfold"
+
+    def render_transfer(self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None) -> torch.Tensor:
+        """``render_held`` with the source's geometry (``source_bounces = "unfold"``; see the config)."""
+        self._check_content(content)
+        if source is None:
+            return self.render_held(content, motion)
+        self._check_content(source)
+        return self._compose_clip(content, *self.part_maps(content, motion, source))
 
     def compose(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """The frame of a content map ``[N, *content_shape]`` with each part moved by the backward

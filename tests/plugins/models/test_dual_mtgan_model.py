@@ -367,3 +367,22 @@ def test_health_warnings_name_each_known_collapse(registry):
     assert model.health_warnings(sick, step=99) == {}  # the grace period
     # values that were not computed at this step (NaN, absent) say nothing
     assert model.health_warnings({"diag/motion_gap": float("nan")}, step=500) == {}
+
+
+def test_transfer_passes_the_source_to_a_decoder_that_unfolds_its_bounces(registry):
+    """With sprite_frame_decoder's source_bounces = unfold the transfer reads the source's first
+    frame: onto that frame itself it gives what the plain decoder gives (the same weights), and
+    one motion clip for several images is the same as one each."""
+    def layered(bounces: str) -> DualMTGAN:
+        decoder = {"type": "sprite_frame_decoder", "boundary": "reflect", "motion_init_std": 0.5,
+                   "source_bounces": bounces}
+        return build(registry, {"content_encoder": {"type": "layered_content_encoder", "width": 8},
+                                "decoder": decoder})
+    copy, unfold = layered("copy"), layered("unfold")
+    assert unfold.decoder.uses_transfer_source and not copy.decoder.uses_transfer_source
+    video = clips(b=2)
+    own = unfold.transfer(video[:, 0], video)
+    assert torch.allclose(own, copy.transfer(video[:, 0], video), atol=1e-4)
+    images = clips(b=2, seed=1)[:, 0]
+    one_each = unfold.transfer(images, video[:1].expand(2, *video.shape[1:]))
+    assert torch.allclose(unfold.transfer(images, video[:1]), one_each, atol=1e-5)

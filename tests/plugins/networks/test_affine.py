@@ -21,6 +21,7 @@ from vidgan_builtin.networks._affine import (
     reflect_shift,
     similarity_linear,
     turn_since_first,
+    unfold_bounces,
 )
 
 GRID = pixel_grid(32, 32)
@@ -115,3 +116,44 @@ def test_confident_radius_falls_back_to_two_soft_deviations_without_confident_pi
     reach = confident_radius(faint, torch.tensor([0.1, -0.1]), GRID)
     spread = mask_moments(faint, GRID)[1].diagonal().sqrt()
     torch.testing.assert_close(reach, 2 * spread)
+
+
+def _bounced(free: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    return fold(free, torch.tensor(lo), torch.tensor(hi))
+
+
+def test_unfold_bounces_straightens_a_bounced_line_and_fold_undoes_it():
+    """A line at 0.25 per frame, folded into [-0.5, 0.5], turns at the right wall (frame 4) and at
+    the left one (frame 8); unfolded, it is the straight line again, and folding it gives the input."""
+    free = torch.stack([0.25 * torch.arange(10.0) - 0.25, torch.zeros(10)], -1)  # x runs right, y stays
+    seen = _bounced(free, -0.5, 0.5).unsqueeze(0)  # [1, T, 2]
+    assert seen[0, 3, 0] == 0.5 and seen[0, 7, 0] == -0.5
+    lo, hi = torch.full((1, 2), -0.5), torch.full((1, 2), 0.5)
+    out = unfold_bounces(seen, lo, hi, tolerance=0.05, min_travel=0.1)
+    assert torch.allclose(out[0, :, 0], free[:, 0], atol=1e-6)
+    assert torch.equal(out[0, :, 1], seen[0, :, 1])  # y never moved: nothing to unfold
+    assert torch.allclose(_bounced(out, -0.5, 0.5), seen, atol=1e-6)
+
+
+def test_unfold_bounces_leaves_turns_away_from_the_walls_and_still_parts_alone():
+    """An orbit that turns in mid-frame, and a part that jitters against a wall without
+    travelling, are not bounces."""
+    t = torch.arange(12.0)
+    orbit = torch.stack([0.3 * torch.sin(t / 2), 0.3 * torch.cos(t / 2)], -1)
+    jitter = torch.stack([0.49 + 0.005 * (-1) ** t, torch.zeros(12)], -1)
+    paths = torch.stack([orbit, jitter])  # [2, T, 2]
+    lo, hi = torch.full((2, 2), -0.5), torch.full((2, 2), 0.5)
+    assert torch.equal(unfold_bounces(paths, lo, hi, tolerance=0.1, min_travel=0.1), paths)
+
+
+def test_unfold_bounces_takes_per_part_walls():
+    """Walls [N, K, 2] broadcast over the frames of a path [N, T, K, 2]."""
+    line = torch.tensor([0.0, 0.2, 0.4, 0.3, 0.1])  # turns at 0.4
+    path = torch.zeros(1, 5, 2, 2)
+    path[0, :, 0, 0] = line
+    path[0, :, 1, 0] = line
+    lo = torch.full((1, 2, 2), -1.0)
+    hi = torch.tensor([[[0.45, 1.0], [0.9, 1.0]]])  # part 0's wall is by the turn, part 1's far away
+    out = unfold_bounces(path, lo, hi, tolerance=0.1, min_travel=0.1)
+    assert torch.allclose(out[0, :, 0, 0], torch.tensor([0.0, 0.2, 0.4, 0.6, 0.8]))
+    assert torch.equal(out[0, :, 1, 0], line)

@@ -45,6 +45,8 @@ def test_contracts(registry):
     settings = ContractSettings(content_shape=(2 * 3 + 3, 32, 32), frame_code_dim=CODE_DIM)
     check_component("decoder", "sprite_frame_decoder", {}, registry=registry, settings=settings)
     check_component("decoder", "sprite_frame_decoder", {"linear": "similarity"}, registry=registry, settings=settings)
+    check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold"},
+                    registry=registry, settings=settings)
 
 
 def test_the_content_map_keeps_the_frame_and_starts_with_the_part_prior(registry):
@@ -264,6 +266,50 @@ def test_reflect_keeps_a_zero_code_the_identity_at_an_edge(registry):
         dec.motion_head.weight.normal_()
     image, content = square_scene(24, 0, size=8)  # touching the top and right edges
     assert torch.allclose(dec(content, torch.zeros(1, CODE_DIM)), image, atol=1e-4)
+
+
+def _codes_drawing(path_px: list[float]) -> torch.Tensor:
+    """Motion codes [1, T, CODE_DIM] for which a decoder whose read-out has only W[4, 0] = 1
+    (max_shift 2, bounded linear) moves a part right by ``path_px`` pixels (32-pixel frames)."""
+    code = torch.zeros(1, len(path_px), CODE_DIM)
+    code[0, :, 0] = torch.atanh(-torch.tensor(path_px) / 16 / 2)  # e_x = 2 tanh(c) = -displacement
+    return code
+
+
+def _column_centres(clip: torch.Tensor) -> list[float]:
+    columns = (clip[0, :, 0] > 0).float().sum(1)  # [T, W]
+    return (((torch.arange(32) + 0.5) * columns).sum(1) / columns.sum(1)).tolist()
+
+
+def test_unfold_replays_the_sources_velocity_where_the_target_has_room(registry):
+    """The source square (centre 24 px) runs right at 2 px per frame and bounces off its wall
+    (26.55 px: the corner circle's radius from the right edge); its codes draw the bounced path
+    24, 26, 25.1, 23.1. A target square at 8 px has room: copying moves it right, then back;
+    unfolding at the source's walls keeps it running right, 2 px per frame."""
+    params = dict(boundary="reflect", max_shift=2.0, bounce_point="centre", reach_measure="radius", reach=1.0,
+                  learn_reach=False)
+    copy, unfold = decoder(registry, **params), decoder(registry, **params, source_bounces="unfold")
+    for dec in (copy, unfold):
+        with torch.no_grad():
+            dec.motion_head.weight[4, 0] = 1.0
+    wall = 32 - (3.5 * math.sqrt(2) + 0.5)
+    seen = [24.0, 26.0, 2 * wall - 28, 2 * wall - 30]  # 24, 26, 28, 30 folded at the wall
+    codes = _codes_drawing([x - 24 for x in seen])
+    source_image, source = square_scene(20, 12, size=8)
+    _, target = square_scene(4, 12, size=8)
+    assert _column_centres(copy.render_held(source, codes)) == pytest.approx(seen, abs=0.3)
+    left = 32 - wall  # the target's left wall: the copied path runs into it and folds there
+    copied = [8 + x - 24 for x in seen]
+    assert _column_centres(copy.render_transfer(target, codes, source)) == pytest.approx(
+        [x if x >= left else 2 * left - x for x in copied], abs=0.3)
+    assert _column_centres(unfold.render_transfer(target, codes, source)) == pytest.approx([8, 10, 12, 14], abs=0.3)
+    # Onto the source itself, unfolding and folding again at the same walls changes nothing.
+    assert torch.allclose(unfold.render_transfer(source, codes, source), copy.render_held(source, codes), atol=1e-4)
+
+
+def test_unfold_needs_reflect(registry):
+    with pytest.raises(RecipeError, match="source_bounces"):
+        decoder(registry, source_bounces="unfold")
 
 
 def test_part_units_turn_a_small_part_faster_by_the_ratio_of_radii(registry):
