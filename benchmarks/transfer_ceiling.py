@@ -81,7 +81,8 @@ IDEAL_MODELS = {
 def ideal_path(kind: tuple[str, str], target: ContentFactors, source: ContentFactors, motion: MotionFactors,
                geometry: VideoGeometry) -> tuple[np.ndarray, ...]:
     """An ideal model's path: centre from ``kind[0]``, scale and angle from ``kind[1]``."""
-    paths = {"copy": copied_path(target, source, motion, geometry), "truth": trajectory(target, motion, geometry)}
+    paths = {k: copied_path(target, source, motion, geometry) if k == "copy" else trajectory(target, motion, geometry)
+             for k in set(kind)}
     (cx, cy, _, _), (_, _, scale, angle) = paths[kind[0]], paths[kind[1]]
     return cx, cy, scale, angle
 

@@ -184,6 +184,8 @@ def _check_render_held(label: str, m: FrameDecoder, s: ContractSettings, gen: to
         with torch.no_grad():
             clip = m.render_held(content, motion)
             per_frame = torch.stack([m(content, motion[:, i]) for i in range(t)], dim=1)
+            # A transfer onto the source's own content: what the source shows is what its codes mean.
+            transfer = m.render_transfer(content, motion, content if m.uses_transfer_source else None)
     finally:
         m.train(was)
     if tuple(clip.shape) != tuple(per_frame.shape):
@@ -191,27 +193,11 @@ def _check_render_held(label: str, m: FrameDecoder, s: ContractSettings, gen: to
     if not torch.allclose(clip, per_frame, atol=1e-5):
         worst = float((clip - per_frame).abs().max())
         raise AssertionError(f"{label}: render_held differs from forward frame by frame (max |diff| {worst:.3g})")
-    _check_render_transfer(label, m, content, motion, clip)
-
-
-def _check_render_transfer(
-    label: str, m: FrameDecoder, content: torch.Tensor, motion: torch.Tensor, held: torch.Tensor
-) -> None:
-    """A transfer onto the source's own content (``render_transfer`` with ``source`` = the
-    content) gives ``render_held``'s frames: what the source shows is what its codes mean."""
-    source = content if m.uses_transfer_source else None
-    was = m.training
-    m.eval()
-    try:
-        with torch.no_grad():
-            clip = m.render_transfer(content, motion, source)
-    finally:
-        m.train(was)
-    if tuple(clip.shape) != tuple(held.shape) or not torch.allclose(clip, held, atol=1e-4):
-        worst = float((clip - held).abs().max()) if clip.shape == held.shape else float("nan")
+    if tuple(transfer.shape) != tuple(clip.shape) or not torch.allclose(transfer, clip, atol=1e-4):
+        worst = float((transfer - clip).abs().max()) if transfer.shape == clip.shape else float("nan")
         raise AssertionError(
             f"{label}: render_transfer onto the source's own content differs from render_held"
-            f" (shape {tuple(clip.shape)}, max |diff| {worst:.3g})"
+            f" (shape {tuple(transfer.shape)}, max |diff| {worst:.3g})"
         )
 
 

@@ -436,14 +436,7 @@ class SpriteFrameDecoder(FrameDecoder):
         """A clip per content map ``[N, *content_shape]`` held over the frames of ``motion``
         ``[N, T, frame_code_dim]``: ``[N, T, C, H, W]``, the layers and anchors computed once per
         content map instead of once per frame."""
-        self._check_content(content)
-        n, t = motion.shape[:2]
-        if motion.shape != (n, t, self.frame_code_dim) or n != content.shape[0]:
-            raise ShapeError(
-                f"sprite_frame_decoder: expected motion [{content.shape[0]}, T, {self.frame_code_dim}], "
-                f"got {tuple(motion.shape)}"
-            )
-        return self._compose_clip(content, *self.part_maps(content, motion))
+        return self.render_transfer(content, motion, None)
 
     @property
     def uses_transfer_source(self) -> bool:  # type: ignore[override]
@@ -452,9 +445,14 @@ class SpriteFrameDecoder(FrameDecoder):
     def render_transfer(self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None) -> torch.Tensor:
         """``render_held`` with the source's geometry (``source_bounces = "unfold"``; see the config)."""
         self._check_content(content)
-        if source is None:
-            return self.render_held(content, motion)
-        self._check_content(source)
+        if source is not None:
+            self._check_content(source)
+        n, t = motion.shape[:2]
+        if motion.shape != (n, t, self.frame_code_dim) or n != content.shape[0]:
+            raise ShapeError(
+                f"sprite_frame_decoder: expected motion [{content.shape[0]}, T, {self.frame_code_dim}], "
+                f"got {tuple(motion.shape)}"
+            )
         return self._compose_clip(content, *self.part_maps(content, motion, source))
 
     def compose(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
