@@ -2,6 +2,7 @@
 
     python benchmarks/motion_precision.py runs/NAME
     python benchmarks/motion_precision.py runs/NAME --pairs 128 --weights raw
+    python benchmarks/motion_precision.py runs/NAME --model-set decoder.unfold_at=turns
 
 For a model with ``layered_content_encoder`` + ``sprite_frame_decoder`` trained on
 ``synthetic_shapes``: on held-out pairs (target A, source clip B) of the run's own test
@@ -16,6 +17,10 @@ far its idea of the object's *displacement since frame 1* is from the truth's, i
   best-tracking keypoint (the one with the smallest error per family) on clip B.
 - ``G_I reconstruction``: where the decoder moves the anchor (the part's centroid in B's
   first frame) with B's own motion codes; the path the reconstruction Ṽ_x draws.
+- ``source path, folded`` / ``unfolded`` (``sprite_frame_decoder.source_bounces = "unfold"``):
+  the path of B's part as B's walls fold it (against B's path) and as a transfer unfolds
+  it (against B's *free* path, the truth's before the edges fold it): how well the
+  transfer undoes B's bounces. Where nothing bounces the two are the same.
 - ``G_I transfer``: where it moves A's anchor with B's motion codes, against the transfer
   truth ``render(A, motion B)``; what ``learn_synthetic``'s transfer figure sees.
 - ``exact copy``: B's true displacement put on A, against the same truth: what a perfect
@@ -54,7 +59,7 @@ import shlex
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -72,7 +77,8 @@ from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, _bound_
 from vidgan_builtin.networks._affine import landing, map_turn, mask_moments, pixel_grid  # noqa: E402
 from vidgan_kit.inference import load_pipeline  # noqa: E402
 
-STAGES = ("E_C masks", "E_M keypoints", "G_I reconstruction", "G_I transfer", "exact copy")
+STAGES = ("E_C masks", "E_M keypoints", "G_I reconstruction", "source path, folded", "source path, unfolded",
+          "G_I transfer", "exact copy")
 FORM_STAGES = ("G_I reconstruction", "G_I transfer", "exact copy")
 #: Families whose truth is a path (bounced off the walls); their pairs are also split by whether the
 #: source's path, copied, is the truth (no wall met differently), to tell bounce errors from the rest.
@@ -83,9 +89,11 @@ COPY_EXACT_PX = 0.05
 REST = MotionFactors(kind="linear", speed=0.0, direction=0.0, sign=1, radius=0.0)
 
 
-def true_centres(content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry) -> torch.Tensor:
-    """The object's centre per frame in normalised (x, y) (the frame spans [-1, 1]): ``[T, 2]``."""
-    cx, cy, _, _ = trajectory(content, motion, geometry)
+def true_centres(content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry,
+                 walls: bool = True) -> torch.Tensor:
+    """The object's centre per frame in normalised (x, y) (the frame spans [-1, 1]): ``[T, 2]``;
+    ``walls=False``: the free path, before the edges fold it."""
+    cx, cy, _, _ = trajectory(content, motion, geometry, walls)
     side = min(geometry.height, geometry.width)
     xy = np.stack([cx * side / geometry.width, cy * side / geometry.height], axis=1) * 2 - 1
     return torch.tensor(xy, dtype=torch.float32)
@@ -101,14 +109,15 @@ def displacement_error_px(path: torch.Tensor, truth: torch.Tensor, geometry: Vid
 
 
 def part_motion(
-    decoder: torch.nn.Module, content: torch.Tensor, frame_codes: torch.Tensor
+    decoder: torch.nn.Module, content: torch.Tensor, frame_codes: torch.Tensor, source: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """What the decoder does to part 0 of a content map in each frame: where its anchor lands,
     its scale and its rotation (forward, radians). The backward map ``src(p) = a + A (p - a) + e``
     (``decoder.part_maps``: as applied, after any bounce) sends the output point ``a - A⁻¹ e``
-    to the anchor ``a``; ``A = R(-θ) / s`` for a similarity.
+    to the anchor ``a``; ``A = R(-θ) / s`` for a similarity. ``source``: in a transfer, the
+    source's first content map, for a decoder that reads it (``uses_transfer_source``).
     content [B, *content_shape], frame_codes [B, T, F] → ([B, T, 2], [B, T], [B, T])."""
-    linear, shift = decoder.part_maps(content, frame_codes)
+    linear, shift = decoder.part_maps(content, frame_codes, source if decoder.uses_transfer_source else None)
     linear, shift = linear[:, :, 0], shift[:, :, 0]
     anchors = decoder.anchors(decoder.layers(content)[2])
     point = landing(anchors[:, None, 0].expand_as(shift), linear, shift)
@@ -154,8 +163,9 @@ def angle_error_deg(angle: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost) -> tuple[dict, VideoGeometry]:
-    pipe = load_pipeline(run, registry=host.registry, use_ema=use_ema, notes=lambda message: None)
+def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost,
+            options: Sequence[str] = ()) -> tuple[dict, VideoGeometry]:
+    pipe = load_pipeline(run, registry=host.registry, use_ema=use_ema, notes=lambda message: None, options=options)
     model, geometry = pipe.model, pipe.geometry
     encoder, decoder = model.content_encoder, model.decoder
     if not callable(getattr(encoder, "part_masks", None)) or not callable(getattr(decoder, "part_maps", None)):
@@ -187,7 +197,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
         source_first = source_codes.view(b, t, *source_codes.shape[1:])[:, 0]
         recon_point, recon_scale, recon_angle = part_motion(decoder, source_first, frame_codes)
         target_content = encoder(image)
-        moved_point, moved_scale, moved_angle = part_motion(decoder, target_content, frame_codes)
+        moved_point, moved_scale, moved_angle = part_motion(decoder, target_content, frame_codes, source_first)
         if getattr(decoder.config, "boundary", "none") == "reflect":
             walls.append(reflect_walls(decoder, target_content, [a for a, _, _ in factors], geometry))
         found = {
@@ -202,6 +212,11 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost)
             "G_I transfer angle": angle_error_deg(moved_angle, transfer_form[..., 1]),
             "exact copy angle": angle_error_deg(source_form[..., 1], transfer_form[..., 1]),
         }
+        if decoder.uses_transfer_source:  # source_bounces = unfold: the source's path as the transfer unfolds it
+            free_truth = torch.stack([true_centres(c, m, geometry, walls=False) for _, c, m in factors])
+            seen, free = decoder.source_free_path(source_first, frame_codes)
+            found["source path, folded"] = displacement_error_px(seen[:, :, 0], source_truth, geometry)
+            found["source path, unfolded"] = displacement_error_px(free[:, :, 0], free_truth, geometry)
         if callable(keypoint_moments):
             centres = keypoint_moments(source)[0].transpose(1, 2)  # [B, K, T, 2]
             found["E_M keypoints"] = displacement_error_px(centres, source_truth.unsqueeze(1), geometry)  # [B, K, T-1]
@@ -322,9 +337,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the pair draw, as learn_synthetic")
     parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
                         help="the EMA weights (as inference uses them) or the raw trained weights")
+    parser.add_argument("--model-set", action="append", default=[], metavar="SLOT.OPTION=VALUE",
+                        help="score the model with an option that changes no weights, e.g."
+                             " decoder.unfold_at=turns; as vidgan eval --model-set")
     args = parser.parse_args(argv)
     print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
-    table, geometry = measure(args.run, args.pairs, args.eval_seed, args.weights == "ema", PluginHost.create())
+    table, geometry = measure(args.run, args.pairs, args.eval_seed, args.weights == "ema", PluginHost.create(),
+                              args.model_set)
     print(f"pairs   : {args.pairs} held-out pairs, {geometry.frames} frames {geometry.height}x{geometry.width},"
           f" {args.weights} weights of {args.run}")
     print()

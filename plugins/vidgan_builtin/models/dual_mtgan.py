@@ -277,13 +277,16 @@ class DualMTGAN(ModelAssembly):
         assert_video(video, "transfer: video", geometry=self.geometry)
         if video.shape[0] not in (1, image.shape[0]):
             raise ShapeError(f"transfer: {image.shape[0]} images but {video.shape[0]} motion videos (give one or as many)")
+        b = image.shape[0]
         with self._evaluating():
-            content = self.content_encoder(image)
-            z = MotionPosterior(*self.motion_encoder(video)).mean.expand(image.shape[0], -1)
-            codes = self.temporal_generator(z, self.geometry.frames)
             source = None
-            if self.decoder.uses_transfer_source:
-                source = self.content_encoder(video[:, 0]).expand(image.shape[0], *content.shape[1:])
+            if self.decoder.uses_transfer_source:  # one E_C pass for the images and the source frames
+                both = self.content_encoder(torch.cat([image, video[:, 0]]))
+                content, source = both[:b], both[b:].expand(b, *both.shape[1:])
+            else:
+                content = self.content_encoder(image)
+            z = MotionPosterior(*self.motion_encoder(video)).mean.expand(b, -1)
+            codes = self.temporal_generator(z, self.geometry.frames)
             return self.decoder.render_transfer(content, codes, source)
 
     def sample(self, image: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -20,7 +20,11 @@ __all__ = [
     "mask_moments",
     "confident_moments",
     "fold",
+    "turn_arounds",
+    "turn_meetings",
+    "turning_walls",
     "unfold_bounces",
+    "unfold_path",
     "reflect_shift",
     "ANGULAR_ORDERS",
     "angular_moments",
@@ -94,41 +98,166 @@ def fold(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:
     return lo + span - (phase - span).abs()
 
 
+def turn_arounds(
+    path: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, tolerance: float, min_travel: float,
+    near: str = "frames",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where a path ``[N, T, ..., 2]`` turns around near a wall of ``[lo, hi]`` (``[N, ..., 2]``,
+    per axis): boolean ``(off_hi, off_lo)`` of the path's shape, true at frame ``t`` when the
+    per-frame step along an axis changes sign between ``t - 1`` and ``t`` (the path peaks at
+    ``t - 1``) near that wall, on an axis along which the path travels more than
+    ``min_travel`` in all (a part that stays put near a wall does not bounce when it jitters).
+    Near: within ``tolerance`` of it, measured from the frames either side of the turn
+    (``near = "frames"``; frames 0 and 1 are then never turn-arounds) or from where the
+    straight lines into and out of the turn meet (``"lines"``, :func:`turn_meetings`: a fast
+    part can bounce half a frame's travel away from its nearest frame). With ``"lines"``,
+    frame 1 is a turn-around too where a part that starts by a wall bounced off it before
+    frame 2 (a part starting against a wall, moving into it): motion codes round such an
+    early turn off, so there is no sign change to see, but the line the path leaves on,
+    traced back to frame 0, lies beyond the start, on the wall's side, by more than half a
+    frame's travel."""
+    lo, hi = _per_frame_walls(path, lo, hi)
+    moving = ((path.amax(1) - path.amin(1)) > min_travel).unsqueeze(1)
+    before, after = path[:, 1:-1] - path[:, :-2], path[:, 2:] - path[:, 1:-1]
+    start_lo = start_hi = torch.zeros_like(path[:, :1], dtype=torch.bool)
+    if near == "lines":
+        met_lo, met_hi = turn_meetings(path)
+        near_hi, near_lo = met_hi[:, 2:] >= hi - tolerance, met_lo[:, 2:] <= lo + tolerance
+        start, out, half_step = path[:, :1], path[:, _EARLY_OUT:_EARLY_OUT + 1], _median_speed(path) / 2
+        if path.shape[1] > _EARLY_OUT:
+            start_lo = (met_lo[:, 1:2] <= lo + tolerance) & (met_lo[:, 1:2] < start - half_step) & (out > start) & moving
+            start_hi = (met_hi[:, 1:2] >= hi - tolerance) & (met_hi[:, 1:2] > start + half_step) & (out < start) & moving
+    elif near == "frames":
+        near_hi = torch.maximum(path[:, 1:-1], path[:, 2:]) >= hi - tolerance
+        near_lo = torch.minimum(path[:, 1:-1], path[:, 2:]) <= lo + tolerance
+    else:
+        raise ValueError(f"near must be 'frames' or 'lines', got {near!r}")
+    none = torch.zeros_like(path[:, :1], dtype=torch.bool)
+    early = start_lo | start_hi
+    off_hi = torch.cat([none, start_hi, (before > 0) & (after <= 0) & near_hi & moving], 1)
+    off_lo = torch.cat([none, start_lo, (before < 0) & (after >= 0) & near_lo & moving & ~off_hi[:, 2:]], 1)
+    # An early bounce is the turn a rounded start shows by frame _EARLY_OUT, if any: not a second one.
+    off_hi[:, 2:_EARLY_OUT + 1] &= ~early
+    off_lo[:, 2:_EARLY_OUT + 1] &= ~early
+    return off_hi, off_lo
+
+
+#: The frame an early bounce's outgoing line is drawn through (frames 1 and 2 are rounded off).
+_EARLY_OUT = 3
+
+
+def _median_speed(path: torch.Tensor) -> torch.Tensor:
+    """The median per-frame travel of a path ``[N, T, ..., 2]`` along each axis: ``[N, 1, ..., 2]``."""
+    return (path[:, 1:] - path[:, :-1]).abs().median(1, keepdim=True).values
+
+
+def _per_frame_walls(path: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Walls ``[N, ..., 2]`` shaped to broadcast over a path's frames ``[N, 1, ..., 2]``."""
+    extra = path.dim() - lo.dim() - 1
+    return tuple(w.to(path.dtype).reshape(w.shape[0], 1, *([1] * extra), *w.shape[1:]) for w in (lo, hi))
+
+
+def turn_meetings(path: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where a path ``[N, T, ..., 2]`` would have turned, for a turn seen at each frame ``t``
+    (peak at ``t - 1``): the straight line into the turn through frame ``t - 2`` and the line
+    out of it through frame ``t + 1`` (the last frame at the end), both at the clip's median
+    speed along the axis, meet at the wall the path bounced off, wherever between two frames
+    that was. Frames next to the peak are skipped because motion codes round the corner off.
+    For frame 1 (an early bounce, see :func:`turn_arounds`) the lines run through frames 0 and
+    3. Returns the meeting points ``(low, high)``, each of the path's shape, for a turn at a
+    low wall (lines going down, then up) and at a high one."""
+    t = path.shape[1]
+    frames = torch.arange(t, device=path.device)
+    came, left = (frames - 2).clamp(0, t - 1), (frames + 1).clamp(max=t - 1)
+    left[1:2] = min(_EARLY_OUT, t - 1)
+    gap = (left - came).to(path.dtype).view((1, t) + (1,) * (path.dim() - 2))
+    speed = _median_speed(path)
+    middle = (path[:, came] + path[:, left]) / 2
+    return middle - speed * gap / 2, middle + speed * gap / 2
+
+
+def turning_walls(
+    path: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, off_hi: torch.Tensor, off_lo: torch.Tensor,
+    tolerance: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where a bouncing path's own turns put its walls: ``(lo', hi')``, ``[N, ..., 2]`` as a frame
+    of the path. Per side, the mean over its turn-arounds (``off_hi``, ``off_lo`` from
+    :func:`turn_arounds`) of where the lines into and out of the turn meet
+    (:func:`turn_meetings`), kept within ``tolerance`` of the given wall and widened to hold
+    the path (so that folding at it leaves the path unchanged); a side with no turn-around
+    keeps the given wall."""
+    lo, hi = _per_frame_walls(path, lo, hi)
+    walls = []
+    for side, wall, met in zip((off_lo, off_hi), (lo, hi), turn_meetings(path)):
+        count = side.sum(1)
+        mean = torch.where(side, met, torch.zeros_like(met)).sum(1) / count.clamp_min(1)
+        w = wall[:, 0].expand_as(mean)
+        walls.append(torch.where(count > 0, torch.minimum(torch.maximum(mean, w - tolerance), w + tolerance), w))
+    return torch.minimum(walls[0], path.amin(1)), torch.maximum(walls[1], path.amax(1))
+
+
 def unfold_bounces(
-    path: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, tolerance: float, min_travel: float
+    path: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, tolerance: float, min_travel: float,
+    between_frames: bool = False, turns: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """A path ``[N, T, ..., 2]`` that bounces inside ``[lo, hi]`` (``[N, ..., 2]``, per axis)
-    with its bounces undone: after every turn-around within ``tolerance`` of a wall, the rest
-    of the path is mirrored about that wall, so a bounced straight line comes out straight.
+    with its bounces undone: after every turn-around (:func:`turn_arounds`), the rest of the
+    path is mirrored about that wall, so a bounced straight line comes out straight.
 
     The inverse of :func:`fold` for paths drawn by motion codes, which turn *near* a wall
     (a smooth temporal basis rounds the corner off, a fraction of a pixel to a few pixels
-    short of it) rather than exactly at it: a turn-around is a sign change of the per-frame
-    step along an axis while the path is within ``tolerance`` of a wall, on an axis along
-    which the path travels more than ``min_travel`` in all (a part that stays put near a
-    wall does not bounce when it jitters). ``fold(unfold_bounces(y), lo, hi) == y`` for
+    short of it) rather than exactly at it. ``fold(unfold_bounces(y), lo, hi) == y`` for
     a path inside the walls: mirroring about a wall is undone by the fold at the same wall.
+
+    A turn-around is seen at the frame after the path's peak; the bounce itself happened
+    between the frames either side of the peak. Mirroring starts after the peak, unless
+    ``between_frames``: then the peak frame is mirrored too where the path after the peak is
+    closer to the wall than the path before it (the bounce came in the first of the two
+    intervals, so the peak frame was already on its way back). ``turns``: the turn-arounds
+    ``(off_hi, off_lo)`` to undo, where they were found otherwise (default:
+    :func:`turn_arounds` with these walls).
     """
     if path.shape[1] < 3:
         return path
-    extra = path.dim() - lo.dim() - 1
-    lo, hi = (w.reshape(w.shape[0], *([1] * extra), *w.shape[1:]) for w in (lo.to(path.dtype), hi.to(path.dtype)))
-    moving = (path.amax(1) - path.amin(1)) > min_travel
-    sign, offset = torch.ones_like(path[:, 0]), torch.zeros_like(path[:, 0])
-    steps = [path[:, 0], path[:, 1]]
-    for t in range(2, path.shape[1]):
-        before, after = path[:, t - 1] - path[:, t - 2], path[:, t] - path[:, t - 1]
-        near_hi = torch.maximum(path[:, t - 1], path[:, t]) >= hi - tolerance
-        near_lo = torch.minimum(path[:, t - 1], path[:, t]) <= lo + tolerance
-        off_hi = (before > 0) & (after <= 0) & near_hi
-        off_lo = (before < 0) & (after >= 0) & near_lo
-        bounced = (off_hi | off_lo) & moving
-        wall = torch.where(off_hi, hi, lo)
-        # u = offset + sign * y; mirroring y about the wall w: u = (offset + 2 sign w) - sign y.
-        offset = torch.where(bounced, offset + 2 * sign * wall, offset)
-        sign = torch.where(bounced, -sign, sign)
-        steps.append(offset + sign * path[:, t])
-    return torch.stack(steps, 1)
+    off_hi, off_lo = turn_arounds(path, lo, hi, tolerance, min_travel) if turns is None else turns
+    lo, hi = _per_frame_walls(path, lo, hi)
+    bounced = off_hi | off_lo
+    wall = torch.where(off_hi, hi, lo)
+    # u_t = offset_t + sign_t y_t: every bounce flips the sign, and mirroring y about the wall
+    # w at t adds 2 sign_(t-1) w to the offset (u = (offset + 2 sign w) - sign y). Done with
+    # cumulative products and sums rather than a loop over frames: a transfer runs it once.
+    sign = torch.cumprod(1 - 2 * bounced.to(path.dtype), 1)
+    before = torch.cat([torch.ones_like(sign[:, :1]), sign[:, :-1]], 1)
+    offset = torch.cumsum(2 * before * wall * bounced, 1)
+    free = offset + sign * path
+    if between_frames:
+        # Closer to the wall after the peak than before it: the peak frame came after the bounce.
+        late = torch.zeros_like(bounced)
+        late[:, 2:] = bounced[:, 2:] & torch.where(off_hi[:, 2:], path[:, :-2] > path[:, 2:], path[:, :-2] < path[:, 2:])
+        peak = offset[:, 1:] + sign[:, 1:] * path[:, :-1]  # frame t - 1 with the sign and offset of t
+        free[:, :-1] = torch.where(late[:, 1:], peak, free[:, :-1])
+    return free
+
+
+def unfold_path(
+    path: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, at: str, tolerance: float, min_travel: float,
+    between_frames: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A bounced path ``[N, T, ..., 2]`` inside the walls ``lo``, ``hi`` (``[N, ..., 2]``) unfolded
+    as ``sprite_frame_decoder``'s ``unfold_at`` says: ``"walls"``, turn-arounds near the given
+    walls (by their frames) mirrored about them; ``"turns"``, turn-arounds near them by their
+    lines, early bounces included (:func:`turn_arounds`), mirrored about where the turns put
+    the walls (:func:`turning_walls`). Returns the free path and the walls it was unfolded at
+    (``[N, ..., 2]`` each; folding the free path at them gives ``path`` back)."""
+    if at == "walls":
+        turns = turn_arounds(path, lo, hi, tolerance, min_travel, near="frames")
+        lo, hi = (w[:, 0].expand_as(path[:, 0]) for w in _per_frame_walls(path, lo, hi))
+    elif at == "turns":
+        turns = turn_arounds(path, lo, hi, tolerance, min_travel, near="lines")
+        lo, hi = turning_walls(path, lo, hi, *turns, tolerance)
+    else:
+        raise ValueError(f"at must be 'walls' or 'turns', got {at!r}")
+    return unfold_bounces(path, lo, hi, tolerance, min_travel, between_frames, turns), lo, hi
 
 
 def landing(
@@ -148,6 +277,7 @@ def reflect_shift(
     linear: torch.Tensor,
     shift: torch.Tensor,
     centres: torch.Tensor | None = None,
+    walls_moved: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The shift that moves each part as ``(A, e)`` would, but with a point of it bounced off
     the frame's edges: anchors ``[N, K, 2]``, per-axis radius ``[N, K, 2]`` (how far the part
@@ -158,13 +288,17 @@ def reflect_shift(
     ``c* = a + A⁻¹ (c - a - e)``; ``c*`` is folded into ``[-1 + r, 1 - r]`` per axis (widened
     to contain ``c``, so a zero shift stays the identity even for a part that already touches
     an edge) and e' solves ``src(c') = c``: ``e' = c - a - A (c' - a)``. With ``c = a`` this
-    is ``e' = -A (c' - a)``; where nothing folds, ``e' = e``.
+    is ``e' = -A (c' - a)``; where nothing folds, ``e' = e``. ``walls_moved``: amounts
+    ``(lo, hi)`` ``[N, K, 2]`` added to the walls before that widening.
     """
     a = anchors.to(linear.dtype)
     c = a if centres is None else centres.to(linear.dtype)
     landed = landing(a, linear, shift, c)
-    lo = torch.minimum(-1 + radius, c)
-    hi = torch.maximum(1 - radius, c)
+    lo, hi = -1 + radius, 1 - radius
+    if walls_moved is not None:
+        lo, hi = lo + walls_moved[0], hi + walls_moved[1]
+    lo = torch.minimum(lo, c)
+    hi = torch.maximum(hi, c)
     bounced = fold(landed, lo, hi)
     return c - a - (linear @ (bounced - a).unsqueeze(-1)).squeeze(-1)
 

@@ -57,7 +57,7 @@ from ._affine import (
     similarity_affine,
     similarity_linear,
     similarity_params,
-    unfold_bounces,
+    unfold_path,
 )
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
 
@@ -218,6 +218,21 @@ class SpriteFrameDecoder(FrameDecoder):
             description="With source_bounces = unfold, the least a part must travel along an axis over the clip"
             " (normalised units) for its turn-arounds on that axis to count as bounces.",
         )
+        unfold_at: Literal["walls", "turns"] = Field(
+            "walls",
+            description="With source_bounces = unfold, what the path is mirrored about at a bounce: `walls`, the"
+            " source's walls as its part masks place them (their error, about half a pixel, doubles after the"
+            " bounce); `turns`, where the path's own turn puts that wall (straight lines before and after the"
+            " turn, at the clip's median speed, meet there; a turn is a bounce where they meet within"
+            " unfold_tolerance of the wall), and the target's walls on that side move by as much as the"
+            " source's did, so that a transfer onto the source itself is still its reconstruction.",
+        )
+        unfold_between_frames: bool = Field(
+            False,
+            description="With source_bounces = unfold, place a bounce between frames: where the path after its peak"
+            " frame is closer to the wall than the path before it, the bounce came before the peak frame, which is"
+            " mirrored too (otherwise it is left folded, an error of up to one frame's travel).",
+        )
         motion_units: Literal["frame", "part"] = Field(
             "frame",
             description="`part` (needs linear = similarity): the code's turn angle and log scale are divided by the"
@@ -360,6 +375,30 @@ class SpriteFrameDecoder(FrameDecoder):
         geometric = self.config.boundary != "none" or self.config.motion_units != "frame"
         masks = self.layers(content)[2] if geometric else None
         centres, spread = self.part_confident(masks) if geometric else (None, None)
+        linear, shift = self._coded_maps(motion, spread)
+        if self.config.boundary == "reflect":
+            anchors = self.anchors(masks)
+            point, reach = self._walls(masks, anchors, centres, spread)
+
+            def per_frame(x: torch.Tensor) -> torch.Tensor:
+                return x.unsqueeze(1).expand(n, t, k, 2).reshape(-1, k, 2)
+
+            moved = None
+            if source is not None and self.config.source_bounces == "unfold":
+                shift, moved = self._unfold_source_bounces(source, anchors, point, linear, shift)
+                moved = tuple(per_frame(m) for m in moved)
+            # The anchor mode passes no point: reflect_shift then bounces the anchor itself, gradient included.
+            bouncing = per_frame(point) if self.config.bounce_point == "centre" else None
+            shift = reflect_shift(per_frame(anchors), per_frame(reach), linear.reshape(-1, k, 2, 2),
+                                  shift.reshape(-1, k, 2), bouncing, moved).view(n, t, k, 2)
+        return linear, shift
+
+    def _coded_maps(self, motion: torch.Tensor, spread: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The maps motion codes ``[N, T, frame_code_dim]`` give before any bounce (``motion_units``
+        and ``zoom_range`` included; ``spread``: the parts' confident spread ``[N, parts, 2]``, which
+        ``motion_units = "part"`` needs): ``[N, T, parts, 2, 2]`` and ``[N, T, parts, 2]``."""
+        n, t = motion.shape[:2]
+        k = self.parts
         if self.config.linear == "similarity":
             raw = self.motion_head(motion).view(n, t, k, 6)
             log_scale, angle, shift = similarity_params(raw, self.config.max_log_scale, self.config.max_shift)
@@ -374,47 +413,61 @@ class SpriteFrameDecoder(FrameDecoder):
         else:
             linear, shift = self.part_affine(motion.reshape(n * t, -1))
             linear, shift = linear.view(n, t, k, 2, 2), shift.view(n, t, k, 2)
-        if self.config.boundary == "reflect":
-            anchors = self.anchors(masks)
-            point, reach = self._walls(masks, anchors, centres, spread)
-
-            def per_frame(x: torch.Tensor) -> torch.Tensor:
-                return x.unsqueeze(1).expand(n, t, k, 2).reshape(-1, k, 2)
-
-            if source is not None and self.config.source_bounces == "unfold":
-                shift = self._unfold_source_bounces(source, anchors, point, linear, shift)
-            # The anchor mode passes no point: reflect_shift then bounces the anchor itself, gradient included.
-            bouncing = per_frame(point) if self.config.bounce_point == "centre" else None
-            shift = reflect_shift(per_frame(anchors), per_frame(reach), linear.reshape(-1, k, 2, 2),
-                                  shift.reshape(-1, k, 2), bouncing).view(n, t, k, 2)
         return linear, shift
 
     def _unfold_source_bounces(
         self, source: torch.Tensor, anchors: torch.Tensor, point: torch.Tensor, linear: torch.Tensor,
         shift: torch.Tensor,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Shifts ``[N, T, parts, 2]`` that move each target part along the path the codes draw for
         the source's part, with that path's bounces off the source's walls unfolded
-        (:func:`~._affine.unfold_bounces`); ``part_maps`` then folds it at the target's walls."""
+        (:func:`~._affine.unfold_bounces`), and how far the target's walls move ``(lo, hi)``
+        ``[N, parts, 2]`` (``unfold_at = "turns"``; zeros otherwise); ``part_maps`` then folds
+        the path at the target's walls."""
         n, t = linear.shape[:2]
 
         def along(x: torch.Tensor) -> torch.Tensor:
             return x.unsqueeze(1).expand(n, t, *x.shape[1:])
 
-        source_masks = self.layers(source)[2]
-        source_anchors = self.anchors(source_masks)
-        source_point, source_reach = self._walls(source_masks, source_anchors, *self.part_confident(source_masks))
-        if self.config.bounce_point == "anchor":
-            source_point, point = source_anchors, anchors
-        lo = torch.minimum(-1 + source_reach, source_point)
-        hi = torch.maximum(1 - source_reach, source_point)
-        drawn = landing(along(source_anchors), linear, shift, along(source_point))  # before any bounce
-        seen = fold(drawn, along(lo), along(hi))  # what the source's reconstruction shows
-        free = unfold_bounces(seen, lo, hi, self.config.unfold_tolerance, self.config.unfold_min_travel)
+        drawn, seen, free, lo, hi, mirror_lo, mirror_hi = self._source_paths(source, linear, shift)
         target = landing(along(anchors), linear, shift, along(point)) + (free - drawn)
         # The shift that lands the bouncing point at `target`: src(target) = point.
         a = along(anchors).to(linear.dtype)
-        return along(point).to(linear.dtype) - a - (linear @ (target - a).unsqueeze(-1)).squeeze(-1)
+        moved = (mirror_lo - lo, mirror_hi - hi)
+        return along(point).to(linear.dtype) - a - (linear @ (target - a).unsqueeze(-1)).squeeze(-1), moved
+
+    def _source_paths(self, source: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The source's parts under the maps ``(linear, shift)`` ``[N, T, parts, ...]``: the path of
+        each part's bouncing point before any bounce, as the source's walls fold it, and
+        unfolded (``[N, T, parts, 2]`` each); the source's walls and the walls the path was
+        unfolded at (``[N, parts, 2]`` each)."""
+        n, t = linear.shape[:2]
+        cfg = self.config
+        source_masks = self.layers(source)[2]
+        source_anchors = self.anchors(source_masks)
+        source_point, source_reach = self._walls(source_masks, source_anchors, *self.part_confident(source_masks))
+        if cfg.bounce_point == "anchor":
+            source_point = source_anchors
+        lo = torch.minimum(-1 + source_reach, source_point)
+        hi = torch.maximum(1 - source_reach, source_point)
+        drawn = landing(source_anchors.unsqueeze(1).expand(n, t, *source_anchors.shape[1:]), linear, shift,
+                        source_point.unsqueeze(1).expand(n, t, *source_point.shape[1:]))  # before any bounce
+        seen = fold(drawn, lo.unsqueeze(1), hi.unsqueeze(1))  # what the source's reconstruction shows
+        free, mirror_lo, mirror_hi = unfold_path(seen, lo, hi, cfg.unfold_at, cfg.unfold_tolerance,
+                                                 cfg.unfold_min_travel, cfg.unfold_between_frames)
+        return drawn, seen, free, lo.to(seen.dtype), hi.to(seen.dtype), mirror_lo, mirror_hi
+
+    def source_free_path(self, source: torch.Tensor, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For probes: the path of each source part's bouncing point as its reconstruction shows it
+        and as a transfer unfolds it (``source_bounces = "unfold"``), content map of the source's
+        first frame ``[N, *content_shape]``, motion codes ``[N, T, frame_code_dim]`` → ``[N, T,
+        parts, 2]`` each."""
+        if self.config.source_bounces != "unfold":
+            raise ValueError("sprite_frame_decoder: source_free_path needs source_bounces = 'unfold'")
+        spread = self.part_confident(self.layers(source)[2])[1]
+        linear, shift = self._coded_maps(motion, spread)
+        _, seen, free, *_ = self._source_paths(source, linear, shift)
+        return seen, free
 
     def part_affine(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The backward maps' linear parts ``A`` [N, parts, 2, 2] and shifts ``e`` [N, parts, 2] as

@@ -21,6 +21,8 @@ from vidgan_builtin.networks._affine import (
     reflect_shift,
     similarity_linear,
     turn_since_first,
+    turn_arounds,
+    turning_walls,
     unfold_bounces,
 )
 
@@ -157,3 +159,63 @@ def test_unfold_bounces_takes_per_part_walls():
     out = unfold_bounces(path, lo, hi, tolerance=0.1, min_travel=0.1)
     assert torch.allclose(out[0, :, 0, 0], torch.tensor([0.0, 0.2, 0.4, 0.6, 0.8]))
     assert torch.equal(out[0, :, 1, 0], line)
+
+
+@pytest.mark.parametrize("phase", [0.0, 0.05, 0.1, 0.15, 0.2])
+def test_unfold_between_frames_mirrors_a_peak_frame_that_came_after_the_bounce(phase):
+    """A line at 0.23 per frame folded into [-0.5, 0.5] bounces between two frames; the frame at
+    its peak is on the way back where the bounce came in the first of the two intervals. Placed
+    between frames, the unfolded path is the line exactly, whatever the phase; mirrored from
+    the frame after the peak on, that peak frame can stay folded (up to one frame's travel off)."""
+    free = torch.stack([0.23 * torch.arange(12.0) - 0.3 + phase, torch.zeros(12)], -1)
+    seen = _bounced(free, -0.5, 0.5).unsqueeze(0)
+    lo, hi = torch.full((1, 2), -0.5), torch.full((1, 2), 0.5)
+    placed = unfold_bounces(seen, lo, hi, tolerance=0.15, min_travel=0.125, between_frames=True)
+    torch.testing.assert_close(placed[0], free, rtol=0, atol=1e-5)
+    late = unfold_bounces(seen, lo, hi, tolerance=0.15, min_travel=0.125)
+    assert (late[0] - free).abs().max() < 0.23 + 1e-5
+    torch.testing.assert_close(_bounced(placed, -0.5, 0.5), seen, rtol=0, atol=1e-5)  # fold still undoes it
+
+
+@pytest.mark.parametrize("phase", [0.0, 0.07, 0.14, 0.2])
+def test_turning_walls_find_where_a_path_bounced_from_walls_placed_wrong(phase):
+    """Walls given 0.05 off (the right one too close, the left one too far): the lines before
+    and after each turn meet where the path really bounced, and unfolding there (between
+    frames) gives the free line back; the y axis, which never turns, keeps its given walls."""
+    free = torch.stack([0.23 * torch.arange(12.0) - 0.3 + phase, 0.01 * torch.arange(12.0)], -1)
+    seen = _bounced(free, -0.5, 0.5)
+    seen[:, 1] = free[:, 1]
+    seen = seen.unsqueeze(0)
+    lo, hi = torch.tensor([[-0.55, -0.9]]), torch.tensor([[0.45, 0.9]])
+    turns = turn_arounds(seen, lo, hi, tolerance=0.15, min_travel=0.05, near="lines")
+    assert int(turns[0].sum()) == 1 and int(turns[1].sum()) == 1  # one bounce off each x wall, none in y
+    found_lo, found_hi = turning_walls(seen, lo, hi, *turns, tolerance=0.15)
+    torch.testing.assert_close(found_lo, torch.tensor([[-0.5, -0.9]]), rtol=0, atol=1e-5)
+    torch.testing.assert_close(found_hi, torch.tensor([[0.5, 0.9]]), rtol=0, atol=1e-5)
+    out = unfold_bounces(seen, found_lo, found_hi, tolerance=0.15, min_travel=0.05, between_frames=True, turns=turns)
+    torch.testing.assert_close(out[0], free, rtol=0, atol=1e-5)
+
+
+def test_a_turn_half_a_frame_from_its_nearest_frame_is_near_the_wall_by_its_lines():
+    """A fast line (0.23 per frame) that bounces off -0.5 midway between two frames comes no
+    closer than 0.11 to it; with the wall given 0.05 too far out, the frames are 0.16 away
+    (beyond a 0.15 tolerance) while the lines meet on the true wall, 0.05 away."""
+    free = 0.23 * torch.arange(12.0) - 0.23
+    seen = _bounced(free, -0.5, 0.5).view(1, 12, 1).expand(1, 12, 2)
+    lo, hi = torch.full((1, 2), -0.55), torch.full((1, 2), 0.45)
+    by_frames = turn_arounds(seen, lo, hi, tolerance=0.15, min_travel=0.05)
+    by_lines = turn_arounds(seen, lo, hi, tolerance=0.15, min_travel=0.05, near="lines")
+    assert int(by_frames[1].sum()) == 0 and int(by_lines[1].sum()) == 2  # the left wall, on both axes
+    assert torch.equal(by_frames[0], by_lines[0])  # the right wall's turn is near by both measures
+
+
+def test_turning_walls_stay_within_tolerance_and_hold_the_path():
+    """A turn estimate further than ``tolerance`` from the given wall is pulled back to it, and a
+    wall is never inside the path (folding at it must leave the path as it is)."""
+    path = torch.tensor([[0.0, 0.2, 0.4, 0.3, 0.1]]).unsqueeze(-1).expand(1, 5, 2).clone()  # [1, T, 2]
+    turns = turn_arounds(path, torch.full((1, 2), -1.0), torch.full((1, 2), 0.42), tolerance=0.1, min_travel=0.1)
+    # The lines through 0.2 (frame 1) and 0.1 (frame 4) at the median speed 0.2 meet at 0.45.
+    _, near = turning_walls(path, torch.full((1, 2), -1.0), torch.full((1, 2), 0.42), *turns, tolerance=0.1)
+    torch.testing.assert_close(near, torch.full((1, 2), 0.45))
+    _, pulled = turning_walls(path, torch.full((1, 2), -1.0), torch.full((1, 2), 0.3), *turns, tolerance=0.02)
+    torch.testing.assert_close(pulled, torch.full((1, 2), 0.4))  # 0.32 at most, widened to the path's peak

@@ -47,6 +47,9 @@ def test_contracts(registry):
     check_component("decoder", "sprite_frame_decoder", {"linear": "similarity"}, registry=registry, settings=settings)
     check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold"},
                     registry=registry, settings=settings)
+    check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
+                                                        "unfold_at": "turns", "unfold_between_frames": True},
+                    registry=registry, settings=settings)
 
 
 def test_the_content_map_keeps_the_frame_and_starts_with_the_part_prior(registry):
@@ -305,6 +308,33 @@ def test_unfold_replays_the_sources_velocity_where_the_target_has_room(registry)
     assert _column_centres(unfold.render_transfer(target, codes, source)) == pytest.approx([8, 10, 12, 14], abs=0.3)
     # Onto the source itself, unfolding and folding again at the same walls changes nothing.
     assert torch.allclose(unfold.render_transfer(source, codes, source), copy.render_held(source, codes), atol=1e-4)
+
+
+def test_unfolding_at_the_turn_mirrors_where_the_source_bounced_not_where_its_masks_put_the_wall(registry):
+    """The codes draw a source square (centre 22 px) running right at 2 px per frame that turned
+    at 25.5 px, a pixel short of the wall its masks give (26.55 px): 22, 24, 25, 23, 21 (the
+    bounce came between frames 1 and 2). Mirrored about the masks' wall the path comes out
+    2.1 px too far; about the turn, placed between frames, it is the free line 22-30, and a
+    target with room runs 2 px per frame. Onto the source itself the transfer is still the
+    reconstruction: the target's walls moved with the source's."""
+    params = dict(boundary="reflect", max_shift=2.0, bounce_point="centre", reach_measure="radius", reach=1.0,
+                  learn_reach=False, source_bounces="unfold")
+    at_walls = decoder(registry, **params)
+    at_turns = decoder(registry, **params, unfold_at="turns", unfold_between_frames=True)
+    for dec in (at_walls, at_turns):
+        with torch.no_grad():
+            dec.motion_head.weight[4, 0] = 1.0
+    seen = [22.0, 24.0, 25.0, 23.0, 21.0]
+    codes = _codes_drawing([x - 22 for x in seen])
+    _, source = square_scene(18, 12, size=8)
+    _, target = square_scene(4, 12, size=8)
+    assert _column_centres(at_turns.render_held(source, codes)) == pytest.approx(seen, abs=0.3)
+    assert _column_centres(at_turns.render_transfer(target, codes, source)) == pytest.approx([8, 10, 12, 14, 16],
+                                                                                             abs=0.3)
+    walls_path = _column_centres(at_walls.render_transfer(target, codes, source))
+    assert walls_path[3] - 14 == pytest.approx(2.1, abs=0.4)  # 2 x (26.55 - 25.5) beyond the free line
+    assert torch.allclose(at_turns.render_transfer(source, codes, source), at_turns.render_held(source, codes),
+                          atol=1e-4)
 
 
 def test_unfold_needs_reflect(registry):
