@@ -373,9 +373,11 @@ class SpriteFrameDecoder(FrameDecoder):
         n, t = motion.shape[:2]
         k = self.parts
         geometric = self.config.boundary != "none" or self.config.motion_units != "frame"
-        masks = self.layers(content)[2] if geometric else None
+        unfolding = source is not None and self.config.boundary == "reflect" and self.config.source_bounces == "unfold"
+        # A transfer's source frame is measured in the same pass as the target: one batch of layers and moments.
+        masks = self.layers(torch.cat([content, source]) if unfolding else content)[2] if geometric else None
         centres, spread = self.part_confident(masks) if geometric else (None, None)
-        linear, shift = self._coded_maps(motion, spread)
+        linear, shift = self._coded_maps(motion, None if spread is None else spread[:n])
         if self.config.boundary == "reflect":
             anchors = self.anchors(masks)
             point, reach = self._walls(masks, anchors, centres, spread)
@@ -384,8 +386,10 @@ class SpriteFrameDecoder(FrameDecoder):
                 return x.unsqueeze(1).expand(n, t, k, 2).reshape(-1, k, 2)
 
             moved = None
-            if source is not None and self.config.source_bounces == "unfold":
-                shift, moved = self._unfold_source_bounces(source, anchors, point, linear, shift)
+            if unfolding:
+                source_geometry = (anchors[n:], point[n:], reach[n:])
+                anchors, point, reach = anchors[:n], point[:n], reach[:n]
+                shift, moved = self._unfold_source_bounces(source_geometry, anchors, point, linear, shift)
                 moved = tuple(per_frame(m) for m in moved)
             # The anchor mode passes no point: reflect_shift then bounces the anchor itself, gradient included.
             bouncing = per_frame(point) if self.config.bounce_point == "centre" else None
@@ -416,11 +420,12 @@ class SpriteFrameDecoder(FrameDecoder):
         return linear, shift
 
     def _unfold_source_bounces(
-        self, source: torch.Tensor, anchors: torch.Tensor, point: torch.Tensor, linear: torch.Tensor,
-        shift: torch.Tensor,
+        self, source: tuple[torch.Tensor, torch.Tensor, torch.Tensor], anchors: torch.Tensor, point: torch.Tensor,
+        linear: torch.Tensor, shift: torch.Tensor,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Shifts ``[N, T, parts, 2]`` that move each target part along the path the codes draw for
-        the source's part, with that path's bounces off the source's walls unfolded
+        the source's part (``source``: its anchors, bouncing points and reach, :meth:`_source_geometry`),
+        with that path's bounces off the source's walls unfolded
         (:func:`~._affine.unfold_bounces`), and how far the target's walls move ``(lo, hi)``
         ``[N, parts, 2]`` (``unfold_at = "turns"``; zeros otherwise); ``part_maps`` then folds
         the path at the target's walls."""
@@ -436,16 +441,23 @@ class SpriteFrameDecoder(FrameDecoder):
         moved = (mirror_lo - lo, mirror_hi - hi)
         return along(point).to(linear.dtype) - a - (linear @ (target - a).unsqueeze(-1)).squeeze(-1), moved
 
-    def _source_paths(self, source: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The source's parts under the maps ``(linear, shift)`` ``[N, T, parts, ...]``: the path of
-        each part's bouncing point before any bounce, as the source's walls fold it, and
-        unfolded (``[N, T, parts, 2]`` each); the source's walls and the walls the path was
-        unfolded at (``[N, parts, 2]`` each)."""
+    def _source_geometry(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A content map's parts as a transfer's source: anchors, bouncing points and reach
+        ``[N, parts, 2]`` each (as ``part_maps`` measures them in one pass with the target's)."""
+        masks = self.layers(source)[2]
+        anchors = self.anchors(masks)
+        return (anchors, *self._walls(masks, anchors, *self.part_confident(masks)))
+
+    def _source_paths(
+        self, source: tuple[torch.Tensor, torch.Tensor, torch.Tensor], linear: torch.Tensor, shift: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
+        """The source's parts (anchors, bouncing points, reach: :meth:`_source_geometry`) under the
+        maps ``(linear, shift)`` ``[N, T, parts, ...]``: the path of each part's bouncing point
+        before any bounce, as the source's walls fold it, and unfolded (``[N, T, parts, 2]``
+        each); the source's walls and the walls the path was unfolded at (``[N, parts, 2]`` each)."""
         n, t = linear.shape[:2]
         cfg = self.config
-        source_masks = self.layers(source)[2]
-        source_anchors = self.anchors(source_masks)
-        source_point, source_reach = self._walls(source_masks, source_anchors, *self.part_confident(source_masks))
+        source_anchors, source_point, source_reach = source
         if cfg.bounce_point == "anchor":
             source_point = source_anchors
         lo = torch.minimum(-1 + source_reach, source_point)
@@ -466,7 +478,7 @@ class SpriteFrameDecoder(FrameDecoder):
             raise ValueError("sprite_frame_decoder: source_free_path needs source_bounces = 'unfold'")
         spread = self.part_confident(self.layers(source)[2])[1]
         linear, shift = self._coded_maps(motion, spread)
-        _, seen, free, *_ = self._source_paths(source, linear, shift)
+        _, seen, free, *_ = self._source_paths(self._source_geometry(source), linear, shift)
         return seen, free
 
     def part_affine(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
