@@ -109,15 +109,17 @@ def displacement_error_px(path: torch.Tensor, truth: torch.Tensor, geometry: Vid
 
 
 def part_motion(
-    decoder: torch.nn.Module, content: torch.Tensor, frame_codes: torch.Tensor, source: torch.Tensor | None = None
+    decoder: torch.nn.Module, content: torch.Tensor, frame_codes: torch.Tensor, source: torch.Tensor | None = None,
+    tracks: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """What the decoder does to part 0 of a content map in each frame: where its anchor lands,
     its scale and its rotation (forward, radians). The backward map ``src(p) = a + A (p - a) + e``
     (``decoder.part_maps``: as applied, after any bounce) sends the output point ``a - A⁻¹ e``
-    to the anchor ``a``; ``A = R(-θ) / s`` for a similarity. ``source``: in a transfer, the
-    source's first content map, for a decoder that reads it (``uses_transfer_source``).
+    to the anchor ``a``; ``A = R(-θ) / s`` for a similarity. ``source``, ``tracks``: in a
+    transfer, the source's first content map and E_M's tracks, for a decoder that reads them.
     content [B, *content_shape], frame_codes [B, T, F] → ([B, T, 2], [B, T], [B, T])."""
-    linear, shift = decoder.part_maps(content, frame_codes, source if decoder.uses_transfer_source else None)
+    linear, shift = decoder.part_maps(content, frame_codes, source if decoder.uses_transfer_source else None,
+                                      tracks if decoder.uses_source_tracks else None)
     linear, shift = linear[:, :, 0], shift[:, :, 0]
     anchors = decoder.anchors(decoder.layers(content)[2])
     point = landing(anchors[:, None, 0].expand_as(shift), linear, shift)
@@ -197,7 +199,8 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost,
         source_first = source_codes.view(b, t, *source_codes.shape[1:])[:, 0]
         recon_point, recon_scale, recon_angle = part_motion(decoder, source_first, frame_codes)
         target_content = encoder(image)
-        moved_point, moved_scale, moved_angle = part_motion(decoder, target_content, frame_codes, source_first)
+        tracks = model.motion_encoder.tracks(source) if decoder.uses_source_tracks else None
+        moved_point, moved_scale, moved_angle = part_motion(decoder, target_content, frame_codes, source_first, tracks)
         if getattr(decoder.config, "boundary", "none") == "reflect":
             walls.append(reflect_walls(decoder, target_content, [a for a, _, _ in factors], geometry))
         found = {
@@ -214,7 +217,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost,
         }
         if decoder.uses_transfer_source:  # source_bounces = unfold: the source's path as the transfer unfolds it
             free_truth = torch.stack([true_centres(c, m, geometry, walls=False) for _, c, m in factors])
-            seen, free = decoder.source_free_path(source_first, frame_codes)
+            seen, free = decoder.source_free_path(source_first, frame_codes, tracks)
             found["source path, folded"] = displacement_error_px(seen[:, :, 0], source_truth, geometry)
             found["source path, unfolded"] = displacement_error_px(free[:, :, 0], free_truth, geometry)
         if callable(keypoint_moments):

@@ -277,20 +277,23 @@ def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, te
 
 def transfer_slots(model: Any, image: torch.Tensor, video: torch.Tensor, runs: int) -> dict[str, float]:
     """Median milliseconds of each slot's share of one transfer (E_C on the image, and on the
-    video's first frame for a decoder that reads the source's geometry; E_M on the video, G_T,
-    G_I rendering the clip), called as ``transfer`` calls them, without gradients."""
-    uses_source = model.decoder.uses_transfer_source
+    video's first frame for a decoder that reads the source's geometry; E_M on the video, with
+    its tracks for a decoder that reads them; G_T; G_I rendering the clip), called as
+    ``transfer`` calls them, without gradients."""
+    uses_source, uses_tracks = model.decoder.uses_transfer_source, model.decoder.uses_source_tracks
     encoder_input = torch.cat([image, video[:, 0]]) if uses_source else image
+    encode = model.motion_encoder.encode_and_track if uses_tracks else (lambda v: (model.motion_encoder(v), None))
     with torch.no_grad():
         encoded = model.content_encoder(encoder_input)
         content, source = encoded[:1], (encoded[1:] if uses_source else None)
-        z = MotionPosterior(*model.motion_encoder(video)).mean
+        posterior, tracks = encode(video)
+        z = MotionPosterior(*posterior).mean
         codes = model.temporal_generator(z, video.shape[1])
         calls = {
             "E_C": lambda i: model.content_encoder(encoder_input),
-            "E_M": lambda i: model.motion_encoder(video),
+            "E_M": lambda i: encode(video),
             "G_T": lambda i: model.temporal_generator(z, video.shape[1]),
-            "G_I": lambda i: model.decoder.render_transfer(content, codes, source),
+            "G_I": lambda i: model.decoder.render_transfer(content, codes, source, tracks),
         }
         return {slot: statistics.median(timed(call, 3, runs)) * 1e3 for slot, call in calls.items()}
 

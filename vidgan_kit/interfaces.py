@@ -76,6 +76,19 @@ class MotionEncoder(nn.Module):
     role = "motion"
     motion_dim: int
 
+    def tracks(self, video: torch.Tensor) -> torch.Tensor | None:
+        """Points the encoder follows in each frame of ``video`` [B, T, C, H, W]: ``[B, T, K, 2]``
+        in normalised (x, y) (the frame spans [-1, 1]), or None for an encoder that follows no
+        points (this default). A decoder that reads the source's geometry in a transfer
+        (:attr:`FrameDecoder.uses_source_tracks`) sees the source's bounces there frame by
+        frame, sharper than in the motion codes, which a temporal generator draws smooth."""
+        return None
+
+    def encode_and_track(self, video: torch.Tensor) -> tuple[Any, torch.Tensor | None]:
+        """``(self(video), self.tracks(video))`` in one call: an encoder that finds its tracks on
+        the way to its posterior overrides this to do that work once (a transfer needs both)."""
+        return self(video), self.tracks(video)
+
 
 class TemporalGenerator(nn.Module):
     """G_T: clip-level motion code → one motion code per frame."""
@@ -106,11 +119,19 @@ class FrameDecoder(nn.Module):
     #: Whether :meth:`render_transfer` reads the source clip's content code (a model assembly
     #: computes it only for decoders that do).
     uses_transfer_source: bool = False
+    #: Whether :meth:`render_transfer` reads the points the motion encoder follows in the
+    #: source clip (:meth:`MotionEncoder.tracks`; an assembly passes them only to decoders that do).
+    uses_source_tracks: bool = False
 
-    def render_transfer(self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None) -> torch.Tensor:
+    def render_transfer(
+        self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None,
+        tracks: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Clips of a motion transfer: the target's content codes [N, *code_shape] animated by the
         source clip's motion codes [N, T, F], with ``source`` the content code of the source
-        clip's first frame [N, *code_shape] (None where :attr:`uses_transfer_source` is false).
+        clip's first frame [N, *code_shape] (None where :attr:`uses_transfer_source` is false)
+        and ``tracks`` the points E_M follows in the source clip [N, T, K, 2] (None where
+        :attr:`uses_source_tracks` is false).
 
         Motion codes say how the source moved *in its own geometry*; a decoder that knows
         geometry (where walls are, how large a part is) can use the source's to replay the

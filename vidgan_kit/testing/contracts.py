@@ -184,8 +184,10 @@ def _check_render_held(label: str, m: FrameDecoder, s: ContractSettings, gen: to
         with torch.no_grad():
             clip = m.render_held(content, motion)
             per_frame = torch.stack([m(content, motion[:, i]) for i in range(t)], dim=1)
-            # A transfer onto the source's own content: what the source shows is what its codes mean.
-            transfer = m.render_transfer(content, motion, content if m.uses_transfer_source else None)
+            # A transfer onto the source's own content: what the source shows is what its codes mean,
+            # whatever points E_M follows in it (random tracks: any bounces they show are undone again).
+            tracks = torch.rand((s.batch, t, 2, 2), generator=gen) * 2 - 1 if m.uses_source_tracks else None
+            transfer = m.render_transfer(content, motion, content if m.uses_transfer_source else None, tracks)
     finally:
         m.train(was)
     if tuple(clip.shape) != tuple(per_frame.shape):

@@ -153,6 +153,13 @@ class DualMTGAN(ModelAssembly):
         )
         self.image_discriminator: ImageDiscriminator = self._build(registry, "image_discriminator", geometry=g)
         self.video_discriminator: VideoDiscriminator = self._build(registry, "video_discriminator", geometry=g)
+        if self.decoder.uses_source_tracks and type(self.motion_encoder).tracks is MotionEncoder.tracks:
+            raise RecipeError([RecipeIssue(
+                "model.decoder",
+                f"{config.decoder.type} finds the source's bounces on the points E_M follows, but"
+                f" model.motion_encoder ({config.motion_encoder.type}) follows none: use a motion encoder with"
+                " tracks (keypoint_motion_encoder), or let the decoder find them in the motion codes",
+            )])
 
     # -- construction ------------------------------------------------------------------
     def _build(self, registry: Any, slot: str, **wiring: Any) -> Any:
@@ -285,9 +292,14 @@ class DualMTGAN(ModelAssembly):
                 content, source = both[:b], both[b:].expand(b, *both.shape[1:])
             else:
                 content = self.content_encoder(image)
-            z = MotionPosterior(*self.motion_encoder(video)).mean.expand(b, -1)
+            if self.decoder.uses_source_tracks:
+                posterior, tracks = self.motion_encoder.encode_and_track(video)
+                tracks = tracks.expand(b, *tracks.shape[1:])
+            else:
+                posterior, tracks = self.motion_encoder(video), None
+            z = MotionPosterior(*posterior).mean.expand(b, -1)
             codes = self.temporal_generator(z, self.geometry.frames)
-            return self.decoder.render_transfer(content, codes, source)
+            return self.decoder.render_transfer(content, codes, source, tracks)
 
     def sample(self, image: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Stochastic motion generation: ``n`` clips per image with z_M ~ N(0, I).

@@ -241,19 +241,23 @@ def unfold_bounces(
 
 def unfold_path(
     path: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, at: str, tolerance: float, min_travel: float,
-    between_frames: bool,
+    between_frames: bool, turns: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A bounced path ``[N, T, ..., 2]`` inside the walls ``lo``, ``hi`` (``[N, ..., 2]``) unfolded
     as ``sprite_frame_decoder``'s ``unfold_at`` says: ``"walls"``, turn-arounds near the given
     walls (by their frames) mirrored about them; ``"turns"``, turn-arounds near them by their
     lines, early bounces included (:func:`turn_arounds`), mirrored about where the turns put
-    the walls (:func:`turning_walls`). Returns the free path and the walls it was unfolded at
-    (``[N, ..., 2]`` each; folding the free path at them gives ``path`` back)."""
+    the walls (:func:`turning_walls`). ``turns``: the turn-arounds ``(off_hi, off_lo)`` where
+    they were found elsewhere (on a sharper track of the same motion), instead of on ``path``.
+    Returns the free path and the walls it was unfolded at (``[N, ..., 2]`` each; folding the
+    free path at them gives ``path`` back)."""
     if at == "walls":
-        turns = turn_arounds(path, lo, hi, tolerance, min_travel, near="frames")
+        if turns is None:
+            turns = turn_arounds(path, lo, hi, tolerance, min_travel, near="frames")
         lo, hi = (w[:, 0].expand_as(path[:, 0]) for w in _per_frame_walls(path, lo, hi))
     elif at == "turns":
-        turns = turn_arounds(path, lo, hi, tolerance, min_travel, near="lines")
+        if turns is None:
+            turns = turn_arounds(path, lo, hi, tolerance, min_travel, near="lines")
         lo, hi = turning_walls(path, lo, hi, *turns, tolerance)
     else:
         raise ValueError(f"at must be 'walls' or 'turns', got {at!r}")

@@ -57,6 +57,7 @@ from ._affine import (
     similarity_affine,
     similarity_linear,
     similarity_params,
+    turn_arounds,
     unfold_path,
 )
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
@@ -233,6 +234,14 @@ class SpriteFrameDecoder(FrameDecoder):
             " frame is closer to the wall than the path before it, the bounce came before the peak frame, which is"
             " mirrored too (otherwise it is left folded, an error of up to one frame's travel).",
         )
+        unfold_turns_from: Literal["codes", "tracks"] = Field(
+            "codes",
+            description="With source_bounces = unfold, where the source's bounces are found: `codes`, in the path"
+            " the motion codes draw (G_T draws it smooth, so a bounce's corner is rounded off and an orbit's turn"
+            " looks alike); `tracks`, in the path of the point E_M follows nearest the part (needs a motion"
+            " encoder with tracks, e.g. keypoint_motion_encoder), frame by frame; either way the codes' path is"
+            " what is unfolded.",
+        )
         motion_units: Literal["frame", "part"] = Field(
             "frame",
             description="`part` (needs linear = similarity): the code's turn angle and log scale are divided by the"
@@ -362,14 +371,16 @@ class SpriteFrameDecoder(FrameDecoder):
         return point, self.log_reach.exp() * measure
 
     def part_maps(
-        self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None = None
+        self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None = None,
+        tracks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps the decoder applies to a content map ``[N, *content_shape]`` for motion codes
         ``[N, T, frame_code_dim]``: linear parts ``A`` [N, T, parts, 2, 2] and shifts ``e``
         [N, T, parts, 2], after the options that depend on the parts' geometry (``motion_units``,
         ``zoom_range``, ``boundary``); with none of them, :meth:`part_affine` of every code.
         ``source``: in a transfer, the content map of the source clip's first frame, which
-        ``source_bounces = "unfold"`` unfolds the codes' path at."""
+        ``source_bounces = "unfold"`` unfolds the codes' path at; ``tracks``: the points E_M
+        follows in the source clip ``[N, T, K, 2]`` (``unfold_turns_from = "tracks"``)."""
         n, t = motion.shape[:2]
         k = self.parts
         geometric = self.config.boundary != "none" or self.config.motion_units != "frame"
@@ -389,7 +400,7 @@ class SpriteFrameDecoder(FrameDecoder):
             if unfolding:
                 source_geometry = (anchors[n:], point[n:], reach[n:])
                 anchors, point, reach = anchors[:n], point[:n], reach[:n]
-                shift, moved = self._unfold_source_bounces(source_geometry, anchors, point, linear, shift)
+                shift, moved = self._unfold_source_bounces(source_geometry, anchors, point, linear, shift, tracks)
                 moved = tuple(per_frame(m) for m in moved)
             # The anchor mode passes no point: reflect_shift then bounces the anchor itself, gradient included.
             bouncing = per_frame(point) if self.config.bounce_point == "centre" else None
@@ -421,7 +432,7 @@ class SpriteFrameDecoder(FrameDecoder):
 
     def _unfold_source_bounces(
         self, source: tuple[torch.Tensor, torch.Tensor, torch.Tensor], anchors: torch.Tensor, point: torch.Tensor,
-        linear: torch.Tensor, shift: torch.Tensor,
+        linear: torch.Tensor, shift: torch.Tensor, tracks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Shifts ``[N, T, parts, 2]`` that move each target part along the path the codes draw for
         the source's part (``source``: its anchors, bouncing points and reach, :meth:`_source_geometry`),
@@ -434,7 +445,7 @@ class SpriteFrameDecoder(FrameDecoder):
         def along(x: torch.Tensor) -> torch.Tensor:
             return x.unsqueeze(1).expand(n, t, *x.shape[1:])
 
-        drawn, seen, free, lo, hi, mirror_lo, mirror_hi = self._source_paths(source, linear, shift)
+        drawn, seen, free, lo, hi, mirror_lo, mirror_hi = self._source_paths(source, linear, shift, tracks)
         target = landing(along(anchors), linear, shift, along(point)) + (free - drawn)
         # The shift that lands the bouncing point at `target`: src(target) = point.
         a = along(anchors).to(linear.dtype)
@@ -449,12 +460,15 @@ class SpriteFrameDecoder(FrameDecoder):
         return (anchors, *self._walls(masks, anchors, *self.part_confident(masks)))
 
     def _source_paths(
-        self, source: tuple[torch.Tensor, torch.Tensor, torch.Tensor], linear: torch.Tensor, shift: torch.Tensor
+        self, source: tuple[torch.Tensor, torch.Tensor, torch.Tensor], linear: torch.Tensor, shift: torch.Tensor,
+        tracks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """The source's parts (anchors, bouncing points, reach: :meth:`_source_geometry`) under the
         maps ``(linear, shift)`` ``[N, T, parts, ...]``: the path of each part's bouncing point
         before any bounce, as the source's walls fold it, and unfolded (``[N, T, parts, 2]``
-        each); the source's walls and the walls the path was unfolded at (``[N, parts, 2]`` each)."""
+        each); the source's walls and the walls the path was unfolded at (``[N, parts, 2]`` each).
+        With ``unfold_turns_from = "tracks"`` the bounces are found on ``tracks`` (see
+        :meth:`_track_turns`)."""
         n, t = linear.shape[:2]
         cfg = self.config
         source_anchors, source_point, source_reach = source
@@ -465,20 +479,43 @@ class SpriteFrameDecoder(FrameDecoder):
         drawn = landing(source_anchors.unsqueeze(1).expand(n, t, *source_anchors.shape[1:]), linear, shift,
                         source_point.unsqueeze(1).expand(n, t, *source_point.shape[1:]))  # before any bounce
         seen = fold(drawn, lo.unsqueeze(1), hi.unsqueeze(1))  # what the source's reconstruction shows
+        turns = None
+        if cfg.unfold_turns_from == "tracks":
+            if tracks is None:
+                raise ShapeError("sprite_frame_decoder: unfold_turns_from = 'tracks' needs the source's tracks")
+            turns = self._track_turns(tracks, seen, lo, hi)
         free, mirror_lo, mirror_hi = unfold_path(seen, lo, hi, cfg.unfold_at, cfg.unfold_tolerance,
-                                                 cfg.unfold_min_travel, cfg.unfold_between_frames)
+                                                 cfg.unfold_min_travel, cfg.unfold_between_frames, turns)
         return drawn, seen, free, lo.to(seen.dtype), hi.to(seen.dtype), mirror_lo, mirror_hi
 
-    def source_free_path(self, source: torch.Tensor, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _track_turns(
+        self, tracks: torch.Tensor, seen: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The source's bounces ``(off_hi, off_lo)`` ``[N, T, parts, 2]`` found on the tracked point
+        that starts nearest each part's path ``seen`` ``[N, T, parts, 2]``; its walls are the
+        part's ``lo``, ``hi`` moved by the offset between the two at frame 0 (the point and the
+        part's bouncing point need not be the same point of the object)."""
+        cfg = self.config
+        start = (tracks[:, 0, None, :, :] - seen[:, 0, :, None, :]).norm(dim=-1)  # [N, parts, K]
+        nearest = start.argmin(-1)  # [N, parts]
+        n, t = tracks.shape[:2]
+        index = nearest[:, None, :, None].expand(n, t, nearest.shape[1], 2)
+        track = torch.gather(tracks.to(seen.dtype), 2, index)  # [N, T, parts, 2]
+        offset = track[:, 0] - seen[:, 0]
+        return turn_arounds(track, lo + offset, hi + offset, cfg.unfold_tolerance, cfg.unfold_min_travel)
+
+    def source_free_path(
+        self, source: torch.Tensor, motion: torch.Tensor, tracks: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """For probes: the path of each source part's bouncing point as its reconstruction shows it
         and as a transfer unfolds it (``source_bounces = "unfold"``), content map of the source's
-        first frame ``[N, *content_shape]``, motion codes ``[N, T, frame_code_dim]`` → ``[N, T,
-        parts, 2]`` each."""
+        first frame ``[N, *content_shape]``, motion codes ``[N, T, frame_code_dim]`` (and the
+        source's tracks, for ``unfold_turns_from = "tracks"``) → ``[N, T, parts, 2]`` each."""
         if self.config.source_bounces != "unfold":
             raise ValueError("sprite_frame_decoder: source_free_path needs source_bounces = 'unfold'")
         spread = self.part_confident(self.layers(source)[2])[1]
         linear, shift = self._coded_maps(motion, spread)
-        _, seen, free, *_ = self._source_paths(self._source_geometry(source), linear, shift)
+        _, seen, free, *_ = self._source_paths(self._source_geometry(source), linear, shift, tracks)
         return seen, free
 
     def part_affine(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -507,7 +544,14 @@ class SpriteFrameDecoder(FrameDecoder):
     def uses_transfer_source(self) -> bool:  # type: ignore[override]
         return self.config.source_bounces == "unfold"
 
-    def render_transfer(self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None) -> torch.Tensor:
+    @property
+    def uses_source_tracks(self) -> bool:  # type: ignore[override]
+        return self.config.source_bounces == "unfold" and self.config.unfold_turns_from == "tracks"
+
+    def render_transfer(
+        self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None,
+        tracks: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """``render_held`` with the source's geometry (``source_bounces = "unfold"``; see the config)."""
         self._check_content(content)
         if source is not None:
@@ -518,7 +562,7 @@ class SpriteFrameDecoder(FrameDecoder):
                 f"sprite_frame_decoder: expected motion [{content.shape[0]}, T, {self.frame_code_dim}], "
                 f"got {tuple(motion.shape)}"
             )
-        return self._compose_clip(content, *self.part_maps(content, motion, source))
+        return self._compose_clip(content, *self.part_maps(content, motion, source, tracks))
 
     def compose(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """The frame of a content map ``[N, *content_shape]`` with each part moved by the backward

@@ -386,3 +386,34 @@ def test_transfer_passes_the_source_to_a_decoder_that_unfolds_its_bounces(regist
     images = clips(b=2, seed=1)[:, 0]
     one_each = unfold.transfer(images, video[:1].expand(2, *video.shape[1:]))
     assert torch.allclose(unfold.transfer(images, video[:1]), one_each, atol=1e-5)
+
+
+def test_transfer_passes_e_ms_tracks_to_a_decoder_that_finds_bounces_on_them(registry):
+    """With unfold_turns_from = tracks the transfer hands the decoder the points E_M follows
+    in the source (keypoint_motion_encoder's keypoint centres); onto the source's own first
+    frame it is still the reconstruction's path, and an E_M that follows no points is refused
+    when the model is built, naming the slot."""
+    decoder = {"type": "sprite_frame_decoder", "boundary": "reflect", "motion_init_std": 0.5,
+               "source_bounces": "unfold", "unfold_turns_from": "tracks"}
+    layered = {"content_encoder": {"type": "layered_content_encoder", "width": 8}, "decoder": decoder}
+    model = build(registry, {**layered, "motion_encoder": {"type": "keypoint_motion_encoder", "width": 8}})
+    assert model.decoder.uses_source_tracks
+    seen = []
+    original = model.decoder.render_transfer
+
+    def spy(content, motion, source, tracks=None):
+        seen.append(tracks)
+        return original(content, motion, source, tracks)
+
+    model.decoder.render_transfer = spy
+    video = clips(b=2)
+    out = model.transfer(video[:, 0], video)
+    model.eval()
+    with torch.no_grad():
+        expected = model.motion_encoder.tracks(video)
+        held = model.decoder.render_held(model.content_encoder(video[:, 0]),
+                                         model.temporal_generator(model.motion_encoder(video)[0], G.frames))
+    assert torch.allclose(seen[0], expected, atol=1e-6) and seen[0].shape == (2, G.frames, expected.shape[2], 2)
+    assert torch.allclose(out, held, atol=1e-4)
+    with pytest.raises(RecipeError, match="model.decoder.*follows none"):
+        build(registry, layered)  # the default E_M (a 3D CNN) follows no points

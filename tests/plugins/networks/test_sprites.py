@@ -50,6 +50,9 @@ def test_contracts(registry):
     check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
                                                         "unfold_at": "turns", "unfold_between_frames": True},
                     registry=registry, settings=settings)
+    check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
+                                                        "unfold_turns_from": "tracks"},
+                    registry=registry, settings=settings)
 
 
 def test_the_content_map_keeps_the_frame_and_starts_with_the_part_prior(registry):
@@ -335,6 +338,38 @@ def test_unfolding_at_the_turn_mirrors_where_the_source_bounced_not_where_its_ma
     assert walls_path[3] - 14 == pytest.approx(2.1, abs=0.4)  # 2 x (26.55 - 25.5) beyond the free line
     assert torch.allclose(at_turns.render_transfer(source, codes, source), at_turns.render_held(source, codes),
                           atol=1e-4)
+
+
+def test_bounces_found_on_the_nearest_track_unfold_a_rounded_turn_the_codes_alone_miss(registry):
+    """The codes draw a source square (centre 22 px) turning 3 px short of its wall (26.55 px),
+    rounded: 22, 23, 23.5, 23, 22, 21, too far from the wall to count as a bounce by itself.
+    E_M's track of the square shows the bounce frame by frame (22, 24, 26, 24, 22, 20); a
+    second track, far from the part, jitters and is not read. From the tracks, the codes' path
+    is mirrored about the wall from frame 3 on: the target (8 px) runs 8, 9, 9.5, 16.1, 17.1, 18.1."""
+    params = dict(boundary="reflect", max_shift=2.0, bounce_point="centre", reach_measure="radius", reach=1.0,
+                  learn_reach=False, source_bounces="unfold")
+    from_codes = decoder(registry, **params)
+    from_tracks = decoder(registry, **params, unfold_turns_from="tracks")
+    assert from_tracks.uses_source_tracks and not from_codes.uses_source_tracks
+    for dec in (from_codes, from_tracks):
+        with torch.no_grad():
+            dec.motion_head.weight[4, 0] = 1.0
+    seen = [22.0, 23.0, 23.5, 23.0, 22.0, 21.0]
+    codes = _codes_drawing([x - 22 for x in seen])
+    _, source = square_scene(18, 12, size=8)
+    _, target = square_scene(4, 12, size=8)
+    square = torch.tensor([[x, 16.0] for x in (22.0, 24.0, 26.0, 24.0, 22.0, 20.0)])
+    far = torch.tensor([[4.0 + 0.5 * (i % 2), 4.0] for i in range(6)])
+    tracks = (torch.stack([far, square], 1) / 16 - 1).unsqueeze(0)  # [1, T, 2, 2], normalised
+    wall = 32 - (3.5 * math.sqrt(2) + 0.5)
+    copied = [8 + x - 22 for x in seen]
+    assert _column_centres(from_codes.render_transfer(target, codes, source)) == pytest.approx(copied, abs=0.3)
+    unfolded = copied[:3] + [8 + 2 * wall - x - 22 for x in seen[3:]]
+    assert _column_centres(from_tracks.render_transfer(target, codes, source, tracks)) == pytest.approx(unfolded, abs=0.3)
+    assert torch.allclose(from_tracks.render_transfer(source, codes, source, tracks),
+                          from_tracks.render_held(source, codes), atol=1e-4)  # onto itself: the reconstruction
+    with pytest.raises(ShapeError, match="tracks"):
+        from_tracks.render_transfer(target, codes, source)
 
 
 def test_unfold_needs_reflect(registry):
