@@ -562,6 +562,8 @@ class SpriteFrameDecoder(FrameDecoder):
                 f"sprite_frame_decoder: expected motion [{content.shape[0]}, T, {self.frame_code_dim}], "
                 f"got {tuple(motion.shape)}"
             )
+        if tracks is not None and (tracks.dim() != 4 or tuple(tracks.shape[:2]) != (n, t) or tracks.shape[-1] != 2):
+            raise ShapeError(f"sprite_frame_decoder: expected tracks [{n}, {t}, K, 2], got {tuple(tracks.shape)}")
         return self._compose_clip(content, *self.part_maps(content, motion, source, tracks))
 
     def compose(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:

@@ -370,6 +370,8 @@ def test_bounces_found_on_the_nearest_track_unfold_a_rounded_turn_the_codes_alon
                           from_tracks.render_held(source, codes), atol=1e-4)  # onto itself: the reconstruction
     with pytest.raises(ShapeError, match="tracks"):
         from_tracks.render_transfer(target, codes, source)
+    with pytest.raises(ShapeError, match=r"expected tracks \[1, 6, K, 2\]"):
+        from_tracks.render_transfer(target, codes, source, tracks[:, :4])
 
 
 def test_unfold_needs_reflect(registry):
