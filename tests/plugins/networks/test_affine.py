@@ -219,3 +219,22 @@ def test_turning_walls_stay_within_tolerance_and_hold_the_path():
     torch.testing.assert_close(near, torch.full((1, 2), 0.45))
     _, pulled = turning_walls(path, torch.full((1, 2), -1.0), torch.full((1, 2), 0.3), *turns, tolerance=0.02)
     torch.testing.assert_close(pulled, torch.full((1, 2), 0.4))  # 0.32 at most, widened to the path's peak
+
+
+def test_an_early_bounce_the_codes_rounded_off_is_found_by_the_line_it_leaves_on():
+    """A part starting at 0.35 runs right at 0.2 per frame into the wall at 0.5 and bounces
+    before frame 1; the codes round the turn off (0.35, 0.33, 0.25, ...: no sign change to
+    see). Traced back to frame 0, the line it leaves on (through frame 3) meets the line in at
+    the wall, beyond the start: an early bounce at frame 1, and unfolding gives the free line
+    from frame 2 on. Sought by the frames alone, nothing turns and nothing is unfolded."""
+    rounded = torch.tensor([0.35, 0.33, 0.25, 0.05, -0.15, -0.35])
+    path = torch.stack([rounded, torch.zeros(6)], -1).unsqueeze(0)  # [1, T, 2]
+    lo, hi = torch.full((1, 2), -0.9), torch.full((1, 2), 0.5)
+    by_lines = turn_arounds(path, lo, hi, tolerance=0.15, min_travel=0.1, near="lines")
+    assert by_lines[0][0, :, 0].tolist() == [False, True, False, False, False, False]
+    assert not by_lines[1].any()
+    out = unfold_bounces(path, lo, hi, tolerance=0.15, min_travel=0.1, turns=by_lines)
+    torch.testing.assert_close(out[0, 2:, 0], torch.tensor([0.75, 0.95, 1.15, 1.35]), rtol=0, atol=1e-6)
+    by_frames = turn_arounds(path, lo, hi, tolerance=0.15, min_travel=0.1)
+    assert not by_frames[0].any() and not by_frames[1].any()
+    assert torch.equal(unfold_bounces(path, lo, hi, tolerance=0.15, min_travel=0.1), path)
