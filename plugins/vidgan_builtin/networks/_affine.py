@@ -26,6 +26,7 @@ __all__ = [
     "unfold_bounces",
     "unfold_path",
     "reflect_shift",
+    "part_walls",
     "ANGULAR_ORDERS",
     "angular_moments",
     "turn_since_first",
@@ -123,8 +124,8 @@ def turn_arounds(
     if near == "lines":
         met_lo, met_hi = turn_meetings(path)
         near_hi, near_lo = met_hi[:, 2:] >= hi - tolerance, met_lo[:, 2:] <= lo + tolerance
-        start, out, half_step = path[:, :1], path[:, _EARLY_OUT:_EARLY_OUT + 1], _median_speed(path) / 2
         if path.shape[1] > _EARLY_OUT:
+            start, out, half_step = path[:, :1], path[:, _EARLY_OUT:_EARLY_OUT + 1], _median_speed(path) / 2
             start_lo = (met_lo[:, 1:2] <= lo + tolerance) & (met_lo[:, 1:2] < start - half_step) & (out > start) & moving
             start_hi = (met_hi[:, 1:2] >= hi - tolerance) & (met_hi[:, 1:2] > start + half_step) & (out < start) & moving
     elif near == "frames":
@@ -298,13 +299,20 @@ def reflect_shift(
     a = anchors.to(linear.dtype)
     c = a if centres is None else centres.to(linear.dtype)
     landed = landing(a, linear, shift, c)
-    lo, hi = -1 + radius, 1 - radius
-    if walls_moved is not None:
-        lo, hi = lo + walls_moved[0], hi + walls_moved[1]
-    lo = torch.minimum(lo, c)
-    hi = torch.maximum(hi, c)
-    bounced = fold(landed, lo, hi)
+    bounced = fold(landed, *part_walls(radius, c, walls_moved))
     return c - a - (linear @ (bounced - a).unsqueeze(-1)).squeeze(-1)
+
+
+def part_walls(
+    radius: torch.Tensor, point: torch.Tensor, moved: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The walls ``(lo, hi)`` a part's bouncing ``point`` meets, per axis: the frame's edges
+    ``±1`` less its reach ``radius`` (plus ``moved``, amounts added to each), widened to contain
+    the point, so that a part already touching an edge is not moved by folding at them."""
+    lo, hi = -1 + radius, 1 - radius
+    if moved is not None:
+        lo, hi = lo + moved[0], hi + moved[1]
+    return torch.minimum(lo, point), torch.maximum(hi, point)
 
 
 def mask_moments(masks: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -52,6 +52,7 @@ from ._affine import (
     fold,
     mask_moments,
     landing,
+    part_walls,
     pixel_grid,
     reflect_shift,
     similarity_affine,
@@ -474,8 +475,7 @@ class SpriteFrameDecoder(FrameDecoder):
         source_anchors, source_point, source_reach = source
         if cfg.bounce_point == "anchor":
             source_point = source_anchors
-        lo = torch.minimum(-1 + source_reach, source_point)
-        hi = torch.maximum(1 - source_reach, source_point)
+        lo, hi = part_walls(source_reach, source_point)
         drawn = landing(source_anchors.unsqueeze(1).expand(n, t, *source_anchors.shape[1:]), linear, shift,
                         source_point.unsqueeze(1).expand(n, t, *source_point.shape[1:]))  # before any bounce
         seen = fold(drawn, lo.unsqueeze(1), hi.unsqueeze(1))  # what the source's reconstruction shows
