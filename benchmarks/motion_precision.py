@@ -18,7 +18,8 @@ far its idea of the object's *displacement since frame 1* is from the truth's, i
 - ``G_I reconstruction``: where the decoder moves the anchor (the part's centroid in B's
   first frame) with B's own motion codes; the path the reconstruction Ṽ_x draws.
 - ``source path, folded`` / ``unfolded`` (``sprite_frame_decoder.source_bounces = "unfold"``):
-  the path of B's part as B's walls fold it (against B's path) and as a transfer unfolds
+  the path of B's part as a transfer reads it (the codes' path, or with ``source_path =
+  "parts"`` the part as E_C finds it in every frame of B; against B's path) and as it unfolds
   it (against B's *free* path, the truth's before the edges fold it): how well the
   transfer undoes B's bounces. Where nothing bounces the two are the same.
 - ``G_I transfer``: where it moves A's anchor with B's motion codes, against the transfer
@@ -116,7 +117,8 @@ def part_motion(
     its scale and its rotation (forward, radians). The backward map ``src(p) = a + A (p - a) + e``
     (``decoder.part_maps``: as applied, after any bounce) sends the output point ``a - A⁻¹ e``
     to the anchor ``a``; ``A = R(-θ) / s`` for a similarity. ``source``, ``tracks``: in a
-    transfer, the source's first content map and E_M's tracks, for a decoder that reads them.
+    transfer, the source's first content map (every frame's, for a decoder that reads the whole
+    clip) and E_M's tracks, for a decoder that reads them.
     content [B, *content_shape], frame_codes [B, T, F] → ([B, T, 2], [B, T], [B, T])."""
     linear, shift = decoder.part_maps(content, frame_codes, source if decoder.uses_transfer_source else None,
                                       tracks if decoder.uses_source_tracks else None)
@@ -196,11 +198,14 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost,
         masks = encoder.part_masks(source_codes)  # [B*T, K, H, W]
         mask_centres = mask_moments(masks, grid)[0].view(b, t, -1, 2)[:, :, 0]
         frame_codes = model.temporal_generator(MotionPosterior(*model.motion_encoder(source)).mean, t)
-        source_first = source_codes.view(b, t, *source_codes.shape[1:])[:, 0]
+        source_clip = source_codes.view(b, t, *source_codes.shape[1:])
+        source_first = source_clip[:, 0]
+        transfer_source = source_clip if decoder.uses_source_clip else source_first  # what the transfer reads
         recon_point, recon_scale, recon_angle = part_motion(decoder, source_first, frame_codes)
         target_content = encoder(image)
         tracks = model.motion_encoder.tracks(source) if decoder.uses_source_tracks else None
-        moved_point, moved_scale, moved_angle = part_motion(decoder, target_content, frame_codes, source_first, tracks)
+        moved_point, moved_scale, moved_angle = part_motion(decoder, target_content, frame_codes, transfer_source,
+                                                            tracks)
         if getattr(decoder.config, "boundary", "none") == "reflect":
             walls.append(reflect_walls(decoder, target_content, [a for a, _, _ in factors], geometry))
         found = {
@@ -217,7 +222,7 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost,
         }
         if decoder.uses_transfer_source:  # source_bounces = unfold: the source's path as the transfer unfolds it
             free_truth = torch.stack([true_centres(c, m, geometry, walls=False) for _, c, m in factors])
-            seen, free = decoder.source_free_path(source_first, frame_codes, tracks)
+            seen, free = decoder.source_free_path(transfer_source, frame_codes, tracks)
             found["source path, folded"] = displacement_error_px(seen[:, :, 0], source_truth, geometry)
             found["source path, unfolded"] = displacement_error_px(free[:, :, 0], free_truth, geometry)
         if callable(keypoint_moments):

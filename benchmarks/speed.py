@@ -277,15 +277,20 @@ def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, te
 
 def transfer_slots(model: Any, image: torch.Tensor, video: torch.Tensor, runs: int) -> dict[str, float]:
     """Median milliseconds of each slot's share of one transfer (E_C on the image, and on the
-    video's first frame for a decoder that reads the source's geometry; E_M on the video, with
+    video's first frame for a decoder that reads the source's geometry, or on every frame for
+    one that reads the whole source clip; E_M on the video, with
     its tracks for a decoder that reads them; G_T; G_I rendering the clip), called as
     ``transfer`` calls them, without gradients."""
     uses_source, uses_tracks = model.decoder.uses_transfer_source, model.decoder.uses_source_tracks
-    encoder_input = torch.cat([image, video[:, 0]]) if uses_source else image
+    uses_clip = model.decoder.uses_source_clip
+    source_frames = video.flatten(0, 1) if uses_clip else video[:, 0]
+    encoder_input = torch.cat([image, source_frames]) if uses_source or uses_clip else image
     encode = model.motion_encoder.encode_and_track if uses_tracks else (lambda v: (model.motion_encoder(v), None))
     with torch.no_grad():
         encoded = model.content_encoder(encoder_input)
-        content, source = encoded[:1], (encoded[1:] if uses_source else None)
+        content, source = encoded[:1], (encoded[1:] if uses_source or uses_clip else None)
+        if uses_clip:
+            source = source.view(video.shape[0], video.shape[1], *source.shape[1:])
         posterior, tracks = encode(video)
         z = MotionPosterior(*posterior).mean
         codes = model.temporal_generator(z, video.shape[1])

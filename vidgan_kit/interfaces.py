@@ -122,6 +122,11 @@ class FrameDecoder(nn.Module):
     #: Whether :meth:`render_transfer` reads the points the motion encoder follows in the
     #: source clip (:meth:`MotionEncoder.tracks`; an assembly passes them only to decoders that do).
     uses_source_tracks: bool = False
+    #: Whether :meth:`render_transfer`'s ``source`` is the content code of *every* frame of the
+    #: source clip, ``[N, T, *code_shape]``, instead of its first frame's (implies
+    #: :attr:`uses_transfer_source`; an assembly encodes the whole clip only for decoders that
+    #: read it: it costs E_C on every source frame).
+    uses_source_clip: bool = False
 
     def render_transfer(
         self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None,
@@ -129,14 +134,17 @@ class FrameDecoder(nn.Module):
     ) -> torch.Tensor:
         """Clips of a motion transfer: the target's content codes [N, *code_shape] animated by the
         source clip's motion codes [N, T, F], with ``source`` the content code of the source
-        clip's first frame [N, *code_shape] (None where :attr:`uses_transfer_source` is false)
+        clip's first frame [N, *code_shape] (None where :attr:`uses_transfer_source` is false;
+        every frame's, [N, T, *code_shape], where :attr:`uses_source_clip` is true)
         and ``tracks`` the points E_M follows in the source clip [N, T, K, 2] (None where
         :attr:`uses_source_tracks` is false).
 
         Motion codes say how the source moved *in its own geometry*; a decoder that knows
         geometry (where walls are, how large a part is) can use the source's to replay the
         motion in the target's. This default ignores the source: ``render_held``. The contract
-        tests check that a transfer onto the source's own content gives ``render_held``'s frames.
+        tests check that a transfer onto the source's own content gives ``render_held``'s frames
+        (for a decoder that reads the whole source clip: that a still clip of the target's own
+        content gives a clip of the right shape and range).
         """
         return self.render_held(content, motion)
 

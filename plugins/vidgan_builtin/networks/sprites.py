@@ -235,13 +235,23 @@ class SpriteFrameDecoder(FrameDecoder):
             " frame is closer to the wall than the path before it, the bounce came before the peak frame, which is"
             " mirrored too (otherwise it is left folded, an error of up to one frame's travel).",
         )
-        unfold_turns_from: Literal["codes", "tracks"] = Field(
+        unfold_turns_from: Literal["codes", "tracks", "parts"] = Field(
             "codes",
             description="With source_bounces = unfold, where the source's bounces are found: `codes`, in the path"
             " the motion codes draw (G_T draws it smooth, so a bounce's corner is rounded off and an orbit's turn"
             " looks alike); `tracks`, in the path of the point E_M follows nearest the part (needs a motion"
-            " encoder with tracks, e.g. keypoint_motion_encoder), frame by frame; either way the codes' path is"
-            " what is unfolded.",
+            " encoder with tracks, e.g. keypoint_motion_encoder), frame by frame; `parts`, in the path of the"
+            " part's bouncing point as E_C finds it in every source frame (the walls' own geometry, corners"
+            " as sharp as the clip's; costs E_C on every source frame). The path unfolded is source_path's.",
+        )
+        source_path: Literal["codes", "parts"] = Field(
+            "codes",
+            description="With source_bounces = unfold, the source part's path that a transfer unfolds and replays:"
+            " `codes`, the path the motion codes draw for the source's part (G_T's smooth curve; 0.5-0.6 px"
+            " from the truth at 32x32); `parts`, the part's bouncing point as E_C finds it in every source frame"
+            " (0.2 px from the truth at 32x32, bounces as sharp as the clip's; costs E_C on every source frame)."
+            " Either way the codes give the part's scale, turn and shear, and reconstruction and sampling follow"
+            " the codes.",
         )
         motion_units: Literal["frame", "part"] = Field(
             "frame",
@@ -278,6 +288,9 @@ class SpriteFrameDecoder(FrameDecoder):
                     raise ValueError("zoom_range needs linear = 'similarity' (a log scale to bounce)")
             if self.source_bounces == "unfold" and self.boundary != "reflect":
                 raise ValueError("source_bounces = 'unfold' needs boundary = 'reflect' (walls to unfold at and fold at)")
+            if "parts" in (self.source_path, self.unfold_turns_from) and self.source_bounces != "unfold":
+                raise ValueError("source_path or unfold_turns_from = 'parts' needs source_bounces = 'unfold'"
+                                 " (the source's part path is read only to unfold it)")
             if self.zoom_range is not None and not 0 < self.zoom_range[0] < 1 < self.zoom_range[1]:
                 raise ValueError(f"zoom_range must satisfy 0 < min < 1 < max (scale 1 is frame 1), got {list(self.zoom_range)}")
             return self
@@ -380,14 +393,17 @@ class SpriteFrameDecoder(FrameDecoder):
         [N, T, parts, 2], after the options that depend on the parts' geometry (``motion_units``,
         ``zoom_range``, ``boundary``); with none of them, :meth:`part_affine` of every code.
         ``source``: in a transfer, the content map of the source clip's first frame, which
-        ``source_bounces = "unfold"`` unfolds the codes' path at; ``tracks``: the points E_M
+        ``source_bounces = "unfold"`` unfolds the codes' path at (of every frame, ``[N, T,
+        *content_shape]``, where :attr:`uses_source_clip`); ``tracks``: the points E_M
         follows in the source clip ``[N, T, K, 2]`` (``unfold_turns_from = "tracks"``)."""
         n, t = motion.shape[:2]
         k = self.parts
         geometric = self.config.boundary != "none" or self.config.motion_units != "frame"
         unfolding = source is not None and self.config.boundary == "reflect" and self.config.source_bounces == "unfold"
-        # A transfer's source frame is measured in the same pass as the target: one batch of layers and moments.
-        masks = self.layers(torch.cat([content, source]) if unfolding else content)[2] if geometric else None
+        whole_clip = unfolding and source.dim() == content.dim() + 1
+        # A transfer's source frames are measured in the same pass as the target: one batch of layers and moments.
+        measured = torch.cat([content, source.flatten(0, 1) if whole_clip else source]) if unfolding else content
+        masks = self.layers(measured)[2] if geometric else None
         centres, spread = self.part_confident(masks) if geometric else (None, None)
         linear, shift = self._coded_maps(motion, None if spread is None else spread[:n])
         if self.config.boundary == "reflect":
@@ -399,9 +415,9 @@ class SpriteFrameDecoder(FrameDecoder):
 
             moved = None
             if unfolding:
-                source_geometry = (anchors[n:], point[n:], reach[n:])
+                source_geometry, path = self._split_source((anchors[n:], point[n:], reach[n:]), n if whole_clip else None)
                 anchors, point, reach = anchors[:n], point[:n], reach[:n]
-                shift, moved = self._unfold_source_bounces(source_geometry, anchors, point, linear, shift, tracks)
+                shift, moved = self._unfold_source_bounces(source_geometry, anchors, point, linear, shift, tracks, path)
                 moved = tuple(per_frame(m) for m in moved)
             # The anchor mode passes no point: reflect_shift then bounces the anchor itself, gradient included.
             bouncing = per_frame(point) if self.config.bounce_point == "centre" else None
@@ -431,9 +447,21 @@ class SpriteFrameDecoder(FrameDecoder):
             linear, shift = linear.view(n, t, k, 2, 2), shift.view(n, t, k, 2)
         return linear, shift
 
+    @staticmethod
+    def _split_source(
+        geometry: tuple[torch.Tensor, torch.Tensor, torch.Tensor], clips: int | None
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor | None]:
+        """The source's first-frame geometry (anchors, bouncing points, reach ``[N, parts, 2]``) and,
+        where ``geometry`` holds every frame of ``clips`` source clips (``[N*T, parts, 2]`` each),
+        the path of each part's bouncing point ``[N, T, parts, 2]`` (else None)."""
+        if clips is None:
+            return geometry, None
+        anchors, point, reach = (x.view(clips, -1, *x.shape[1:]) for x in geometry)
+        return (anchors[:, 0], point[:, 0], reach[:, 0]), point
+
     def _unfold_source_bounces(
         self, source: tuple[torch.Tensor, torch.Tensor, torch.Tensor], anchors: torch.Tensor, point: torch.Tensor,
-        linear: torch.Tensor, shift: torch.Tensor, tracks: torch.Tensor | None = None,
+        linear: torch.Tensor, shift: torch.Tensor, tracks: torch.Tensor | None = None, path: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Shifts ``[N, T, parts, 2]`` that move each target part along the path the codes draw for
         the source's part (``source``: its anchors, bouncing points and reach, :meth:`_source_geometry`),
@@ -446,7 +474,7 @@ class SpriteFrameDecoder(FrameDecoder):
         def along(x: torch.Tensor) -> torch.Tensor:
             return x.unsqueeze(1).expand(n, t, *x.shape[1:])
 
-        drawn, seen, free, lo, hi, mirror_lo, mirror_hi = self._source_paths(source, linear, shift, tracks)
+        drawn, seen, free, lo, hi, mirror_lo, mirror_hi = self._source_paths(source, linear, shift, tracks, path)
         target = landing(along(anchors), linear, shift, along(point)) + (free - drawn)
         # The shift that lands the bouncing point at `target`: src(target) = point.
         a = along(anchors).to(linear.dtype)
@@ -460,16 +488,26 @@ class SpriteFrameDecoder(FrameDecoder):
         anchors = self.anchors(masks)
         return (anchors, *self._walls(masks, anchors, *self.part_confident(masks)))
 
+    def _source_clip_geometry(
+        self, source: torch.Tensor
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor | None]:
+        """:meth:`_split_source` of a transfer's source: the first frame's content map ``[N,
+        *content_shape]`` or every frame's ``[N, T, *content_shape]``."""
+        whole_clip = source.dim() == 2 + len(self.content_shape)
+        return self._split_source(self._source_geometry(source.flatten(0, 1) if whole_clip else source),
+                                  source.shape[0] if whole_clip else None)
+
     def _source_paths(
         self, source: tuple[torch.Tensor, torch.Tensor, torch.Tensor], linear: torch.Tensor, shift: torch.Tensor,
-        tracks: torch.Tensor | None = None,
+        tracks: torch.Tensor | None = None, path: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """The source's parts (anchors, bouncing points, reach: :meth:`_source_geometry`) under the
         maps ``(linear, shift)`` ``[N, T, parts, ...]``: the path of each part's bouncing point
-        before any bounce, as the source's walls fold it, and unfolded (``[N, T, parts, 2]``
-        each); the source's walls and the walls the path was unfolded at (``[N, parts, 2]`` each).
-        With ``unfold_turns_from = "tracks"`` the bounces are found on ``tracks`` (see
-        :meth:`_track_turns`)."""
+        before any bounce, as the source's walls fold it (with ``source_path = "parts"``: the
+        measured ``path`` of its bouncing point in every source frame ``[N, T, parts, 2]``), and
+        unfolded (``[N, T, parts, 2]`` each); the source's walls and the walls the path was
+        unfolded at (``[N, parts, 2]`` each). The bounces are found where ``unfold_turns_from``
+        says: on the path unfolded, on ``tracks`` (see :meth:`_track_turns`) or on ``path``."""
         n, t = linear.shape[:2]
         cfg = self.config
         source_anchors, source_point, source_reach = source
@@ -479,11 +517,26 @@ class SpriteFrameDecoder(FrameDecoder):
         drawn = landing(source_anchors.unsqueeze(1).expand(n, t, *source_anchors.shape[1:]), linear, shift,
                         source_point.unsqueeze(1).expand(n, t, *source_point.shape[1:]))  # before any bounce
         seen = fold(drawn, lo.unsqueeze(1), hi.unsqueeze(1))  # what the source's reconstruction shows
+        if "parts" in (cfg.source_path, cfg.unfold_turns_from):
+            if path is None or path.shape[:2] != seen.shape[:2]:
+                raise ShapeError("sprite_frame_decoder: source_path or unfold_turns_from = 'parts' needs the content"
+                                 f" maps of every source frame ({t}), got {None if path is None else path.shape[1]}")
+            path = path.to(seen.dtype)
+            # Walls measured on frame 1 alone can sit a fraction of a pixel inside where the part
+            # goes later: widened to hold the measured path, so folding the unfolded path returns it.
+            lo, hi = torch.minimum(lo.to(seen.dtype), path.amin(1)), torch.maximum(hi.to(seen.dtype), path.amax(1))
+        codes_path = seen
+        if cfg.source_path == "parts":
+            seen = path
         turns = None
         if cfg.unfold_turns_from == "tracks":
             if tracks is None:
                 raise ShapeError("sprite_frame_decoder: unfold_turns_from = 'tracks' needs the source's tracks")
             turns = self._track_turns(tracks, seen, lo, hi)
+        elif cfg.unfold_turns_from != cfg.source_path:  # found on the other path than the one unfolded
+            near = "frames" if cfg.unfold_at == "walls" else "lines"
+            found_on = path if cfg.unfold_turns_from == "parts" else codes_path
+            turns = turn_arounds(found_on, lo, hi, cfg.unfold_tolerance, cfg.unfold_min_travel, near=near)
         free, mirror_lo, mirror_hi = unfold_path(seen, lo, hi, cfg.unfold_at, cfg.unfold_tolerance,
                                                  cfg.unfold_min_travel, cfg.unfold_between_frames, turns)
         return drawn, seen, free, lo.to(seen.dtype), hi.to(seen.dtype), mirror_lo, mirror_hi
@@ -507,15 +560,19 @@ class SpriteFrameDecoder(FrameDecoder):
     def source_free_path(
         self, source: torch.Tensor, motion: torch.Tensor, tracks: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """For probes: the path of each source part's bouncing point as its reconstruction shows it
-        and as a transfer unfolds it (``source_bounces = "unfold"``), content map of the source's
-        first frame ``[N, *content_shape]``, motion codes ``[N, T, frame_code_dim]`` (and the
-        source's tracks, for ``unfold_turns_from = "tracks"``) → ``[N, T, parts, 2]`` each."""
+        """For probes: the path of each source part's bouncing point as a transfer reads it (as the
+        reconstruction shows it, or as measured with ``source_path = "parts"``) and as it unfolds
+        it (``source_bounces = "unfold"``), content map of the source's first frame ``[N,
+        *content_shape]`` (every frame's ``[N, T, *content_shape]`` where :attr:`uses_source_clip`),
+        motion codes ``[N, T, frame_code_dim]`` (and the source's tracks, for ``unfold_turns_from =
+        "tracks"``) → ``[N, T, parts, 2]`` each."""
         if self.config.source_bounces != "unfold":
             raise ValueError("sprite_frame_decoder: source_free_path needs source_bounces = 'unfold'")
-        spread = self.part_confident(self.layers(source)[2])[1]
+        geometry, path = self._source_clip_geometry(source)
+        first = source[:, 0] if path is not None else source
+        spread = self.part_confident(self.layers(first)[2])[1]
         linear, shift = self._coded_maps(motion, spread)
-        _, seen, free, *_ = self._source_paths(self._source_geometry(source), linear, shift, tracks)
+        _, seen, free, *_ = self._source_paths(geometry, linear, shift, tracks, path)
         return seen, free
 
     def part_affine(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -548,15 +605,27 @@ class SpriteFrameDecoder(FrameDecoder):
     def uses_source_tracks(self) -> bool:  # type: ignore[override]
         return self.config.source_bounces == "unfold" and self.config.unfold_turns_from == "tracks"
 
+    @property
+    def uses_source_clip(self) -> bool:  # type: ignore[override]
+        return self.config.source_bounces == "unfold" and "parts" in (self.config.source_path, self.config.unfold_turns_from)
+
     def render_transfer(
         self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None,
         tracks: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """``render_held`` with the source's geometry (``source_bounces = "unfold"``; see the config)."""
         self._check_content(content)
-        if source is not None:
-            self._check_content(source)
         n, t = motion.shape[:2]
+        if source is not None:
+            if self.uses_source_clip:
+                if source.dim() != 2 + len(self.content_shape) or tuple(source.shape[:2]) != (n, t):
+                    raise ShapeError(
+                        f"sprite_frame_decoder: expected the source clip's content maps [{n}, {t}, "
+                        f"{', '.join(map(str, self.content_shape))}], got {tuple(source.shape)}"
+                    )
+                self._check_content(source[:, 0])
+            else:
+                self._check_content(source)
         if motion.shape != (n, t, self.frame_code_dim) or n != content.shape[0]:
             raise ShapeError(
                 f"sprite_frame_decoder: expected motion [{content.shape[0]}, T, {self.frame_code_dim}], "

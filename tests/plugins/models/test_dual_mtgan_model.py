@@ -417,3 +417,31 @@ def test_transfer_passes_e_ms_tracks_to_a_decoder_that_finds_bounces_on_them(reg
     assert torch.allclose(out, held, atol=1e-4)
     with pytest.raises(RecipeError, match="model.decoder.*follows none"):
         build(registry, layered)  # the default E_M (a 3D CNN) follows no points
+
+
+def test_transfer_encodes_every_source_frame_for_a_decoder_that_reads_the_parts_path(registry):
+    """With source_path = parts the transfer hands the decoder E_C's content maps of every source
+    frame (one E_C pass with the images), and one motion clip for several images is the same as
+    one each."""
+    decoder = {"type": "sprite_frame_decoder", "boundary": "reflect", "motion_init_std": 0.5,
+               "source_bounces": "unfold", "unfold_turns_from": "parts", "source_path": "parts"}
+    model = build(registry, {"content_encoder": {"type": "layered_content_encoder", "width": 8}, "decoder": decoder})
+    assert model.decoder.uses_source_clip
+    seen = []
+    original = model.decoder.render_transfer
+
+    def spy(content, motion, source, tracks=None):
+        seen.append(source)
+        return original(content, motion, source, tracks)
+
+    model.decoder.render_transfer = spy
+    video = clips(b=2)
+    images = clips(b=2, seed=1)[:, 0]
+    out = model.transfer(images, video)
+    model.eval()
+    with torch.no_grad():
+        expected = model.content_encoder(video.flatten(0, 1)).view(2, G.frames, *model.content_encoder.code_shape)
+    assert seen[0].shape == expected.shape and torch.allclose(seen[0], expected, atol=1e-5)
+    assert out.shape == video.shape
+    one_each = model.transfer(images, video[:1].expand(2, *video.shape[1:]))
+    assert torch.allclose(model.transfer(images, video[:1]), one_each, atol=1e-5)

@@ -53,6 +53,9 @@ def test_contracts(registry):
     check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
                                                         "unfold_turns_from": "tracks"},
                     registry=registry, settings=settings)
+    check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
+                                                        "unfold_turns_from": "parts", "source_path": "parts"},
+                    registry=registry, settings=settings)
 
 
 def test_the_content_map_keeps_the_frame_and_starts_with_the_part_prior(registry):
@@ -372,6 +375,50 @@ def test_bounces_found_on_the_nearest_track_unfold_a_rounded_turn_the_codes_alon
         from_tracks.render_transfer(target, codes, source)
     with pytest.raises(ShapeError, match=r"expected tracks \[1, 6, K, 2\]"):
         from_tracks.render_transfer(target, codes, source, tracks[:, :4])
+
+
+def test_the_parts_path_is_measured_in_every_source_frame_unfolded_and_replayed(registry):
+    """The source square runs right at 2 px per frame and bounces off its wall (26.55 px); E_C's
+    maps of its frames put it at 20, 22, 24, 26, 25, 23 (the last two: 28.1 and 30.1 folded,
+    within a tenth of a pixel). The codes draw a rounded path that turns 3 px short of the wall
+    (20, 21, 22, 23, 23.5, 23), too far to count as a bounce by itself. With source_path = "parts" the target (8 px) replays the
+    measured path unfolded, 2 px per frame; with the turns alone found on the parts, the codes'
+    path is mirrored where they say; from the codes alone nothing is unfolded."""
+    params = dict(boundary="reflect", max_shift=2.0, bounce_point="centre", reach_measure="radius", reach=1.0,
+                  learn_reach=False, source_bounces="unfold")
+    from_codes = decoder(registry, **params)
+    parts_turns = decoder(registry, **params, unfold_turns_from="parts")
+    parts_path = decoder(registry, **params, unfold_turns_from="parts", source_path="parts")
+    assert parts_path.uses_source_clip and parts_turns.uses_source_clip and not from_codes.uses_source_clip
+    for dec in (from_codes, parts_turns, parts_path):
+        with torch.no_grad():
+            dec.motion_head.weight[4, 0] = 1.0
+    drawn = [20.0, 21.0, 22.0, 23.0, 23.5, 23.0]
+    codes = _codes_drawing([x - 20 for x in drawn])
+    measured = [20, 22, 24, 26, 25, 23]
+    clip = torch.stack([square_scene(x - 4, 12, size=8)[1] for x in measured], 1)  # [1, T, 8, 32, 32]
+    _, target = square_scene(4, 12, size=8)
+    wall = 32 - (3.5 * math.sqrt(2) + 0.5)
+    assert _column_centres(from_codes.render_transfer(target, codes, clip[:, 0])) == pytest.approx(
+        [8 + x - 20 for x in drawn], abs=0.3)
+    replayed = [8 + x - 20 for x in measured[:4]] + [8 + 2 * wall - x - 20 for x in measured[4:]]
+    assert _column_centres(parts_path.render_transfer(target, codes, clip)) == pytest.approx(replayed, abs=0.3)
+    assert replayed[4:] == pytest.approx([16.1, 18.1], abs=0.01)
+    mirrored = [8 + x - 20 for x in drawn[:4]] + [8 + 2 * wall - x - 20 for x in drawn[4:]]
+    assert _column_centres(parts_turns.render_transfer(target, codes, clip)) == pytest.approx(mirrored, abs=0.3)
+    seen, free = parts_path.source_free_path(clip, codes)  # what a probe reads: the measured path, unfolded
+    assert ((seen[0, :, 0, 0] + 1) * 16).tolist() == pytest.approx(measured, abs=0.05)
+    assert ((free[0, :, 0, 0] + 1) * 16).tolist() == pytest.approx([20, 22, 24, 26, 28.1, 30.1], abs=0.05)
+    with pytest.raises(ShapeError, match=r"source clip's content maps \[1, 6, 8, 32, 32\]"):
+        parts_path.render_transfer(target, codes, clip[:, 0])
+    with pytest.raises(ShapeError, match=r"source clip's content maps"):
+        parts_path.render_transfer(target, codes, clip[:, :4])
+
+
+def test_parts_need_unfolding(registry):
+    for option in ({"source_path": "parts"}, {"unfold_turns_from": "parts"}):
+        with pytest.raises(RecipeError, match="'parts' needs source_bounces = 'unfold'"):
+            decoder(registry, boundary="reflect", **option)
 
 
 def test_unfold_needs_reflect(registry):
