@@ -3,6 +3,7 @@
     python benchmarks/transfer_ceiling.py --set video.height=32 --set video.width=32
     python benchmarks/transfer_ceiling.py --recipe recipes/dual_mtgan.toml --pairs 256
     python benchmarks/transfer_ceiling.py --checkpoint runs/NAME --pairs 128   # a layered model's layers
+    python benchmarks/transfer_ceiling.py --checkpoint runs/NAME --model-set decoder.source_path=parts
 
 No model is trained or loaded. ``synthetic_shapes`` defines motion by its *factors*
 (family, speed, direction, sense), and its transfer truth ``render(content A, motion B)``
@@ -168,7 +169,7 @@ def path_affine(path: tuple[np.ndarray, ...], anchors: torch.Tensor) -> tuple[to
 def layered_rows(args: argparse.Namespace, host: PluginHost, rows: dict[str, dict[str, list[float]]]) -> VideoGeometry:
     """Score a layered checkpoint's layers moved by the true and the copied paths, and its own transfer."""
     pipe = load_pipeline(args.checkpoint, registry=host.registry, use_ema=args.weights == "ema",
-                         notes=lambda message: None)
+                         notes=lambda message: None, options=args.model_set)
     model, geometry = pipe.model, pipe.geometry
     decoder = model.decoder
     if not callable(getattr(decoder, "compose", None)) or geometry.height != geometry.width:
@@ -216,6 +217,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the pair draw, as learn_synthetic")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="a layered model (run or checkpoint directory): score its layers moved by ideal motions")
+    parser.add_argument("--model-set", action="append", default=[], metavar="SLOT.OPTION=VALUE",
+                        help="with --checkpoint: change a model option that changes no weights, as vidgan eval's"
+                        " (repeatable), e.g. decoder.source_path=parts")
     parser.add_argument("--leakage-triples", default="16,256",
                         help="without --checkpoint: triple counts of the ideal models' leakage table (16: vidgan eval's)")
     parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
