@@ -50,6 +50,21 @@ def test_transfer_cli_gif_by_extension(cli: Invoke, trained_run: Path, tmp_path:
     assert (clip - expected).abs().mean() < 0.03
 
 
+def test_transfer_cli_takes_model_options_that_change_no_weights(cli: Invoke, trained_run: Path, tmp_path: Path) -> None:
+    image, video = write_inputs(tmp_path, TINY_GEOMETRY)
+    option = "temporal_generator.relative_to_first=true"
+    assert cli("transfer", trained_run, "-i", image, "-v", video, "-o", tmp_path / "a.gif",
+               "--model-set", option).exit_code == 0
+    expected = load_pipeline(trained_run, notes=[].append, options=[option]).transfer(image, video)
+    plain = quiet_pipeline(trained_run).transfer(image, video)
+    got = read_video(tmp_path / "a.gif")
+    assert (expected - plain).abs().mean() > 0.01  # the option does change the transfer ...
+    assert (got - expected).abs().mean() < 0.5 * (got - plain).abs().mean()  # ... and the CLI applied it
+    result = cli("transfer", trained_run, "-i", image, "-v", video, "-o", tmp_path / "b.gif",
+                 "--model-set", "temporal_generator.hidden=4")
+    assert result.exit_code != 0 and "do not fit" in result.stderr  # an option that changes weights is refused
+
+
 def test_transfer_cli_is_deterministic(cli: Invoke, trained_run: Path, tmp_path: Path) -> None:
     image, video = write_inputs(tmp_path, TINY_GEOMETRY)
     for name in ("a.gif", "b.gif"):

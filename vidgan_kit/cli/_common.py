@@ -15,7 +15,7 @@ from rich.markup import escape
 from ..errors import VidganError
 from ..plugins import PluginHost
 
-__all__ = ["STATE", "out", "err", "user_errors", "PluginOption", "SetOption", "reset_state"]
+__all__ = ["STATE", "out", "err", "user_errors", "PluginOption", "SetOption", "ModelSetOption", "reset_state"]
 
 #: Normal output goes to stdout; errors, notes and progress to stderr.
 out = Console(highlight=False, soft_wrap=True)
@@ -75,6 +75,11 @@ SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override a recipe value: section.key=value (TOML syntax, repeatable).",
                  rich_help_panel="Recipe"),
+]
+ModelSetOption = Annotated[
+    list[str] | None,
+    typer.Option("--model-set", help="Change a model option that changes no weights, slot.option=value (repeatable),"
+                 " e.g. decoder.source_turn=parts; a trained checkpoint loads with it."),
 ]
 
 

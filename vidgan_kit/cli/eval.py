@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..errors import VidganError
 from ..recipe import parse_override
-from ._common import STATE, PluginOption, err, out, user_errors
+from ._common import STATE, ModelSetOption, PluginOption, err, out, user_errors
 
 __all__ = ["register"]
 
@@ -59,9 +59,7 @@ def eval_command(
     leakage_triples: Annotated[int, typer.Option(
         "--leakage-triples", min=1, help="Triples of the leakage ratio (more: a tighter estimate; the card's"
         " figures before this option used 16).")] = 16,
-    model_set: Annotated[list[str] | None, typer.Option(
-        "--model-set", help="Change a model option that changes no weights, slot.option=value (repeatable),"
-        " e.g. decoder.source_bounces=unfold; recorded in the card.")] = None,
+    model_set: ModelSetOption = None,
     ema: Annotated[bool, typer.Option("--ema/--no-ema", help="Use EMA weights where the checkpoint has them.")] = True,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1.")] = "cpu",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the evaluation files in a non-empty --out.")]

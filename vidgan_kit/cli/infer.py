@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import VidganError
-from ._common import STATE, PluginOption, err, out, user_errors
+from ._common import STATE, ModelSetOption, PluginOption, err, out, user_errors
 
 __all__ = ["register"]
 
@@ -34,6 +34,7 @@ def transfer(
     device: DeviceOpt = "cpu",
     fps: FpsOpt = 8,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")] = False,
+    model_set: ModelSetOption = None,
     plugin: PluginOption = None,
 ) -> None:
     """Deterministic motion transfer: the image's appearance with the video's motion."""
@@ -41,7 +42,8 @@ def transfer(
     from ..io import write_video
 
     _check_output(out_path, overwrite)
-    pipe = load_pipeline(checkpoint, registry=STATE.host(plugin).registry, device=device, notes=err.print)
+    pipe = load_pipeline(checkpoint, registry=STATE.host(plugin).registry, device=device, notes=err.print,
+                         options=model_set or [])
     result = pipe.transfer(image, video)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     write_video(out_path, result, fps=fps)
@@ -59,6 +61,7 @@ def generate(
     device: DeviceOpt = "cpu",
     fps: FpsOpt = 8,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing files in the folder.")] = False,
+    model_set: ModelSetOption = None,
     plugin: PluginOption = None,
 ) -> None:
     """Stochastic motion generation: n plausible videos of one image, motion sampled from N(0, I)."""
@@ -72,7 +75,8 @@ def generate(
     clash = [p for p in names if p.exists()]
     if clash and not overwrite:
         raise VidganError(f"{clash[0]} exists ({len(clash)} files would be replaced); pass --overwrite or another --out.")
-    pipe = load_pipeline(checkpoint, registry=STATE.host(plugin).registry, device=device, notes=err.print)
+    pipe = load_pipeline(checkpoint, registry=STATE.host(plugin).registry, device=device, notes=err.print,
+                         options=model_set or [])
     samples = pipe.sample(image, n, seed=seed)  # [n, T, C, H, W]
     out_dir.mkdir(parents=True, exist_ok=True)
     for path, clip in zip(names, samples, strict=False):

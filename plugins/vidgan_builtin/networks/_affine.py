@@ -9,6 +9,7 @@ and a bounded shift ``e``.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 __all__ = [
     "pixel_grid",
@@ -33,6 +34,7 @@ __all__ = [
     "clearest_turn",
     "phasor_change",
     "map_turn",
+    "registered_turns",
 ]
 
 
@@ -429,3 +431,53 @@ def map_turn(linear: torch.Tensor) -> torch.Tensor:
     their rotation-like part (exact for ``similarity_linear``'s ``R(-θ)/s``, the nearest
     rotation's angle for a bounded A with shear)."""
     return torch.atan2(linear[..., 0, 1] - linear[..., 1, 0], linear[..., 0, 0] + linear[..., 1, 1])
+
+
+def registered_turns(
+    masks: torch.Tensor, centres: torch.Tensor, grid: torch.Tensor, max_step: float = 0.6, steps: int = 49,
+    prior: float = 0.5, min_strength: float = 0.15,
+) -> torch.Tensor:
+    """The turn since frame 1 (forward, radians, as :func:`similarity_linear`'s angle) of a part in
+    every frame, read by registering its mask: soft masks ``[N, T, H, W]`` on ``grid`` [H, W, 2],
+    their centres ``[N, T, 2]`` → ``[N, T]``.
+
+    Frame t's turn is the angle θ, within ``max_step`` of frame t-1's (``steps`` candidates),
+    for which frame 1's mask turned by θ about its centre and moved to frame t's centre best
+    matches frame t's mask (mean squared difference, relative to its mean over the candidates),
+    plus ``prior`` times the squared change from frame t-1's: a mask that looks alike at every
+    angle reads no turn rather than the noise of its pixels, and a part whose silhouette in frame 1
+    shows no orientation (its strongest angular moment, :func:`angular_moments`, under
+    ``min_strength``: a disc) reads none at all. Followed frame by frame, a steady turn is read past a shape's symmetry (a
+    square's 90°) as long as each step stays under half of it. Unlike a silhouette's angular
+    moments (:func:`clearest_turn`), it reads soft masks as they are and needs no order.
+    """
+    n, t, h, w = masks.shape
+    # Blurred by a pixel: a rasterised edge resampled at turned positions aliases, and its
+    # mismatch then jumps between neighbouring angles more than a small turn changes it.
+    masks = F.avg_pool2d(masks.reshape(n * t, 1, h, w), 3, stride=1, padding=1, count_include_pad=False).view(n, t, h, w)
+    deltas = torch.linspace(-max_step, max_step, steps, dtype=masks.dtype, device=masks.device)
+    offsets = grid.to(masks.dtype).view(1, 1, h, w, 2) - centres[:, 0].view(n, 1, 1, 1, 2)  # from frame 1's centre
+    x, y = offsets[..., 0], offsets[..., 1]
+    first = masks[:, 0].unsqueeze(1)  # [N, 1, H, W]
+    turns = [torch.zeros(n, dtype=masks.dtype, device=masks.device)]
+    for frame in range(1, t):
+        candidates = turns[-1].unsqueeze(1) + deltas  # [N, S]
+        cos, sin = (f(candidates)[..., None, None] for f in (torch.cos, torch.sin))
+        # Where frame 1's pixel q lands when the part turns by θ and moves: c_t + R(θ)(q - c_1).
+        points = torch.stack([cos * x - sin * y, sin * x + cos * y], -1) + centres[:, frame].view(n, 1, 1, 1, 2)
+        landed = F.grid_sample(masks[:, frame : frame + 1].expand(n, steps, h, w).reshape(n * steps, 1, h, w),
+                               points.reshape(n * steps, h, w, 2), mode="bilinear", padding_mode="zeros",
+                               align_corners=False).view(n, steps, h, w)
+        mismatch = (landed - first).square().mean((-2, -1))  # [N, S]
+        # Relative to the mean over the candidates: a disc's is flat up to pixel noise, which the prior outweighs.
+        cost = mismatch / mismatch.mean(1, keepdim=True).clamp_min(1e-12) + prior * deltas.square()
+        best = cost.argmin(1, keepdim=True).clamp(1, steps - 2)
+        # Between candidates: the vertex of the parabola through the best and its two neighbours.
+        left, mid, right = (cost.gather(1, best + i)[:, 0] for i in (-1, 0, 1))
+        curvature = left - 2 * mid + right
+        offset = torch.where(curvature > 1e-12, 0.5 * (left - right) / curvature.clamp_min(1e-12), torch.zeros_like(mid))
+        spacing = deltas[1] - deltas[0]
+        turns.append(candidates.gather(1, best)[:, 0] + offset.clamp(-1, 1) * spacing)
+    turn = torch.stack(turns, 1)
+    strength = angular_moments((first[:, 0] > 0.5).to(masks.dtype), grid)[1].amax(-1)  # [N]
+    return torch.where((strength >= min_strength).unsqueeze(1), turn, torch.zeros_like(turn))

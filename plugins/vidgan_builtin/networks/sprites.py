@@ -52,9 +52,11 @@ from ._affine import (
     fold,
     mask_moments,
     landing,
+    map_turn,
     part_walls,
     pixel_grid,
     reflect_shift,
+    registered_turns,
     similarity_affine,
     similarity_linear,
     similarity_params,
@@ -253,6 +255,25 @@ class SpriteFrameDecoder(FrameDecoder):
             " Either way the codes give the part's scale, turn and shear, and reconstruction and sampling follow"
             " the codes.",
         )
+        source_turn: Literal["codes", "parts"] = Field(
+            "codes",
+            description="With source_bounces = unfold, a part's turn in a transfer: `codes`, as the motion codes give"
+            " it; `parts`, read off the source clip: the angle by which the part's mask in every source frame is"
+            " turned against the first frame's (registered about its centre), times the source part's radius over"
+            " the target's (the rim moves as fast: a smaller part turns faster), in place of the codes' turn and"
+            " shear. A disc's turn cannot be seen and reads 0. Costs E_C on every source frame.",
+        )
+        turn_step: float = Field(
+            0.6, gt=0, le=1.5,
+            description="With source_turn = parts, the largest turn between two frames looked for (radians); keep it"
+            " under half the symmetry angle of the shapes (a square's 90 degrees) so that a turn is followed past it.",
+        )
+        source_scale: Literal["codes", "parts"] = Field(
+            "codes",
+            description="With source_bounces = unfold, a part's scale in a transfer: `codes`, as the motion codes give"
+            " it; `parts`, read off the source clip: the growth of the part's confident pixels' spread (the root"
+            " of their covariance's determinant) since the first frame. Costs E_C on every source frame.",
+        )
         motion_units: Literal["frame", "part"] = Field(
             "frame",
             description="`part` (needs linear = similarity): the code's turn angle and log scale are divided by the"
@@ -288,9 +309,11 @@ class SpriteFrameDecoder(FrameDecoder):
                     raise ValueError("zoom_range needs linear = 'similarity' (a log scale to bounce)")
             if self.source_bounces == "unfold" and self.boundary != "reflect":
                 raise ValueError("source_bounces = 'unfold' needs boundary = 'reflect' (walls to unfold at and fold at)")
-            if "parts" in (self.source_path, self.unfold_turns_from) and self.source_bounces != "unfold":
-                raise ValueError("source_path or unfold_turns_from = 'parts' needs source_bounces = 'unfold'"
-                                 " (the source's part path is read only to unfold it)")
+            measured = [k for k in ("source_path", "unfold_turns_from", "source_turn", "source_scale")
+                        if getattr(self, k) == "parts"]
+            if measured and self.source_bounces != "unfold":
+                raise ValueError(f"{' and '.join(measured)} = 'parts' needs source_bounces = 'unfold' (the source"
+                                 " clip's parts are read in a transfer that unfolds its bounces)")
             if self.zoom_range is not None and not 0 < self.zoom_range[0] < 1 < self.zoom_range[1]:
                 raise ValueError(f"zoom_range must satisfy 0 < min < 1 < max (scale 1 is frame 1), got {list(self.zoom_range)}")
             return self
@@ -423,7 +446,47 @@ class SpriteFrameDecoder(FrameDecoder):
             bouncing = per_frame(point) if self.config.bounce_point == "centre" else None
             shift = reflect_shift(per_frame(anchors), per_frame(reach), linear.reshape(-1, k, 2, 2),
                                   shift.reshape(-1, k, 2), bouncing, moved).view(n, t, k, 2)
+            if whole_clip and "parts" in (self.config.source_turn, self.config.source_scale):
+                linear, shift = self._measured_form(linear, shift, anchors, point, masks[:n],
+                                                    masks[n:].view(n, t, *masks.shape[1:]))
         return linear, shift
+
+    def _measured_form(
+        self, linear: torch.Tensor, shift: torch.Tensor, anchors: torch.Tensor, point: torch.Tensor,
+        masks: torch.Tensor, source_masks: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The maps ``linear`` [N, T, parts, 2, 2], ``shift`` [N, T, parts, 2] with each part's turn
+        and/or scale read off the source clip (``source_turn``, ``source_scale``): the linear part
+        becomes the similarity of that turn and scale (the codes' where not read), and the shift
+        keeps the part's bouncing point where the maps already put it (bounces included).
+        ``anchors``, ``point``: the target parts' ``[N, parts, 2]``; ``masks``: the target's
+        ``[N, parts, H, W]``; ``source_masks``: every source frame's ``[N, T, parts, H, W]``."""
+        cfg = self.config
+        n, t, k = linear.shape[:3]
+        grid = self.identity_grid
+        with torch.no_grad():
+            frames = source_masks.float().flatten(0, 2)  # [N*T*parts, H, W]
+            centres, cov = confident_moments(frames, grid)
+            centres = centres.view(n, t, k, 2)
+            if cfg.source_scale == "parts":
+                logdet = torch.logdet(cov.double()).view(n, t, k)
+                log_scale = (0.25 * (logdet - logdet[:, :1])).to(linear.dtype)
+            else:
+                log_scale = -0.5 * torch.logdet(linear.double()).to(linear.dtype)  # the codes' A = R(-θ) / s
+            if cfg.source_turn == "parts":
+                per_part = source_masks.float().transpose(1, 2).flatten(0, 1)  # [N*parts, T, H, W]
+                turn = registered_turns(per_part, centres.transpose(1, 2).flatten(0, 1), grid, cfg.turn_step)
+                turn = turn.view(n, k, t).transpose(1, 2)
+                # In the target's size: the source's rim speed, so a part half the size turns twice as fast.
+                radius = confident_radius(torch.cat([source_masks[:, 0], masks]).float(),
+                                          torch.cat([centres[:, 0], self.part_confident(masks)[0]]), grid)[..., 0]
+                turn = turn * (radius[:n] / radius[n:].clamp_min(1e-6)).unsqueeze(1)
+            else:
+                turn = map_turn(linear)
+        landed = landing(anchors.unsqueeze(1).expand(n, t, k, 2), linear, shift, point.unsqueeze(1).expand(n, t, k, 2))
+        measured = similarity_linear(log_scale, turn.to(linear.dtype))
+        a = anchors.unsqueeze(1).to(linear.dtype)
+        return measured, point.unsqueeze(1).to(linear.dtype) - a - (measured @ (landed - a).unsqueeze(-1)).squeeze(-1)
 
     def _coded_maps(self, motion: torch.Tensor, spread: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps motion codes ``[N, T, frame_code_dim]`` give before any bounce (``motion_units``
@@ -607,7 +670,9 @@ class SpriteFrameDecoder(FrameDecoder):
 
     @property
     def uses_source_clip(self) -> bool:  # type: ignore[override]
-        return self.config.source_bounces == "unfold" and "parts" in (self.config.source_path, self.config.unfold_turns_from)
+        cfg = self.config
+        return cfg.source_bounces == "unfold" and "parts" in (
+            cfg.source_path, cfg.unfold_turns_from, cfg.source_turn, cfg.source_scale)
 
     def render_transfer(
         self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None,

@@ -19,6 +19,7 @@ from vidgan_builtin.networks._affine import (
     mask_moments,
     pixel_grid,
     reflect_shift,
+    registered_turns,
     similarity_linear,
     turn_since_first,
     turn_arounds,
@@ -57,6 +58,24 @@ def test_clearest_turn_reads_each_clip_on_its_own_shapes_order():
     assert turn.shape == (2, 16) and order.tolist() == [ANGULAR_ORDERS.index(3), ANGULAR_ORDERS.index(4)]
     assert (turn - turns).abs().max() < 0.05
     assert torch.equal(clarity, strength.mean(1).gather(-1, order[:, None])[:, 0])
+
+
+@pytest.mark.parametrize("sides", [3, 4])
+def test_registered_turns_follow_a_moving_polygon_past_its_symmetry(sides):
+    turns = torch.linspace(0, 2.0, 16)  # 0.13 rad a frame, 115° in all: past a square's 90°
+    centres = torch.stack([torch.linspace(-0.2, 0.2, 16), torch.linspace(0.1, -0.1, 16)], -1)
+    masks = torch.stack([polygon(float(t), sides, centre=tuple(c.tolist())) for t, c in zip(turns, centres)])[None]
+    read = registered_turns(masks, centres[None], GRID)
+    assert read.shape == (1, 16) and read[0, 0] == 0
+    assert (read[0] - turns).abs().max() < 0.08  # radians (4.6°), at 32x32 pixels
+    backwards = registered_turns(masks.flip(1), centres.flip(0)[None], GRID)[0]
+    assert (backwards - (turns.flip(0) - 2.0)).abs().max() < 0.08  # the other way round reads negative
+
+
+def test_registered_turns_read_no_turn_on_a_disc():
+    centres = torch.stack([torch.linspace(-0.2, 0.2, 8), torch.zeros(8)], -1)
+    masks = torch.stack([polygon(0.0, 64, centre=tuple(c.tolist())) for c in centres])[None]
+    assert torch.equal(registered_turns(masks, centres[None], GRID), torch.zeros(1, 8))
 
 
 def test_a_disc_shows_no_orientation():

@@ -54,7 +54,8 @@ def test_contracts(registry):
                                                         "unfold_turns_from": "tracks"},
                     registry=registry, settings=settings)
     check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
-                                                        "unfold_turns_from": "parts", "source_path": "parts"},
+                                                        "unfold_turns_from": "parts", "source_path": "parts",
+                                                        "source_turn": "parts", "source_scale": "parts"},
                     registry=registry, settings=settings)
 
 
@@ -415,8 +416,58 @@ def test_the_parts_path_is_measured_in_every_source_frame_unfolded_and_replayed(
         parts_path.render_transfer(target, codes, clip[:, :4])
 
 
+def polygon_scene(turn: float, radius: float, sides: int = 4, centre: tuple[float, float] = (0.03, 0.02)) -> torch.Tensor:
+    """The content map of a bright regular polygon (circumradius ``radius``, normalised units)
+    about ``centre`` (off the pixel grid's symmetry), turned by ``turn`` (forward, y down), as part 1."""
+    from vidgan_builtin.networks._affine import pixel_grid
+
+    grid = pixel_grid(32, 32) - torch.tensor(centre)
+    angle = torch.atan2(grid[..., 1], grid[..., 0]) - turn
+    wedge = torch.remainder(angle, 2 * math.pi / sides) - math.pi / sides
+    inside = grid.norm(dim=-1) < radius * math.cos(math.pi / sides) / torch.cos(wedge)
+    img = torch.where(inside, 0.9, -0.8).expand(1, 3, 32, 32)
+    logits = torch.stack([torch.where(inside, -20.0, 20.0), torch.zeros(32, 32)])[None]
+    return torch.cat([img, torch.full((1, 3, 32, 32), -0.8), logits], dim=1)
+
+
+def test_the_turn_and_scale_read_off_the_source_clip_replace_the_codes(registry):
+    """Codes that say nothing moves, and a source square turning 0.15 rad a frame: with
+    source_turn = parts a target square half its size turns faster by the ratio of their
+    radii (the rim moves as fast), and stays where it is; a growing source disc with
+    source_scale = parts grows the target by as much; from the codes alone nothing turns or grows."""
+    from vidgan_builtin.networks._affine import confident_radius, map_turn
+
+    params = dict(boundary="reflect", bounce_point="centre", reach_measure="radius", reach=1.0, learn_reach=False,
+                  source_bounces="unfold", source_path="parts", unfold_turns_from="parts")
+    codes_only = decoder(registry, **params)
+    turning = decoder(registry, **params, source_turn="parts")
+    growing = decoder(registry, **params, source_scale="parts")
+    assert turning.uses_source_clip and growing.uses_source_clip
+    codes = torch.zeros(1, G.frames, CODE_DIM)
+    turns = [0.0, 0.15, 0.3, 0.45]
+    clip = torch.stack([polygon_scene(a, 0.5) for a in turns], 1)
+    target = polygon_scene(0.0, 0.25)
+    linear, shift = turning.part_maps(target, codes, clip)
+    radius = [confident_radius(m, turning.part_centres(m), turning.identity_grid)[0, 0, 0]
+              for m in (turning.layers(clip[:, 0])[2], turning.layers(target)[2])]
+    ratio = float(radius[0] / radius[1])
+    assert 1.7 < ratio < 2.1  # circumradii 8 and 4 px, each measured to its farthest pixel's outer edge
+    assert map_turn(linear[0, :, 0]).tolist() == pytest.approx([ratio * a for a in turns], abs=0.06)
+    centre = turning.part_centres(turning.layers(target)[2])[0, 0]
+    moved = turning.part_centres(turning.move_masks(target, linear, shift, threshold=0.5)[0])  # [T, 1, 2]
+    assert torch.allclose(moved[:, 0], centre.expand(G.frames, 2), atol=0.03)  # turned in place
+    assert map_turn(codes_only.part_maps(target, codes, clip)[0][0, :, 0]).abs().max() < 1e-6
+    scales = [1.0, 1.1, 1.2, 1.3]
+    clip = torch.stack([polygon_scene(0.0, 0.5 * k, sides=64) for k in scales], 1)  # a growing disc
+    linear, _ = growing.part_maps(target, codes, clip)
+    grown = torch.linalg.det(linear[0, :, 0]).rsqrt()  # A = R(-θ) / s
+    assert grown.tolist() == pytest.approx(scales, abs=0.02)
+    assert torch.linalg.det(codes_only.part_maps(target, codes, clip)[0][0, :, 0]).tolist() == pytest.approx([1.0] * 4)
+
+
 def test_parts_need_unfolding(registry):
-    for option in ({"source_path": "parts"}, {"unfold_turns_from": "parts"}):
+    for option in ({"source_path": "parts"}, {"unfold_turns_from": "parts"}, {"source_turn": "parts"},
+                   {"source_scale": "parts"}):
         with pytest.raises(RecipeError, match="'parts' needs source_bounces = 'unfold'"):
             decoder(registry, boundary="reflect", **option)
 
