@@ -72,6 +72,19 @@ def test_registered_turns_follow_a_moving_polygon_past_its_symmetry(sides):
     assert (backwards - (turns.flip(0) - 2.0)).abs().max() < 0.08  # the other way round reads negative
 
 
+def test_registered_turns_read_a_larger_frame_pooled_to_32_pixels():
+    grid = pixel_grid(64, 64)
+    turns = torch.linspace(0, 1.2, 8)
+    centre = torch.tensor([0.05, -0.03])
+    masks = []
+    for t in turns:
+        rel = grid - centre
+        wedge = torch.remainder(torch.atan2(rel[..., 1], rel[..., 0]) - t, math.pi / 2) - math.pi / 4
+        masks.append((rel.norm(dim=-1) < 0.5 * math.cos(math.pi / 4) / torch.cos(wedge)).float())
+    read = registered_turns(torch.stack(masks)[None], centre.expand(1, 8, 2), grid)
+    assert (read[0] - turns).abs().max() < 0.08
+
+
 def test_registered_turns_read_no_turn_on_a_disc():
     centres = torch.stack([torch.linspace(-0.2, 0.2, 8), torch.zeros(8)], -1)
     masks = torch.stack([polygon(0.0, 64, centre=tuple(c.tolist())) for c in centres])[None]
