@@ -7,6 +7,7 @@ the toolkit's public API: the run's latest checkpoint through ``load_pipeline`` 
 test split of the recipe's ``synthetic_shapes`` data set.
 
     python benchmarks/make_hero.py runs/dual_mtgan --out docs/assets/hero.gif
+    python benchmarks/make_hero.py RUN --model-set decoder.source_path=parts   # a checkpoint scored with an option
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2, help="rows of stochastic samples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fps", type=int, default=8)
+    parser.add_argument("--model-set", action="append", default=[], metavar="SLOT.OPTION=VALUE",
+                        help="change a model option that changes no weights, as vidgan eval's (repeatable)")
     args = parser.parse_args()
 
     registry = load_registry()
-    pipe = load_pipeline(args.run, registry=registry)
+    pipe = load_pipeline(args.run, registry=registry, options=args.model_set)
     run_dir = args.run if (args.run / "recipe.json").is_file() else args.run.parents[1]
     recipe = Recipe.model_validate(json.loads((run_dir / "recipe.json").read_text()))
     if recipe.data.type != "synthetic_shapes":
