@@ -26,6 +26,7 @@ __all__ = [
     "turning_walls",
     "unfold_bounces",
     "unfold_path",
+    "line_misfit",
     "reflect_shift",
     "part_walls",
     "ANGULAR_ORDERS",
@@ -250,10 +251,14 @@ def unfold_path(
     as ``sprite_frame_decoder``'s ``unfold_at`` says: ``"walls"``, turn-arounds near the given
     walls (by their frames) mirrored about them; ``"turns"``, turn-arounds near them by their
     lines, early bounces included (:func:`turn_arounds`), mirrored about where the turns put
-    the walls (:func:`turning_walls`). ``turns``: the turn-arounds ``(off_hi, off_lo)`` where
-    they were found elsewhere (on a sharper track of the same motion), instead of on ``path``.
-    Returns the free path and the walls it was unfolded at (``[N, ..., 2]`` each; folding the
-    free path at them gives ``path`` back)."""
+    the walls (:func:`turning_walls`); ``"straight"``, per part (the path's last axis but one),
+    ``"turns"`` where that unfolds the part's path to a straight line (:func:`line_misfit`
+    under ``STRAIGHT_MISFIT``, and closer to one than ``"walls"`` gets it), else ``"walls"``:
+    the lines into and out of a bounce meet at its wall for straight motion, not for an orbit.
+    ``turns``: the turn-arounds ``(off_hi, off_lo)`` where they were found elsewhere (on a
+    sharper track of the same motion), instead of on ``path`` (``"walls"`` only). Returns the
+    free path and the walls it was unfolded at (``[N, ..., 2]`` each; folding the free path at
+    them gives ``path`` back)."""
     if at == "walls":
         if turns is None:
             turns = turn_arounds(path, lo, hi, tolerance, min_travel, near="frames")
@@ -262,9 +267,33 @@ def unfold_path(
         if turns is None:
             turns = turn_arounds(path, lo, hi, tolerance, min_travel, near="lines")
         lo, hi = turning_walls(path, lo, hi, *turns, tolerance)
+    elif at == "straight":
+        by_walls = unfold_path(path, lo, hi, "walls", tolerance, min_travel, between_frames, turns)
+        by_turns = unfold_path(path, lo, hi, "turns", tolerance, min_travel, between_frames)
+        misfit = line_misfit(by_turns[0])
+        straight = (misfit < STRAIGHT_MISFIT) & (misfit < line_misfit(by_walls[0]))  # [N, ...]
+        return (torch.where(straight.unsqueeze(1).unsqueeze(-1), by_turns[0], by_walls[0]),
+                *(torch.where(straight.unsqueeze(-1), t, w) for t, w in zip(by_turns[1:], by_walls[1:])))
     else:
-        raise ValueError(f"at must be 'walls' or 'turns', got {at!r}")
+        raise ValueError(f"at must be 'walls', 'turns' or 'straight', got {at!r}")
     return unfold_bounces(path, lo, hi, tolerance, min_travel, between_frames, turns), lo, hi
+
+
+#: ``unfold_path(at="straight")``: the largest :func:`line_misfit` (normalised units: 0.8 px at
+#: 32×32) of a path still taken for a straight one.
+STRAIGHT_MISFIT = 0.05
+
+
+def line_misfit(path: torch.Tensor) -> torch.Tensor:
+    """How far a path ``[N, T, ..., 2]`` is from a straight line at constant speed: the root of
+    the mean squared distance of its points from the least-squares line through them, both axes
+    together → ``[N, ...]``."""
+    t = path.shape[1]
+    time = torch.arange(t, dtype=path.dtype, device=path.device).view(1, t, *([1] * (path.dim() - 2)))
+    time = time - time.mean()
+    centred = path - path.mean(1, keepdim=True)
+    slope = (centred * time).sum(1, keepdim=True) / time.square().sum().clamp_min(1e-12)
+    return (centred - slope * time).square().mean(1).sum(-1).sqrt()
 
 
 def landing(

@@ -222,14 +222,16 @@ class SpriteFrameDecoder(FrameDecoder):
             description="With source_bounces = unfold, the least a part must travel along an axis over the clip"
             " (normalised units) for its turn-arounds on that axis to count as bounces.",
         )
-        unfold_at: Literal["walls", "turns"] = Field(
+        unfold_at: Literal["walls", "turns", "straight"] = Field(
             "walls",
             description="With source_bounces = unfold, what the path is mirrored about at a bounce: `walls`, the"
             " source's walls as its part masks place them (their error, about half a pixel, doubles after the"
             " bounce); `turns`, where the path's own turn puts that wall (straight lines before and after the"
             " turn, at the clip's median speed, meet there; a turn is a bounce where they meet within"
             " unfold_tolerance of the wall), and the target's walls on that side move by as much as the"
-            " source's did, so that a transfer onto the source itself is still its reconstruction.",
+            " source's did, so that a transfer onto the source itself is still its reconstruction;"
+            " `straight`, per part, `turns` where that unfolds its path to a straight line (within 0.05,"
+            " normalised), else `walls`: an orbit's turns are not where straight lines meet.",
         )
         unfold_between_frames: bool = Field(
             False,
@@ -597,7 +599,7 @@ class SpriteFrameDecoder(FrameDecoder):
                 raise ShapeError("sprite_frame_decoder: unfold_turns_from = 'tracks' needs the source's tracks")
             turns = self._track_turns(tracks, seen, lo, hi)
         elif cfg.unfold_turns_from != cfg.source_path:  # found on the other path than the one unfolded
-            near = "frames" if cfg.unfold_at == "walls" else "lines"
+            near = "lines" if cfg.unfold_at == "turns" else "frames"
             found_on = path if cfg.unfold_turns_from == "parts" else codes_path
             turns = turn_arounds(found_on, lo, hi, cfg.unfold_tolerance, cfg.unfold_min_travel, near=near)
         free, mirror_lo, mirror_hi = unfold_path(seen, lo, hi, cfg.unfold_at, cfg.unfold_tolerance,

@@ -388,6 +388,20 @@ def test_transfer_passes_the_source_to_a_decoder_that_unfolds_its_bounces(regist
     assert torch.allclose(unfold.transfer(images, video[:1]), one_each, atol=1e-5)
 
 
+def spy_on_render_transfer(model: DualMTGAN) -> list[tuple]:
+    """The ``(source, tracks)`` of every call the model's transfer makes to its decoder's
+    ``render_transfer``, appended to the returned list as they happen."""
+    calls: list[tuple] = []
+    original = model.decoder.render_transfer
+
+    def spy(content, motion, source, tracks=None):
+        calls.append((source, tracks))
+        return original(content, motion, source, tracks)
+
+    model.decoder.render_transfer = spy
+    return calls
+
+
 def test_transfer_passes_e_ms_tracks_to_a_decoder_that_finds_bounces_on_them(registry):
     """With unfold_turns_from = tracks the transfer hands the decoder the points E_M follows
     in the source (keypoint_motion_encoder's keypoint centres); onto the source's own first
@@ -398,16 +412,10 @@ def test_transfer_passes_e_ms_tracks_to_a_decoder_that_finds_bounces_on_them(reg
     layered = {"content_encoder": {"type": "layered_content_encoder", "width": 8}, "decoder": decoder}
     model = build(registry, {**layered, "motion_encoder": {"type": "keypoint_motion_encoder", "width": 8}})
     assert model.decoder.uses_source_tracks
-    seen = []
-    original = model.decoder.render_transfer
-
-    def spy(content, motion, source, tracks=None):
-        seen.append(tracks)
-        return original(content, motion, source, tracks)
-
-    model.decoder.render_transfer = spy
+    calls = spy_on_render_transfer(model)
     video = clips(b=2)
     out = model.transfer(video[:, 0], video)
+    seen = [tracks for _, tracks in calls]
     model.eval()
     with torch.no_grad():
         expected = model.motion_encoder.tracks(video)
@@ -427,17 +435,11 @@ def test_transfer_encodes_every_source_frame_for_a_decoder_that_reads_the_parts_
                "source_bounces": "unfold", "unfold_turns_from": "parts", "source_path": "parts"}
     model = build(registry, {"content_encoder": {"type": "layered_content_encoder", "width": 8}, "decoder": decoder})
     assert model.decoder.uses_source_clip
-    seen = []
-    original = model.decoder.render_transfer
-
-    def spy(content, motion, source, tracks=None):
-        seen.append(source)
-        return original(content, motion, source, tracks)
-
-    model.decoder.render_transfer = spy
+    calls = spy_on_render_transfer(model)
     video = clips(b=2)
     images = clips(b=2, seed=1)[:, 0]
     out = model.transfer(images, video)
+    seen = [source for source, _ in calls]
     model.eval()
     with torch.no_grad():
         expected = model.content_encoder(video.flatten(0, 1)).view(2, G.frames, *model.content_encoder.code_shape)

@@ -15,6 +15,7 @@ from vidgan_builtin.networks._affine import (
     clearest_turn,
     confident_radius,
     fold,
+    line_misfit,
     map_turn,
     mask_moments,
     pixel_grid,
@@ -25,6 +26,7 @@ from vidgan_builtin.networks._affine import (
     turn_arounds,
     turning_walls,
     unfold_bounces,
+    unfold_path,
 )
 
 GRID = pixel_grid(32, 32)
@@ -270,3 +272,31 @@ def test_an_early_bounce_the_codes_rounded_off_is_found_by_the_line_it_leaves_on
     by_frames = turn_arounds(path, lo, hi, tolerance=0.15, min_travel=0.1)
     assert not by_frames[0].any() and not by_frames[1].any()
     assert torch.equal(unfold_bounces(path, lo, hi, tolerance=0.15, min_travel=0.1), path)
+
+
+def test_line_misfit_is_zero_on_a_line_and_near_the_radius_on_a_circle():
+    line = torch.stack([0.1 * torch.arange(10.0) - 0.3, 0.02 * torch.arange(10.0)], -1)[None]
+    assert float(line_misfit(line)) < 1e-6
+    angle = torch.linspace(0, 2 * math.pi, 17)[:-1]
+    circle = 0.2 * torch.stack([torch.cos(angle), torch.sin(angle)], -1)[None]
+    assert 0.1 < float(line_misfit(circle)) < 0.2  # a full turn of radius 0.2: no line fits it
+
+
+def test_straight_unfolds_lines_at_their_turns_and_orbits_at_the_walls():
+    """A bounced line with its walls given 0.05 off comes out straight with "straight" (as with
+    "turns"); an orbit that turns near a wall is left as "walls" leaves it, not straightened."""
+    free = torch.stack([0.23 * torch.arange(12.0) - 0.3, 0.01 * torch.arange(12.0)], -1)
+    seen = _bounced(free, -0.5, 0.5)
+    seen[:, 1] = free[:, 1]
+    angle = torch.linspace(0, 1.8 * math.pi, 12)
+    orbit = torch.stack([0.3 * torch.cos(angle) + 0.12, 0.3 * torch.sin(angle)], -1)  # turns 0.08 short of 0.5
+    paths = torch.stack([seen, orbit]).unsqueeze(2)  # [2, T, 1 part, 2]
+    lo, hi = torch.tensor([[[-0.55, -0.9]], [[-0.9, -0.9]]]), torch.tensor([[[0.45, 0.9]], [[0.5, 0.9]]])
+    args = (0.15, 0.05, True)
+    straight, *_ = unfold_path(paths, lo, hi, "straight", *args)
+    by_turns, *_ = unfold_path(paths, lo, hi, "turns", *args)
+    by_walls, *_ = unfold_path(paths, lo, hi, "walls", *args)
+    torch.testing.assert_close(straight[0, :, 0], free, rtol=0, atol=1e-5)
+    torch.testing.assert_close(straight[0], by_turns[0], rtol=0, atol=0)
+    torch.testing.assert_close(straight[1], by_walls[1], rtol=0, atol=0)
+    assert float(line_misfit(by_turns[1:])) > 0.05  # the orbit is no line however it is unfolded

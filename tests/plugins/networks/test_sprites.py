@@ -51,6 +51,9 @@ def test_contracts(registry):
                                                         "unfold_at": "turns", "unfold_between_frames": True},
                     registry=registry, settings=settings)
     check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
+                                                        "unfold_at": "straight"},
+                    registry=registry, settings=settings)
+    check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
                                                         "unfold_turns_from": "tracks"},
                     registry=registry, settings=settings)
     check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
