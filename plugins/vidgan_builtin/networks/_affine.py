@@ -478,11 +478,12 @@ def registered_turns(
     for which frame 1's mask turned by θ about its centre and moved to frame t's centre best
     matches frame t's mask (mean squared difference, relative to its mean over the candidates),
     plus ``prior`` times the squared change from frame t-1's: a mask that looks alike at every
-    angle reads no turn rather than the noise of its pixels, and a part whose silhouette in frame 1
-    shows no orientation (its strongest angular moment, :func:`angular_moments`, under
-    ``min_strength``: a disc) reads none at all. Followed frame by frame, a steady turn is read past a shape's symmetry (a
-    square's 90°) as long as each step stays under half of it. Unlike a silhouette's angular
-    moments (:func:`clearest_turn`), it reads soft masks as they are and needs no order.
+    angle reads no turn rather than the noise of its pixels, and a part whose silhouette in
+    frame 1 shows no orientation (its strongest angular moment, :func:`angular_moments`, under
+    ``min_strength``: a disc) reads none at all. Followed frame by frame, a steady turn is read
+    past a shape's symmetry (a square's 90°) as long as each step stays under half of it.
+    Unlike a silhouette's angular moments (:func:`clearest_turn`), it reads soft masks as they
+    are and needs no order.
     """
     n, t, h, w = masks.shape
     flat = masks.reshape(n * t, 1, h, w)
@@ -514,7 +515,8 @@ def registered_turns(
         # Between candidates: the vertex of the parabola through the best and its two neighbours.
         left, mid, right = (cost.gather(1, best + i)[:, 0] for i in (-1, 0, 1))
         curvature = left - 2 * mid + right
-        offset = torch.where(curvature > 1e-12, 0.5 * (left - right) / curvature.clamp_min(1e-12), torch.zeros_like(mid))
+        offset = torch.where(curvature > 1e-12, 0.5 * (left - right) / curvature.clamp_min(1e-12),
+                             torch.zeros_like(mid))
         spacing = deltas[1] - deltas[0]
         turns.append(candidates.gather(1, best)[:, 0] + offset.clamp(-1, 1) * spacing)
     turn = torch.stack(turns, 1)

@@ -385,9 +385,10 @@ def test_the_parts_path_is_measured_in_every_source_frame_unfolded_and_replayed(
     """The source square runs right at 2 px per frame and bounces off its wall (26.55 px); E_C's
     maps of its frames put it at 20, 22, 24, 26, 25, 23 (the last two: 28.1 and 30.1 folded,
     within a tenth of a pixel). The codes draw a rounded path that turns 3 px short of the wall
-    (20, 21, 22, 23, 23.5, 23), too far to count as a bounce by itself. With source_path = "parts" the target (8 px) replays the
-    measured path unfolded, 2 px per frame; with the turns alone found on the parts, the codes'
-    path is mirrored where they say; from the codes alone nothing is unfolded."""
+    (20, 21, 22, 23, 23.5, 23), too far to count as a bounce by itself. With source_path =
+    "parts" the target (8 px) replays the measured path unfolded, 2 px per frame; with the turns
+    alone found on the parts, the codes' path is mirrored where they say; from the codes alone
+    nothing is unfolded."""
     params = dict(boundary="reflect", max_shift=2.0, bounce_point="centre", reach_measure="radius", reach=1.0,
                   learn_reach=False, source_bounces="unfold")
     from_codes = decoder(registry, **params)
