@@ -474,7 +474,8 @@ def registered_turns(
     every frame, read by registering its mask: soft masks ``[N, T, H, W]`` on ``grid`` [H, W, 2],
     their centres ``[N, T, 2]`` → ``[N, T]``.
 
-    Frame t's turn is the angle θ, within ``max_step`` of frame t-1's (``steps`` candidates),
+    Frame t's turn is the angle θ, within ``max_step`` of frame t-1's (searched at the spacing of
+    ``steps`` candidates over that range),
     for which frame 1's mask turned by θ about its centre and moved to frame t's centre best
     matches frame t's mask (mean squared difference, relative to its mean over the candidates),
     plus ``prior`` times the squared change from frame t-1's: a mask that looks alike at every
@@ -488,37 +489,48 @@ def registered_turns(
     n, t, h, w = masks.shape
     flat = masks.reshape(n * t, 1, h, w)
     shrink = max(1, min(h, w) // REGISTRATION_SIDE)
-    if shrink > 1:  # registered at about 32 pixels a side: 49 resamplings a frame cost 4x less at 64x64
+    if shrink > 1:  # registered at about 32 pixels a side: the resamplings cost 4x less at 64x64
         flat = F.avg_pool2d(flat, shrink)
         h, w = flat.shape[-2:]
         grid = pixel_grid(h, w).to(masks.device)
     # Blurred by a pixel: a rasterised edge resampled at turned positions aliases, and its
     # mismatch then jumps between neighbouring angles more than a small turn changes it.
     masks = F.avg_pool2d(flat, 3, stride=1, padding=1, count_include_pad=False).view(n, t, h, w)
-    deltas = torch.linspace(-max_step, max_step, steps, dtype=masks.dtype, device=masks.device)
     offsets = grid.to(masks.dtype).view(1, 1, h, w, 2) - centres[:, 0].view(n, 1, 1, 1, 2)  # from frame 1's centre
     x, y = offsets[..., 0], offsets[..., 1]
     first = masks[:, 0].unsqueeze(1)  # [N, 1, H, W]
-    turns = [torch.zeros(n, dtype=masks.dtype, device=masks.device)]
-    for frame in range(1, t):
-        candidates = turns[-1].unsqueeze(1) + deltas  # [N, S]
+
+    def mismatch(frame: int, candidates: torch.Tensor) -> torch.Tensor:
+        """Mean squared difference [N, S] between frame 1's mask turned by each candidate and frame ``frame``'s."""
+        s = candidates.shape[1]
         cos, sin = (f(candidates)[..., None, None] for f in (torch.cos, torch.sin))
         # Where frame 1's pixel q lands when the part turns by θ and moves: c_t + R(θ)(q - c_1).
         points = torch.stack([cos * x - sin * y, sin * x + cos * y], -1) + centres[:, frame].view(n, 1, 1, 1, 2)
-        landed = F.grid_sample(masks[:, frame : frame + 1].expand(n, steps, h, w).reshape(n * steps, 1, h, w),
-                               points.reshape(n * steps, h, w, 2), mode="bilinear", padding_mode="zeros",
-                               align_corners=False).view(n, steps, h, w)
-        mismatch = (landed - first).square().mean((-2, -1))  # [N, S]
-        # Relative to the mean over the candidates: a disc's is flat up to pixel noise, which the prior outweighs.
-        cost = mismatch / mismatch.mean(1, keepdim=True).clamp_min(1e-12) + prior * deltas.square()
-        best = cost.argmin(1, keepdim=True).clamp(1, steps - 2)
+        landed = F.grid_sample(masks[:, frame : frame + 1].expand(n, s, h, w).reshape(n * s, 1, h, w),
+                               points.reshape(n * s, h, w, 2), mode="bilinear", padding_mode="zeros",
+                               align_corners=False).view(n, s, h, w)
+        return (landed - first).square().mean((-2, -1))
+
+    # Coarse to fine: an odd quarter of ``steps`` candidates over the whole range (no turn among
+    # them), then 9 about the best at a quarter of that spacing, ``steps``' own spacing: 22
+    # resamplings a frame instead of 49 for the same precision.
+    coarse = torch.linspace(-max_step, max_step, 2 * max(1, steps // 8) + 1, dtype=masks.dtype, device=masks.device)
+    spacing = float(coarse[1] - coarse[0])
+    fine = torch.linspace(-spacing, spacing, 9, dtype=masks.dtype, device=masks.device)
+    turns = [torch.zeros(n, dtype=masks.dtype, device=masks.device)]
+    for frame in range(1, t):
+        previous = turns[-1].unsqueeze(1)
+        rough = mismatch(frame, previous + coarse)
+        scale = rough.mean(1, keepdim=True).clamp_min(1e-12)  # a disc's is flat up to pixel noise, which the prior outweighs
+        step = coarse.gather(0, (rough / scale + prior * coarse.square()).argmin(1)).unsqueeze(1) + fine  # [N, 9]
+        cost = mismatch(frame, previous + step) / scale + prior * step.square()
+        best = cost.argmin(1, keepdim=True).clamp(1, fine.numel() - 2)
         # Between candidates: the vertex of the parabola through the best and its two neighbours.
         left, mid, right = (cost.gather(1, best + i)[:, 0] for i in (-1, 0, 1))
         curvature = left - 2 * mid + right
         offset = torch.where(curvature > 1e-12, 0.5 * (left - right) / curvature.clamp_min(1e-12),
                              torch.zeros_like(mid))
-        spacing = deltas[1] - deltas[0]
-        turns.append(candidates.gather(1, best)[:, 0] + offset.clamp(-1, 1) * spacing)
+        turns.append(turns[-1] + step.gather(1, best)[:, 0] + offset.clamp(-1, 1) * float(fine[1] - fine[0]))
     turn = torch.stack(turns, 1)
     strength = angular_moments((first[:, 0] > 0.5).to(masks.dtype), grid)[1].amax(-1)  # [N]
     return torch.where((strength >= min_strength).unsqueeze(1), turn, torch.zeros_like(turn))
