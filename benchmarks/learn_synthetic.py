@@ -114,6 +114,14 @@ def wrong_motion_indices(pairs: list[tuple[int, int]]) -> list[int]:
     return out
 
 
+def add_model_set_argument(parser: argparse.ArgumentParser, example: str = "decoder.source_bounces=unfold") -> None:
+    """``--model-set SLOT.OPTION=VALUE`` (repeatable), as ``vidgan eval``'s: score a checkpoint with
+    a model option changed that changes no weights (``load_pipeline(options=...)``)."""
+    parser.add_argument("--model-set", action="append", default=[], metavar="SLOT.OPTION=VALUE",
+                        help=f"score with a model option changed that changes no weights (repeatable), e.g. {example};"
+                             " as vidgan eval --model-set")
+
+
 def test_split(index: dict[str, Any], registry: Any, geometry: VideoGeometry) -> Any:
     """The run's data set, test split, with its own options; it must be synthetic_shapes."""
     recipe = index.get("recipe") or {}
@@ -293,9 +301,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
                         help="score the EMA weights (as inference uses them) or the raw trained weights")
-    parser.add_argument("--model-set", action="append", default=[], metavar="SLOT.OPTION=VALUE",
-                        help="score with a model option changed that changes no weights (repeatable), e.g."
-                             " decoder.source_bounces=unfold; as vidgan eval --model-set")
+    add_model_set_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress display while training")
     args = parser.parse_args(argv)
     if args.pairs < 3 or args.curve_pairs < 3:

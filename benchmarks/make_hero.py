@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -22,6 +23,9 @@ from vidgan_kit import load_registry
 from vidgan_kit.inference import load_pipeline
 from vidgan_kit.io import video_grid, write_video
 from vidgan_kit.recipe import Recipe
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from learn_synthetic import add_model_set_argument  # noqa: E402
 
 
 def main() -> None:
@@ -32,8 +36,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2, help="rows of stochastic samples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fps", type=int, default=8)
-    parser.add_argument("--model-set", action="append", default=[], metavar="SLOT.OPTION=VALUE",
-                        help="change a model option that changes no weights, as vidgan eval's (repeatable)")
+    add_model_set_argument(parser, "decoder.source_turn=parts")
     args = parser.parse_args()
 
     registry = load_registry()

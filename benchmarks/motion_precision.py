@@ -71,7 +71,7 @@ from vidgan_kit.interfaces import MotionPosterior
 from vidgan_kit.layout import VideoGeometry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from learn_synthetic import test_split  # noqa: E402
+from learn_synthetic import add_model_set_argument, test_split  # noqa: E402
 from segmentation_targets import turn_from_silhouettes  # noqa: E402
 
 from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, _bound_radius, trajectory  # noqa: E402
@@ -345,9 +345,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the pair draw, as learn_synthetic")
     parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
                         help="the EMA weights (as inference uses them) or the raw trained weights")
-    parser.add_argument("--model-set", action="append", default=[], metavar="SLOT.OPTION=VALUE",
-                        help="score the model with an option that changes no weights, e.g."
-                             " decoder.unfold_at=turns; as vidgan eval --model-set")
+    add_model_set_argument(parser, "decoder.unfold_at=turns")
     args = parser.parse_args(argv)
     print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
     table, geometry = measure(args.run, args.pairs, args.eval_seed, args.weights == "ema", PluginHost.create(),

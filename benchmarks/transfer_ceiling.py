@@ -52,7 +52,9 @@ from vidgan_kit.layout import VideoGeometry
 from vidgan_kit.recipe import apply_overrides, read_recipe_table, validate_recipe
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from learn_synthetic import PSNR_CAP, TARGET_OVER_STATIC_DB, per_frame_scores, test_split  # noqa: E402
+from learn_synthetic import (  # noqa: E402
+    PSNR_CAP, TARGET_OVER_STATIC_DB, add_model_set_argument, per_frame_scores, test_split,
+)
 
 from vidgan_builtin.data.synthetic import (  # noqa: E402
     ContentFactors, MotionFactors, _bound_radius, _bounce, render_path, trajectory,
@@ -217,9 +219,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the pair draw, as learn_synthetic")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="a layered model (run or checkpoint directory): score its layers moved by ideal motions")
-    parser.add_argument("--model-set", action="append", default=[], metavar="SLOT.OPTION=VALUE",
-                        help="with --checkpoint: change a model option that changes no weights, as vidgan eval's"
-                        " (repeatable), e.g. decoder.source_path=parts")
+    add_model_set_argument(parser, "decoder.source_path=parts (with --checkpoint)")
     parser.add_argument("--leakage-triples", default="16,256",
                         help="without --checkpoint: triple counts of the ideal models' leakage table (16: vidgan eval's)")
     parser.add_argument("--weights", choices=("ema", "raw"), default="ema",

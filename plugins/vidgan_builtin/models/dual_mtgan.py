@@ -287,14 +287,13 @@ class DualMTGAN(ModelAssembly):
         b = image.shape[0]
         with self._evaluating():
             source = None
-            if self.decoder.uses_source_clip:  # one E_C pass for the images and every source frame
-                t = video.shape[1]
-                both = self.content_encoder(torch.cat([image, video.flatten(0, 1)]))
-                clip = both[b:].view(video.shape[0], t, *both.shape[1:])
-                content, source = both[:b], clip.expand(b, *clip.shape[1:])
-            elif self.decoder.uses_transfer_source:  # one E_C pass for the images and the source frames
-                both = self.content_encoder(torch.cat([image, video[:, 0]]))
-                content, source = both[:b], both[b:].expand(b, *both.shape[1:])
+            if self.decoder.uses_transfer_source or self.decoder.uses_source_clip:
+                # One E_C pass for the images and the source frames the decoder reads (the first, or all).
+                frames = video if self.decoder.uses_source_clip else video[:, :1]
+                both = self.content_encoder(torch.cat([image, frames.flatten(0, 1)]))
+                source = both[b:].view(*frames.shape[:2], *both.shape[1:])
+                source = source if self.decoder.uses_source_clip else source[:, 0]
+                content, source = both[:b], source.expand(b, *source.shape[1:])
             else:
                 content = self.content_encoder(image)
             if self.decoder.uses_source_tracks:

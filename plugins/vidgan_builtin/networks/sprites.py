@@ -450,27 +450,28 @@ class SpriteFrameDecoder(FrameDecoder):
                                   shift.reshape(-1, k, 2), bouncing, moved).view(n, t, k, 2)
             if whole_clip and "parts" in (self.config.source_turn, self.config.source_scale):
                 linear, shift = self._measured_form(linear, shift, anchors, point, masks[:n],
-                                                    masks[n:].view(n, t, *masks.shape[1:]))
+                                                    masks[n:].view(n, t, *masks.shape[1:]), centres)
         return linear, shift
 
     def _measured_form(
         self, linear: torch.Tensor, shift: torch.Tensor, anchors: torch.Tensor, point: torch.Tensor,
-        masks: torch.Tensor, source_masks: torch.Tensor,
+        masks: torch.Tensor, source_masks: torch.Tensor, centres: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps ``linear`` [N, T, parts, 2, 2], ``shift`` [N, T, parts, 2] with each part's turn
         and/or scale read off the source clip (``source_turn``, ``source_scale``): the linear part
         becomes the similarity of that turn and scale (the codes' where not read), and the shift
         keeps the part's bouncing point where the maps already put it (bounces included).
         ``anchors``, ``point``: the target parts' ``[N, parts, 2]``; ``masks``: the target's
-        ``[N, parts, H, W]``; ``source_masks``: every source frame's ``[N, T, parts, H, W]``."""
+        ``[N, parts, H, W]``; ``source_masks``: every source frame's ``[N, T, parts, H, W]``;
+        ``centres``: the confident centres :meth:`part_confident` gave the target's parts and then
+        every source frame's, ``[N + N*T, parts, 2]``."""
         cfg = self.config
         n, t, k = linear.shape[:3]
         grid = self.identity_grid
+        target_centres, centres = centres[:n], centres[n:].view(n, t, k, 2)
         with torch.no_grad():
-            frames = source_masks.float().flatten(0, 2)  # [N*T*parts, H, W]
-            centres, cov = confident_moments(frames, grid)
-            centres = centres.view(n, t, k, 2)
             if cfg.source_scale == "parts":
+                cov = confident_moments(source_masks.float().flatten(0, 2), grid)[1]  # the full covariance
                 logdet = torch.logdet(cov.double()).view(n, t, k)
                 log_scale = (0.25 * (logdet - logdet[:, :1])).to(linear.dtype)
             else:
@@ -481,7 +482,7 @@ class SpriteFrameDecoder(FrameDecoder):
                 turn = turn.view(n, k, t).transpose(1, 2)
                 # In the target's size: the source's rim speed, so a part half the size turns twice as fast.
                 radius = confident_radius(torch.cat([source_masks[:, 0], masks]).float(),
-                                          torch.cat([centres[:, 0], self.part_confident(masks)[0]]), grid)[..., 0]
+                                          torch.cat([centres[:, 0], target_centres]), grid)[..., 0]
                 turn = turn * (radius[:n] / radius[n:].clamp_min(1e-6)).unsqueeze(1)
             else:
                 turn = map_turn(linear)
