@@ -130,6 +130,23 @@ def test_resume_with_a_changed_recipe_lists_the_keys(tmp_path):
     assert json.loads((run_dir / "recipe.json").read_text())["train"]["steps"] == 5
 
 
+def test_a_run_started_before_a_component_option_existed_resumes(tmp_path):
+    """A run's recipe.json lacks the options added to its components since it started; at their
+    defaults they keep the run's behaviour and do not stop a resume. Set otherwise, they do."""
+    host = make_host()
+    run_dir = tmp_path / "run"
+    train(_recipe(host, steps=2), host=host, run_dir=run_dir, quiet=True)
+    saved = json.loads((run_dir / "recipe.json").read_text())
+    del saved["model"]["params"]["generator"]["params"]["hidden"]  # as if `hidden` came later
+    del saved["model"]["params"]["noise"]
+    (run_dir / "recipe.json").write_text(json.dumps(saved))
+    changes = _changes(steps=3)
+    changes["model"] = {"type": "tr_gan", "generator": {"type": "tr_conv", "hidden": 4}}
+    with pytest.raises(VidganError, match=r"model.params.generator.params.hidden: saved 8, now 4"):
+        train(make_recipe(host, **changes), host=host, run_dir=run_dir, resume=True, quiet=True)
+    assert train(_recipe(host, steps=3), host=host, run_dir=run_dir, resume=True, quiet=True).step == 3
+
+
 def test_resume_of_an_empty_directory_starts_a_new_run(tmp_path):
     host = make_host()
     run = train(_recipe(host, steps=2), host=host, run_dir=tmp_path / "new", resume=True, quiet=True)

@@ -139,7 +139,7 @@ def _train(
         resume_from = checkpoints[-1][1] if checkpoints else None
         start_step = read_index(resume_from)["step"] if resume_from else 0
         if had_run:
-            check_resume_recipe(run_dir, recipe, start_step)
+            check_resume_recipe(run_dir, recipe, start_step, registry)
         return {"had_run": had_run, "resume_from": str(resume_from) if resume_from else None, "start_step": start_step}
 
     plan = world.on_main(plan_run)

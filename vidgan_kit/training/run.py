@@ -27,7 +27,7 @@ import torch
 
 from .._version import __version__
 from ..errors import VidganError
-from ..recipe import Recipe
+from ..recipe import Recipe, validate_recipe
 
 if TYPE_CHECKING:
     from ..interfaces import ModelAssembly
@@ -122,14 +122,21 @@ def recipe_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[t
     return [(k, a.get(k, missing), b.get(k, missing)) for k in sorted(set(a) | set(b)) if a.get(k, missing) != b.get(k, missing)]
 
 
-def check_resume_recipe(run_dir: Path, recipe: Recipe, resumed_step: int) -> None:
-    """A resume must continue the same experiment: only ``train.steps`` may change (grow)."""
+def check_resume_recipe(
+    run_dir: Path, recipe: Recipe, resumed_step: int, registry: ComponentRegistry | None = None
+) -> None:
+    """A resume must continue the same experiment: only ``train.steps`` may change (grow).
+
+    Options added since the run started (to the recipe or, given the ``registry``, to its
+    components) are absent from its recipe.json; reading it back fills them with their
+    defaults, which keep the behaviour the run had, so they do not stop a resume."""
     saved = json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))
     try:
-        # Keys added to recipes since the run started are absent from its recipe.json;
-        # reading it back fills them with their defaults, which is what that run used.
-        saved = json.loads(Recipe.model_validate(saved).to_json())
-    except ValueError:
+        filled = Recipe.model_validate(saved)
+        if registry is not None:
+            filled = validate_recipe(filled.to_table(), registry)
+        saved = json.loads(filled.to_json())
+    except (ValueError, VidganError):
         pass  # not readable as a recipe any more: compare it as it is, key by key
     current = json.loads(recipe.to_json())
     diffs = [d for d in recipe_differences(saved, current) if d[0] not in RESUMABLE_CHANGES]

@@ -468,7 +468,7 @@ REGISTRATION_SIDE = 32
 
 def registered_turns(
     masks: torch.Tensor, centres: torch.Tensor, grid: torch.Tensor, max_step: float = 0.6, steps: int = 49,
-    prior: float = 0.5, min_strength: float = 0.15,
+    prior: float = 0.5, min_strength: float = 0.15, shading: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The turn since frame 1 (forward, radians, as :func:`similarity_linear`'s angle) of a part in
     every frame, read by registering its mask: soft masks ``[N, T, H, W]`` on ``grid`` [H, W, 2],
@@ -485,9 +485,16 @@ def registered_turns(
     past a shape's symmetry (a square's 90°) as long as each step stays under half of it.
     Unlike a silhouette's angular moments (:func:`clearest_turn`), it reads soft masks as they
     are and needs no order.
+
+    ``shading`` ``[N, T, H, W]`` (:func:`part_shading`): the part's appearance inside its mask,
+    registered with the mask as a second channel, so that a part whose silhouette shows no
+    orientation but whose shading does (a shaded disc) reads its turn too; the gate then passes
+    where either shows one (the shading's strongest moment of order 1, 2, 3 or 4).
     """
     n, t, h, w = masks.shape
-    flat = masks.reshape(n * t, 1, h, w)
+    maps = masks.unsqueeze(2) if shading is None else torch.stack([masks, shading.to(masks.dtype)], 2)
+    channels = maps.shape[2]
+    flat = maps.reshape(n * t, channels, h, w)
     shrink = max(1, min(h, w) // REGISTRATION_SIDE)
     if shrink > 1:  # registered at about 32 pixels a side: the resamplings cost 4x less at 64x64
         flat = F.avg_pool2d(flat, shrink)
@@ -495,10 +502,10 @@ def registered_turns(
         grid = pixel_grid(h, w).to(masks.device)
     # Blurred by a pixel: a rasterised edge resampled at turned positions aliases, and its
     # mismatch then jumps between neighbouring angles more than a small turn changes it.
-    masks = F.avg_pool2d(flat, 3, stride=1, padding=1, count_include_pad=False).view(n, t, h, w)
+    maps = F.avg_pool2d(flat, 3, stride=1, padding=1, count_include_pad=False).view(n, t, channels, h, w)
     offsets = grid.to(masks.dtype).view(1, 1, h, w, 2) - centres[:, 0].view(n, 1, 1, 1, 2)  # from frame 1's centre
     x, y = offsets[..., 0], offsets[..., 1]
-    first = masks[:, 0].unsqueeze(1)  # [N, 1, H, W]
+    first = maps[:, 0].unsqueeze(1)  # [N, 1, C, H, W]
 
     def mismatch(frame: int, candidates: torch.Tensor) -> torch.Tensor:
         """Mean squared difference [N, S] between frame 1's mask turned by each candidate and frame ``frame``'s."""
@@ -506,18 +513,18 @@ def registered_turns(
         cos, sin = (f(candidates)[..., None, None] for f in (torch.cos, torch.sin))
         # Where frame 1's pixel q lands when the part turns by θ and moves: c_t + R(θ)(q - c_1).
         points = torch.stack([cos * x - sin * y, sin * x + cos * y], -1) + centres[:, frame].view(n, 1, 1, 1, 2)
-        landed = F.grid_sample(masks[:, frame : frame + 1].expand(n, s, h, w).reshape(n * s, 1, h, w),
+        landed = F.grid_sample(maps[:, frame].unsqueeze(1).expand(n, s, channels, h, w).reshape(n * s, channels, h, w),
                                points.reshape(n * s, h, w, 2), mode="bilinear", padding_mode="zeros",
-                               align_corners=False).view(n, s, h, w)
-        return (landed - first).square().mean((-2, -1))
+                               align_corners=False).view(n, s, channels, h, w)
+        return (landed - first).square().mean((-3, -2, -1))
 
     # Coarse to fine: an odd quarter of ``steps`` candidates over the whole range (no turn among
     # them), then 9 about the best at a quarter of that spacing, ``steps``' own spacing: 22
     # resamplings a frame instead of 49 for the same precision.
-    coarse = torch.linspace(-max_step, max_step, 2 * max(1, steps // 8) + 1, dtype=masks.dtype, device=masks.device)
+    coarse = torch.linspace(-max_step, max_step, 2 * max(1, steps // 8) + 1, dtype=maps.dtype, device=maps.device)
     spacing = float(coarse[1] - coarse[0])
-    fine = torch.linspace(-spacing, spacing, 9, dtype=masks.dtype, device=masks.device)
-    turns = [torch.zeros(n, dtype=masks.dtype, device=masks.device)]
+    fine = torch.linspace(-spacing, spacing, 9, dtype=maps.dtype, device=maps.device)
+    turns = [torch.zeros(n, dtype=maps.dtype, device=maps.device)]
     for frame in range(1, t):
         previous = turns[-1].unsqueeze(1)
         rough = mismatch(frame, previous + coarse)
@@ -532,5 +539,63 @@ def registered_turns(
                              torch.zeros_like(mid))
         turns.append(turns[-1] + step.gather(1, best)[:, 0] + offset.clamp(-1, 1) * float(fine[1] - fine[0]))
     turn = torch.stack(turns, 1)
-    strength = angular_moments((first[:, 0] > 0.5).to(masks.dtype), grid)[1].amax(-1)  # [N]
+    strength = angular_moments((first[:, 0, 0] > 0.5).to(masks.dtype), grid)[1].amax(-1)  # [N]
+    if shading is not None:
+        strength = torch.maximum(strength, shading_strength(first[:, 0, 1], grid))
     return torch.where((strength >= min_strength).unsqueeze(1), turn, torch.zeros_like(turn))
+
+
+def part_shading(masks: torch.Tensor, luminance: torch.Tensor) -> torch.Tensor:
+    """Each part's shading: its mask times how far the luminance under it is from the part's
+    mask-weighted mean, scaled so that the part's first frame has the mean square of its mask,
+    for masks ``[N, T, H, W]`` and luminance ``[N, T, H, W]`` → ``[N, T, H, W]``. Zero-mean
+    inside the part, so a flat colour adds nothing and a part registered by mask and shading
+    (:func:`registered_turns`) weighs both alike, whatever its colour's contrast (up to a gain
+    of 10)."""
+    weights = masks.flatten(-2)
+    mean = (weights * luminance.flatten(-2)).sum(-1) / weights.sum(-1).clamp_min(1e-6)  # [N, T]
+    shading = masks * (luminance - mean[..., None, None])
+    first_power = shading[:, :1].square().mean((-2, -1), keepdim=True)
+    mask_power = masks[:, :1].square().mean((-2, -1), keepdim=True)
+    # At most 10x: a flat part's shading is its soft edges' noise, which must not be blown up.
+    return shading * (mask_power / first_power.clamp_min(1e-12)).sqrt().clamp(max=10.0)
+
+
+def shading_strength(shading: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """How clearly signed shading maps ``[..., H, W]`` show an orientation, in [0, 1]: the
+    strongest of their angular moments of order 1 to 4 about the centroid of their magnitude,
+    over the moment of the magnitude (a linear ramp across a disc reads π/4, a flat part 0)."""
+    weight = shading.abs()
+    centre = mask_moments(weight, grid)[0]
+    rel = grid.reshape(-1, 2).to(shading.dtype) - centre.unsqueeze(-2)  # [..., HW, 2]
+    radius = rel.norm(dim=-1)
+    angle = torch.atan2(rel[..., 1], rel[..., 0])
+    signed = shading.flatten(-2)
+    strengths = []
+    for order in (1, 2, 3, 4):
+        power = radius**order
+        moment = torch.complex(signed * power * torch.cos(order * angle), signed * power * torch.sin(order * angle)).sum(-1)
+        strengths.append(moment.abs() / (weight.flatten(-2) * power).sum(-1).clamp_min(1e-12))
+    return torch.stack(strengths, -1).amax(-1).clamp(0, 1)
+
+
+def rescaled_zoom(log_scale: torch.Tensor, ratio: torch.Tensor, tolerance: float, min_travel: float) -> torch.Tensor:
+    """A measured zoom ``log_scale`` ``[N, T, ...]`` (0 at frame 1) replayed at ``ratio`` ``[N, ...]``
+    times its rate, its bounces kept where they were: the path is unfolded at its own
+    turn-arounds (:func:`unfold_path` with ``at = "turns"``: a wall is where the lines into and
+    out of a turn meet, within ``tolerance`` of the path's extreme on that side; a path that
+    travels less than ``min_travel`` is no zoom and only scaled), scaled and folded back at
+    those walls. A side the path never turned at shows no wall, and nothing bounds the scaled
+    path there. Why: a zoom whose rate is an edge speed over the part's size (the synthetic
+    set's) runs ``source size / target size`` times as fast on the target, between the same
+    bounds."""
+    path = log_scale.unsqueeze(-1)  # one axis, as unfold_path reads paths
+    low, high = path.amin(1), path.amax(1)
+    free, lo, hi = unfold_path(path, low, high, "turns", tolerance, min_travel, True)
+    off_hi, off_lo = turn_arounds(path, low, high, tolerance, min_travel, near="lines")
+    scaled = free * ratio.unsqueeze(1).unsqueeze(-1).to(free.dtype)
+    # A wall beyond anywhere the scaled path or its mirror images can go: folding there is no fold.
+    far = 3 * (scaled.abs().amax(1) + low.abs() + high.abs()) + 1
+    lo = torch.where(off_lo.any(1), lo, -far)
+    hi = torch.where(off_hi.any(1), hi, far)
+    return fold(scaled, lo.unsqueeze(1), hi.unsqueeze(1))[..., 0]

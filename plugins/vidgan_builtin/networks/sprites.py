@@ -53,10 +53,12 @@ from ._affine import (
     mask_moments,
     landing,
     map_turn,
+    part_shading,
     part_walls,
     pixel_grid,
     reflect_shift,
     registered_turns,
+    rescaled_zoom,
     similarity_affine,
     similarity_linear,
     similarity_params,
@@ -66,6 +68,12 @@ from ._affine import (
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
+
+#: scale_rate = target: how near (log scale) to its extremes a measured zoom turns to bounce there,
+#: and how far it must travel to be a zoom at all (E_C's masks measure a still part's log scale
+#: within a few hundredths).
+ZOOM_TOLERANCE = 0.1
+ZOOM_MIN_TRAVEL = 0.15
 
 
 class LayeredContentEncoder(ContentEncoder):
@@ -263,7 +271,15 @@ class SpriteFrameDecoder(FrameDecoder):
             " it; `parts`, read off the source clip: the angle by which the part's mask in every source frame is"
             " turned against the first frame's (registered about its centre), times the source part's radius over"
             " the target's (the rim moves as fast: a smaller part turns faster), in place of the codes' turn and"
-            " shear. A disc's turn cannot be seen and reads 0. Costs E_C on every source frame.",
+            " shear. A disc's outline shows no turn: it reads 0 unless turn_reads = shading. Costs E_C on every"
+            " source frame.",
+        )
+        turn_reads: Literal["silhouette", "shading"] = Field(
+            "silhouette",
+            description="With source_turn = parts, what is registered to read a part's turn: `silhouette`, its mask;"
+            " `shading`, its mask and its shading (the part's luminance about its mean inside the mask, from the"
+            " source frames' content maps), so that a part whose outline shows no orientation but whose shading does"
+            " (a shaded disc) reads its turn too. Costs a second channel in the registration.",
         )
         turn_step: float = Field(
             0.6, gt=0, le=1.5,
@@ -275,6 +291,13 @@ class SpriteFrameDecoder(FrameDecoder):
             description="With source_bounces = unfold, a part's scale in a transfer: `codes`, as the motion codes give"
             " it; `parts`, read off the source clip: the growth of the part's confident pixels' spread (the root"
             " of their covariance's determinant) since the first frame. Costs E_C on every source frame.",
+        )
+        scale_rate: Literal["source", "target"] = Field(
+            "source",
+            description="With source_scale = parts, how fast the measured zoom runs on the target: `source`, as"
+            " measured; `target`, at the source part's size over the target's (radius of gyration of the confident"
+            " pixels: the same edge speed, so a smaller part zooms faster), its bounces kept where the source"
+            " turned (_affine.rescaled_zoom; where the source never turned, nothing bounds it).",
         )
         motion_units: Literal["frame", "part"] = Field(
             "frame",
@@ -316,6 +339,10 @@ class SpriteFrameDecoder(FrameDecoder):
             if measured and self.source_bounces != "unfold":
                 raise ValueError(f"{' and '.join(measured)} = 'parts' needs source_bounces = 'unfold' (the source"
                                  " clip's parts are read in a transfer that unfolds its bounces)")
+            if self.turn_reads != "silhouette" and self.source_turn != "parts":
+                raise ValueError(f"turn_reads = '{self.turn_reads}' needs source_turn = 'parts' (a turn read off the source)")
+            if self.scale_rate != "source" and self.source_scale != "parts":
+                raise ValueError(f"scale_rate = '{self.scale_rate}' needs source_scale = 'parts' (a zoom read off the source)")
             if self.zoom_range is not None and not 0 < self.zoom_range[0] < 1 < self.zoom_range[1]:
                 raise ValueError(f"zoom_range must satisfy 0 < min < 1 < max (scale 1 is frame 1), got {list(self.zoom_range)}")
             return self
@@ -428,7 +455,8 @@ class SpriteFrameDecoder(FrameDecoder):
         whole_clip = unfolding and source.dim() == content.dim() + 1
         # A transfer's source frames are measured in the same pass as the target: one batch of layers and moments.
         measured = torch.cat([content, source.flatten(0, 1) if whole_clip else source]) if unfolding else content
-        masks = self.layers(measured)[2] if geometric else None
+        layers = self.layers(measured) if geometric else None
+        masks = layers[2] if geometric else None
         centres, spread = self.part_confident(masks) if geometric else (None, None)
         linear, shift = self._coded_maps(motion, None if spread is None else spread[:n])
         if self.config.boundary == "reflect":
@@ -449,13 +477,14 @@ class SpriteFrameDecoder(FrameDecoder):
             shift = reflect_shift(per_frame(anchors), per_frame(reach), linear.reshape(-1, k, 2, 2),
                                   shift.reshape(-1, k, 2), bouncing, moved).view(n, t, k, 2)
             if whole_clip and "parts" in (self.config.source_turn, self.config.source_scale):
+                luminance = layers[0][n:].mean(1).view(n, t, *masks.shape[-2:])
                 linear, shift = self._measured_form(linear, shift, anchors, point, masks[:n],
-                                                    masks[n:].view(n, t, *masks.shape[1:]), centres)
+                                                    masks[n:].view(n, t, *masks.shape[1:]), centres, luminance)
         return linear, shift
 
     def _measured_form(
         self, linear: torch.Tensor, shift: torch.Tensor, anchors: torch.Tensor, point: torch.Tensor,
-        masks: torch.Tensor, source_masks: torch.Tensor, centres: torch.Tensor,
+        masks: torch.Tensor, source_masks: torch.Tensor, centres: torch.Tensor, luminance: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps ``linear`` [N, T, parts, 2, 2], ``shift`` [N, T, parts, 2] with each part's turn
         and/or scale read off the source clip (``source_turn``, ``source_scale``): the linear part
@@ -464,7 +493,8 @@ class SpriteFrameDecoder(FrameDecoder):
         ``anchors``, ``point``: the target parts' ``[N, parts, 2]``; ``masks``: the target's
         ``[N, parts, H, W]``; ``source_masks``: every source frame's ``[N, T, parts, H, W]``;
         ``centres``: the confident centres :meth:`part_confident` gave the target's parts and then
-        every source frame's, ``[N + N*T, parts, 2]``."""
+        every source frame's, ``[N + N*T, parts, 2]``; ``luminance``: every source frame's image
+        channels' mean ``[N, T, H, W]`` (``turn_reads = "shading"``)."""
         cfg = self.config
         n, t, k = linear.shape[:3]
         grid = self.identity_grid
@@ -474,11 +504,20 @@ class SpriteFrameDecoder(FrameDecoder):
                 cov = confident_moments(source_masks.float().flatten(0, 2), grid)[1]  # the full covariance
                 logdet = torch.logdet(cov.double()).view(n, t, k)
                 log_scale = (0.25 * (logdet - logdet[:, :1])).to(linear.dtype)
+                if cfg.scale_rate == "target":
+                    target_cov = confident_moments(masks.float(), grid)[1]  # [N, parts, 2, 2]
+                    size = cov.view(n, t, k, 2, 2)[:, 0].diagonal(dim1=-2, dim2=-1).sum(-1).sqrt()
+                    ratio = size / target_cov.diagonal(dim1=-2, dim2=-1).sum(-1).sqrt().clamp_min(1e-6)
+                    log_scale = rescaled_zoom(log_scale, ratio, ZOOM_TOLERANCE, ZOOM_MIN_TRAVEL)
             else:
                 log_scale = -0.5 * torch.logdet(linear.double()).to(linear.dtype)  # the codes' A = R(-θ) / s
             if cfg.source_turn == "parts":
                 per_part = source_masks.float().transpose(1, 2).flatten(0, 1)  # [N*parts, T, H, W]
-                turn = registered_turns(per_part, centres.transpose(1, 2).flatten(0, 1), grid, cfg.turn_step)
+                shading = None
+                if cfg.turn_reads == "shading":
+                    shading = part_shading(per_part, luminance.float().repeat_interleave(k, 0))
+                turn = registered_turns(per_part, centres.transpose(1, 2).flatten(0, 1), grid, cfg.turn_step,
+                                        shading=shading)
                 turn = turn.view(n, k, t).transpose(1, 2)
                 # In the target's size: the source's rim speed, so a part half the size turns twice as fast.
                 radius = confident_radius(torch.cat([source_masks[:, 0], masks]).float(),

@@ -18,9 +18,12 @@ from vidgan_builtin.networks._affine import (
     line_misfit,
     map_turn,
     mask_moments,
+    part_shading,
     pixel_grid,
     reflect_shift,
     registered_turns,
+    rescaled_zoom,
+    shading_strength,
     similarity_linear,
     turn_since_first,
     turn_arounds,
@@ -91,6 +94,52 @@ def test_registered_turns_read_no_turn_on_a_disc():
     centres = torch.stack([torch.linspace(-0.2, 0.2, 8), torch.zeros(8)], -1)
     masks = torch.stack([polygon(0.0, 64, centre=tuple(c.tolist())) for c in centres])[None]
     assert torch.equal(registered_turns(masks, centres[None], GRID), torch.zeros(1, 8))
+
+
+def shaded_disc(turn: float, centre: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A disc's silhouette and a luminance ramp across its own x axis (as synthetic_shapes shades
+    its objects), turned by ``turn``: ``[32, 32]`` each."""
+    rel = GRID - torch.tensor(centre)
+    along = rel[..., 0] * math.cos(turn) + rel[..., 1] * math.sin(turn)
+    return polygon(0.0, 64, centre=centre), 0.4 + 0.6 * along
+
+
+def test_registered_turns_read_a_shaded_discs_turn_from_its_shading():
+    turns = torch.linspace(0, 1.5, 12)
+    centres = torch.stack([torch.linspace(-0.2, 0.2, 12), torch.linspace(0.1, 0.0, 12)], -1)
+    masks, luminance = (torch.stack(x)[None] for x in zip(*(shaded_disc(float(t), tuple(c.tolist()))
+                                                            for t, c in zip(turns, centres))))
+    shading = part_shading(masks, luminance)
+    read = registered_turns(masks, centres[None], GRID, shading=shading)
+    assert (read[0] - turns).abs().max() < 0.08
+    assert torch.equal(registered_turns(masks, centres[None], GRID), torch.zeros(1, 12))  # the outline alone: none
+
+
+def test_shading_strength_tells_a_shaded_part_from_a_flat_one():
+    mask, luminance = shaded_disc(0.3, (0.0, 0.0))
+    shaded = part_shading(mask[None, None], luminance[None, None])[0, 0]
+    flat = part_shading(mask[None, None], torch.full_like(luminance, 0.7)[None, None])[0, 0]
+    assert shading_strength(shaded, GRID) > 0.6  # a ramp across a disc: about pi / 4
+    assert shading_strength(flat, GRID) < 0.05  # under registered_turns' gate (0.15)
+
+
+@pytest.mark.parametrize("rate, ratio", [(0.15, 1.5), (-0.1, 0.7), (0.2, 0.6), (0.05, 1.3)])
+def test_a_rescaled_zoom_bounces_off_the_walls_the_source_turned_at(rate, ratio):
+    lo, hi = torch.tensor(math.log(0.55)), torch.tensor(math.log(1.45))
+    t = torch.arange(16.0)
+    measured = fold(rate * t, lo, hi)  # the synthetic set's zoom: a steady log-scale rate, folded
+    replayed = rescaled_zoom(measured.view(1, 16, 1), torch.tensor([[ratio]]), 0.1, 0.1)[0, :, 0]
+    assert torch.allclose(replayed, fold(rate * ratio * t, lo, hi), atol=1e-4)
+
+
+def test_a_rescaled_zoom_runs_on_past_a_side_the_source_never_turned_at():
+    measured = fold(0.08 * torch.arange(16.0), torch.tensor(-0.6), torch.tensor(0.37))  # turns at 0.37 only
+    replayed = rescaled_zoom(measured.view(1, 16, 1), torch.tensor([[1.6]]), 0.1, 0.1)[0, :, 0]
+    free = 0.08 * 1.6 * torch.arange(16.0)
+    assert torch.allclose(replayed, torch.where(free <= 0.37, free, 0.74 - free), atol=1e-4)  # bounced at 0.37 only
+    assert replayed[-1] < -0.6  # past the wall the source never reached: none is known there
+    still = rescaled_zoom(0.01 * torch.randn(1, 16, 1), torch.tensor([[2.0]]), 0.1, 0.1)
+    assert still.abs().max() < 0.1  # noise on a still part: only scaled
 
 
 def test_a_disc_shows_no_orientation():

@@ -60,6 +60,11 @@ def test_contracts(registry):
                                                         "unfold_turns_from": "parts", "source_path": "parts",
                                                         "source_turn": "parts", "source_scale": "parts"},
                     registry=registry, settings=settings)
+    check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
+                                                        "source_path": "parts", "source_turn": "parts",
+                                                        "turn_reads": "shading", "source_scale": "parts",
+                                                        "scale_rate": "target"},
+                    registry=registry, settings=settings)
 
 
 def test_the_content_map_keeps_the_frame_and_starts_with_the_part_prior(registry):
@@ -467,6 +472,49 @@ def test_the_turn_and_scale_read_off_the_source_clip_replace_the_codes(registry)
     grown = torch.linalg.det(linear[0, :, 0]).rsqrt()  # A = R(-θ) / s
     assert grown.tolist() == pytest.approx(scales, abs=0.02)
     assert torch.linalg.det(codes_only.part_maps(target, codes, clip)[0][0, :, 0]).tolist() == pytest.approx([1.0] * 4)
+
+
+def shaded_disc_scene(turn: float, radius: float, centre: tuple[float, float] = (0.03, 0.02)) -> torch.Tensor:
+    """The content map of a disc (radius ``radius``, normalised units) about ``centre``, shaded
+    by a ramp across its own x axis turned by ``turn`` (as synthetic_shapes shades its objects),
+    as part 1: its outline shows no turn, its shading does."""
+    from vidgan_builtin.networks._affine import pixel_grid
+
+    grid = pixel_grid(32, 32) - torch.tensor(centre)
+    inside = grid.norm(dim=-1) < radius
+    along = (grid[..., 0] * math.cos(turn) + grid[..., 1] * math.sin(turn)) / radius
+    img = torch.where(inside, 0.5 + 0.4 * along, -0.8).expand(1, 3, 32, 32)
+    logits = torch.stack([torch.where(inside, -20.0, 20.0), torch.zeros(32, 32)])[None]
+    return torch.cat([img, torch.full((1, 3, 32, 32), -0.8), logits], dim=1)
+
+
+def test_a_shaded_discs_turn_is_read_off_its_shading_and_a_zoom_runs_at_the_targets_size(registry):
+    """A source disc shaded across its axis turns 0.15 rad a frame: registering the outline
+    alone reads no turn; turn_reads = shading reads it (on a target disc half the size, twice
+    as fast). A source disc growing 10 % a frame: with scale_rate = target a target half its
+    size grows twice as fast in log scale (the same edge speed); as measured, at the same rate."""
+    from vidgan_builtin.networks._affine import map_turn
+
+    params = dict(boundary="reflect", bounce_point="centre", reach_measure="radius", reach=1.0, learn_reach=False,
+                  source_bounces="unfold", source_path="parts", source_turn="parts", source_scale="parts")
+    outline = decoder(registry, **params)
+    shading = decoder(registry, **params, turn_reads="shading")
+    target_rate = decoder(registry, **params, scale_rate="target")
+    codes = torch.zeros(1, G.frames, CODE_DIM)
+    turns = [0.0, 0.15, 0.3, 0.45]
+    clip = torch.stack([shaded_disc_scene(a, 0.5) for a in turns], 1)
+    target = shaded_disc_scene(0.0, 0.25)
+    assert map_turn(outline.part_maps(target, codes, clip)[0][0, :, 0]).abs().max() < 1e-6
+    read = map_turn(shading.part_maps(target, codes, clip)[0][0, :, 0])
+    assert read.tolist() == pytest.approx([2 * a for a in turns], abs=0.12)  # radii 8 and 4 px, to the pixel
+    scales = [1.0, 1.1, 1.21, 1.331]
+    clip = torch.stack([shaded_disc_scene(0.0, 0.5 * k) for k in scales], 1)
+
+    def grown(dec: torch.nn.Module) -> list[float]:
+        return torch.linalg.det(dec.part_maps(target, codes, clip)[0][0, :, 0]).rsqrt().log().tolist()  # A = R / s
+
+    assert grown(outline) == pytest.approx([math.log(k) for k in scales], abs=0.02)
+    assert grown(target_rate) == pytest.approx([2 * math.log(k) for k in scales], abs=0.05)
 
 
 def test_parts_need_unfolding(registry):
