@@ -508,7 +508,7 @@ def registered_turns(
     first = maps[:, 0].unsqueeze(1)  # [N, 1, C, H, W]
 
     def mismatch(frame: int, candidates: torch.Tensor) -> torch.Tensor:
-        """Mean squared difference [N, S] between frame 1's mask turned by each candidate and frame ``frame``'s."""
+        """Mean squared difference [N, S] between frame 1's maps turned by each candidate and frame ``frame``'s."""
         s = candidates.shape[1]
         cos, sin = (f(candidates)[..., None, None] for f in (torch.cos, torch.sin))
         # Where frame 1's pixel q lands when the part turns by θ and moves: c_t + R(θ)(q - c_1).
@@ -564,7 +564,7 @@ def part_shading(masks: torch.Tensor, luminance: torch.Tensor) -> torch.Tensor:
 def shading_strength(shading: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """How clearly signed shading maps ``[..., H, W]`` show an orientation, in [0, 1]: the
     strongest of their angular moments of order 1 to 4 about the centroid of their magnitude,
-    over the moment of the magnitude (a linear ramp across a disc reads π/4, a flat part 0)."""
+    over the moment of the magnitude (a linear ramp across a disc reads π/4, a flat part about 0)."""
     weight = shading.abs()
     centre = mask_moments(weight, grid)[0]
     rel = grid.reshape(-1, 2).to(shading.dtype) - centre.unsqueeze(-2)  # [..., HW, 2]
