@@ -5,7 +5,8 @@
 
 For a model trained on ``synthetic_shapes``: the triples ``vidgan eval --leakage-triples N``
 scores (:func:`vidgan_kit.eval.leakage_picks`, the run's own test split), each transfer
-scored as ``vidgan eval`` scores it (:func:`vidgan_kit.eval.leakage_changes`: mean L1 on
+scored as ``vidgan eval`` scores it (:func:`vidgan_kit.eval.clip_l1`, whose mean over the
+triples is :func:`~vidgan_kit.eval.leakage_changes`: mean L1 on
 [0, 1] of the output for a motion clip with the same motion in another content, and with
 another motion in the same content, against the base output). Rows group the triples by the
 family of the shared motion (m1). A family's *share* is its content change summed over the
@@ -29,13 +30,8 @@ from learn_synthetic import add_model_set_argument, test_split  # noqa: E402
 
 from vidgan_kit import PluginHost  # noqa: E402
 from vidgan_kit.checkpoint import read_index  # noqa: E402
-from vidgan_kit.eval import leakage_picks  # noqa: E402
+from vidgan_kit.eval import clip_l1, leakage_picks  # noqa: E402
 from vidgan_kit.inference import load_pipeline  # noqa: E402
-
-
-def per_triple_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean L1 on [0, 1] per clip of two batches of videos in [-1, 1]: ``[B]``."""
-    return ((a.double() - b.double()).abs() * 0.5).flatten(1).mean(1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -61,8 +57,8 @@ def main(argv: list[str] | None = None) -> None:
             base, content, motion = (
                 pipe.model.transfer(image, torch.stack([truth(p[c], p[m]) for p in batch])).float()
                 for c, m in ((1, 3), (2, 3), (1, 4)))
-            content_change.append(per_triple_l1(base, content))
-            motion_change.append(per_triple_l1(base, motion))
+            content_change.append(clip_l1(base, content))
+            motion_change.append(clip_l1(base, motion))
     cc, mc = torch.cat(content_change), torch.cat(motion_change)
     families = [test.factors(p[3])[1].kind for p in picks]
     with_disc = torch.tensor(["circle" in (test.factors(p[1])[0].shape, test.factors(p[2])[0].shape) for p in picks])

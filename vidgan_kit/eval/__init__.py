@@ -50,6 +50,7 @@ from .frechet import frechet_distance, frechet_distance_features, gaussian_stats
 from .protocols import (
     CISettings,
     leakage,
+    clip_l1,
     leakage_changes,
     leakage_picks,
     pairwise_l1,
@@ -95,6 +96,7 @@ __all__ = [
     "reconstruction",
     "transfer_ground_truth",
     "leakage",
+    "clip_l1",
     "leakage_changes",
     "leakage_picks",
     "pairwise_l1",

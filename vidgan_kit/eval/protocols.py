@@ -50,6 +50,7 @@ __all__ = [
     "transfer_ground_truth",
     "leakage",
     "leakage_picks",
+    "clip_l1",
     "leakage_changes",
     "pairwise_l1",
     "clip_seed",
@@ -341,14 +342,16 @@ def leakage_picks(n: int, triples: int = 16, seed: int = 0) -> list[tuple[int, i
     return [tuple(int(i) for i in rng.choice(n, size=5, replace=False)) for _ in range(triples)]  # type: ignore[misc]
 
 
+def clip_l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean L1 on [0, 1] between two batches of videos in [-1, 1], per clip: ``[B]`` (float64)."""
+    return ((a.double() - b.double()).abs() * 0.5).flatten(1).mean(1)  # /2: L1 on [0, 1]
+
+
 def leakage_changes(base: torch.Tensor, content: torch.Tensor, motion: torch.Tensor) -> tuple[float, float]:
     """``(content_change, motion_change)``: mean L1 on [0, 1] of the outputs for the
-    content-swapped and the motion-swapped motion clips against the base output."""
-
-    def l1(a: torch.Tensor, b: torch.Tensor) -> float:
-        return float(((a.double() - b.double()).abs() * 0.5).mean())  # /2: L1 on [0, 1]
-
-    return l1(base, content), l1(base, motion)
+    content-swapped and the motion-swapped motion clips against the base output (the mean of
+    :func:`clip_l1` over the triples)."""
+    return float(clip_l1(base, content).mean()), float(clip_l1(base, motion).mean())
 
 
 def leakage(

@@ -256,7 +256,8 @@ def unfold_path(
     under ``STRAIGHT_MISFIT``, and closer to one than ``"walls"`` gets it), else ``"walls"``:
     the lines into and out of a bounce meet at its wall for straight motion, not for an orbit.
     ``turns``: the turn-arounds ``(off_hi, off_lo)`` where they were found elsewhere (on a
-    sharper track of the same motion), instead of on ``path`` (``"walls"`` only). Returns the
+    sharper track of the same motion) or already, instead of on ``path`` (``"walls"`` and
+    ``"turns"``; ``"straight"`` passes them to its ``"walls"`` unfolding only). Returns the
     free path and the walls it was unfolded at (``[N, ..., 2]`` each; folding the free path at
     them gives ``path`` back)."""
     if at == "walls":
@@ -373,6 +374,12 @@ def confident_moments(
     above = masks > threshold
     enough = (above.flatten(-2).sum(-1) >= MIN_CONFIDENT_PIXELS)[..., None, None]
     return mask_moments(torch.where(enough & ~above, torch.zeros_like(masks), masks), grid)
+
+
+def gyration_radius(spread: torch.Tensor) -> torch.Tensor:
+    """The root of a covariance's trace from its per-axis standard deviations ``[..., 2]`` → ``[...]``:
+    a part's size whatever its shape's aspect (the radius of gyration of its pixels)."""
+    return spread.square().sum(-1).sqrt()
 
 
 def confident_radius(masks: torch.Tensor, centres: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
@@ -591,8 +598,8 @@ def rescaled_zoom(log_scale: torch.Tensor, ratio: torch.Tensor, tolerance: float
     bounds."""
     path = log_scale.unsqueeze(-1)  # one axis, as unfold_path reads paths
     low, high = path.amin(1), path.amax(1)
-    free, lo, hi = unfold_path(path, low, high, "turns", tolerance, min_travel, True)
     off_hi, off_lo = turn_arounds(path, low, high, tolerance, min_travel, near="lines")
+    free, lo, hi = unfold_path(path, low, high, "turns", tolerance, min_travel, True, (off_hi, off_lo))
     scaled = free * ratio.unsqueeze(1).unsqueeze(-1).to(free.dtype)
     # A wall beyond anywhere the scaled path or its mirror images can go: folding there is no fold.
     far = 3 * (scaled.abs().amax(1) + low.abs() + high.abs()) + 1

@@ -50,6 +50,7 @@ from ._affine import (
     confident_moments,
     confident_radius,
     fold,
+    gyration_radius,
     mask_moments,
     landing,
     map_turn,
@@ -479,12 +480,13 @@ class SpriteFrameDecoder(FrameDecoder):
             if whole_clip and "parts" in (self.config.source_turn, self.config.source_scale):
                 luminance = layers[0][n:].mean(1).view(n, t, *masks.shape[-2:])
                 linear, shift = self._measured_form(linear, shift, anchors, point, masks[:n],
-                                                    masks[n:].view(n, t, *masks.shape[1:]), centres, luminance)
+                                                    masks[n:].view(n, t, *masks.shape[1:]), centres, spread, luminance)
         return linear, shift
 
     def _measured_form(
         self, linear: torch.Tensor, shift: torch.Tensor, anchors: torch.Tensor, point: torch.Tensor,
-        masks: torch.Tensor, source_masks: torch.Tensor, centres: torch.Tensor, luminance: torch.Tensor,
+        masks: torch.Tensor, source_masks: torch.Tensor, centres: torch.Tensor, spread: torch.Tensor,
+        luminance: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps ``linear`` [N, T, parts, 2, 2], ``shift`` [N, T, parts, 2] with each part's turn
         and/or scale read off the source clip (``source_turn``, ``source_scale``): the linear part
@@ -493,8 +495,9 @@ class SpriteFrameDecoder(FrameDecoder):
         ``anchors``, ``point``: the target parts' ``[N, parts, 2]``; ``masks``: the target's
         ``[N, parts, H, W]``; ``source_masks``: every source frame's ``[N, T, parts, H, W]``;
         ``centres``: the confident centres :meth:`part_confident` gave the target's parts and then
-        every source frame's, ``[N + N*T, parts, 2]``; ``luminance``: every source frame's image
-        channels' mean ``[N, T, H, W]`` (``turn_reads = "shading"``)."""
+        every source frame's, ``[N + N*T, parts, 2]``, and ``spread`` their per-axis deviations
+        alike; ``luminance``: every source frame's image channels' mean ``[N, T, H, W]``
+        (``turn_reads = "shading"``)."""
         cfg = self.config
         n, t, k = linear.shape[:3]
         grid = self.identity_grid
@@ -505,9 +508,8 @@ class SpriteFrameDecoder(FrameDecoder):
                 logdet = torch.logdet(cov.double()).view(n, t, k)
                 log_scale = (0.25 * (logdet - logdet[:, :1])).to(linear.dtype)
                 if cfg.scale_rate == "target":
-                    target_cov = confident_moments(masks.float(), grid)[1]  # [N, parts, 2, 2]
-                    size = cov.view(n, t, k, 2, 2)[:, 0].diagonal(dim1=-2, dim2=-1).sum(-1).sqrt()
-                    ratio = size / target_cov.diagonal(dim1=-2, dim2=-1).sum(-1).sqrt().clamp_min(1e-6)
+                    size = gyration_radius(spread)  # [N + N*T, parts]: the targets', then every source frame's
+                    ratio = size[n:].view(n, t, k)[:, 0] / size[:n].clamp_min(1e-6)
                     log_scale = rescaled_zoom(log_scale, ratio, ZOOM_TOLERANCE, ZOOM_MIN_TRAVEL)
             else:
                 log_scale = -0.5 * torch.logdet(linear.double()).to(linear.dtype)  # the codes' A = R(-θ) / s
@@ -540,7 +542,7 @@ class SpriteFrameDecoder(FrameDecoder):
             raw = self.motion_head(motion).view(n, t, k, 6)
             log_scale, angle, shift = similarity_params(raw, self.config.max_log_scale, self.config.max_shift)
             if self.config.motion_units == "part":
-                radius = spread.square().sum(-1).sqrt()  # sqrt(tr Σ), [N, K]
+                radius = gyration_radius(spread)  # [N, K]
                 relative = (self.config.reference_radius / radius.clamp_min(1e-3)).unsqueeze(1).to(raw.dtype)
                 log_scale, angle = log_scale * relative, angle * relative
             if self.config.zoom_range is not None:
