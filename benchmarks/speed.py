@@ -35,7 +35,6 @@ Targets (from the issue): <= 1.0 s/iter with bf16 + channels_last at 64x64x16, b
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -54,11 +53,12 @@ import torch
 from torch.utils.data import DataLoader
 
 from vidgan_kit import PluginHost, hookimpl
+from vidgan_kit.errors import VidganError
 from vidgan_kit.interfaces import LossContext, MotionPosterior
 from vidgan_kit.recipe import Recipe, apply_overrides, read_recipe_table, validate_recipe
 from vidgan_kit.training import train
-from vidgan_kit.training.device import to_channels_last
-from vidgan_kit.training.memory import can_reuse_freed_memory, reuse_freed_memory
+from vidgan_kit.training.device import resolve_device, to_channels_last
+from vidgan_kit.training.memory import can_reuse_freed_memory, reuse_applies, reuse_freed_memory
 from vidgan_kit.training.optim import build_optimizers
 from vidgan_kit.training.seeding import DeterminismSettings, seed_everything
 
@@ -97,15 +97,18 @@ def cpu_info() -> tuple[str, set[str]]:
     return model or platform.processor() or platform.machine(), flags
 
 
-def bf16_supported() -> bool:
-    """Whether oneDNN has bf16 instructions on this CPU (AVX512-BF16, AMX); else it emulates."""
+def bf16_supported(device: torch.device = torch.device("cpu")) -> bool:
+    """Whether bf16 runs natively: on a GPU, what CUDA says; on the CPU, whether oneDNN has
+    bf16 instructions (AVX512-BF16, AMX), else it emulates."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
 
 
-def print_machine(threads: int) -> dict[str, Any]:
+def print_machine(threads: int, device: torch.device) -> dict[str, Any]:
     model, flags = cpu_info()
     wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
     have = ", ".join(f"{f} {'yes' if f in flags else 'no'}" for f in wanted) if flags else "flags unknown"
@@ -116,14 +119,18 @@ def print_machine(threads: int) -> dict[str, Any]:
         "flags": {f: f in flags for f in wanted},
         "torch": torch.__version__,
         "threads": threads,
-        "bf16_hardware": bf16_supported(),
+        "bf16_hardware": bf16_supported(device),
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "load_average": list(load),
         "python": platform.python_version(),
     }
     print(f"machine : {model}, {os.cpu_count()} logical CPUs ({have})")
     print(f"torch   : {torch.__version__}, {threads} thread(s), python {platform.python_version()}")
-    print(f"bf16    : {'hardware-supported' if info['bf16_hardware'] else 'NOT hardware-supported (oneDNN emulates it: slow)'}"
-          " (torch.ops.mkldnn._is_mkldnn_bf16_supported())")
+    if info["gpu"]:
+        print(f"device  : {device} ({info['gpu']}); the targets below are for 2 CPU cores: these are GPU figures")
+    how = "torch.cuda.is_bf16_supported()" if device.type == "cuda" else "torch.ops.mkldnn._is_mkldnn_bf16_supported()"
+    print(f"bf16    : {'hardware-supported' if info['bf16_hardware'] else 'NOT hardware-supported (emulated: slow)'} ({how})")
     print(f"load    : {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (1/5/15 min)")
     if load[0] > 0.5:
         print("WARNING : the machine is busy; oneDNN timings under contention are not meaningful.")
@@ -144,7 +151,7 @@ def load_benchmark_recipe(args: argparse.Namespace, registry: Any) -> Recipe:
     for phase in table.get("phases", []):
         phase["start"] = 0
     train_table = table.setdefault("train", {})
-    train_table.update(threads=args.threads, device="cpu", sample_every=0, tensorboard=False)
+    train_table.update(threads=args.threads, device=args.device, sample_every=0, tensorboard=False)
     train_table["ema"] = {**train_table.get("ema", {}), "enabled": False}
     return validate_recipe(table, registry, source=str(args.recipe))
 
@@ -157,6 +164,7 @@ class Setup:
     registry: Any
     precision: str
     channels_last: bool
+    device: torch.device = torch.device("cpu")
     model: Any = None
     losses: dict[str, torch.nn.Module] = field(default_factory=dict)
     groups: dict[str, list[torch.nn.Parameter]] = field(default_factory=dict)
@@ -166,10 +174,11 @@ class Setup:
         r = self.recipe
         seed_everything(r.seed)
         self.model = self.registry.build("model", r.model, geometry=r.video.geometry(), registry=self.registry)
+        self.model.to(self.device)
         if self.channels_last:
             to_channels_last(self.model)
         self.model.train()
-        self.losses = {name: self.registry.build("loss", term.spec) for name, term in r.losses.items()}
+        self.losses = {name: self.registry.build("loss", term.spec).to(self.device) for name, term in r.losses.items()}
         self.groups = self.model.parameter_groups()
         # The trainer's optimisers (lr_multipliers included), stepped by this hand-written loop.
         self.optimizers = build_optimizers(r, self.groups, names={id(p): n for n, p in self.model.named_parameters()})
@@ -180,7 +189,7 @@ class Setup:
         }
 
     def autocast(self) -> Any:
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def step(self, batch: dict[str, Any], index: int, stages: dict[str, float] | None = None) -> None:
         """One iteration: one forward, then each due phase's backward and optimiser step.
@@ -203,7 +212,7 @@ class Setup:
             frozen = [p for g, ps in self.groups.items() if g != group for p in ps if p.requires_grad]
             for p in frozen:
                 p.requires_grad_(False)
-            total = torch.zeros(())
+            total = torch.zeros((), device=self.device)
             for n, w in terms:
                 with self.autocast():
                     total = total + w * self.losses[n](ctx, phase.name)
@@ -235,35 +244,50 @@ class _StageClock:
             self.last = now
 
 
-def fixed_batch(dataset: Any, size: int) -> dict[str, torch.Tensor]:
-    return {"video": torch.stack([dataset[i]["video"] for i in range(size)])}
+def fixed_batch(dataset: Any, size: int, device: torch.device = torch.device("cpu")) -> dict[str, torch.Tensor]:
+    return {"video": torch.stack([dataset[i]["video"] for i in range(size)]).to(device)}
 
 
 def timed(fn: Callable[[int], Any], warmup: int, steps: int) -> list[float]:
-    """Seconds per call of ``fn(i)`` for ``steps`` calls after ``warmup`` untimed ones."""
+    """Seconds per call of ``fn(i)`` for ``steps`` calls after ``warmup`` untimed ones; on a
+    GPU each call's queued kernels are waited for before its clock stops."""
     for i in range(warmup):
         fn(i)
     out = []
     for i in range(warmup, warmup + steps):
+        _wait_for_gpu()
         t0 = time.perf_counter()
         fn(i)
+        _wait_for_gpu()
         out.append(time.perf_counter() - t0)
     return out
+
+
+def _wait_for_gpu() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
 
 
 def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, test_set: Any,
                       args: argparse.Namespace, with_transfer: bool) -> dict[str, Any]:
     precision, cl = PRECISIONS[name]
-    setup = Setup(recipe, registry, precision, cl)
-    batch = fixed_batch(dataset, recipe.loader.batch_size)
+    device = torch.device(args.device)
+    with reuse_freed_memory(recipe.train.reuse_cpu_memory and reuse_applies(device.type, precision, cl)):
+        return _measure_precision(precision, cl, device, name, recipe, registry, dataset, test_set, args, with_transfer)
+
+
+def _measure_precision(precision: str, cl: bool, device: torch.device, name: str, recipe: Recipe, registry: Any,
+                       dataset: Any, test_set: Any, args: argparse.Namespace, with_transfer: bool) -> dict[str, Any]:
+    setup = Setup(recipe, registry, precision, cl, device)
+    batch = fixed_batch(dataset, recipe.loader.batch_size, device)
     steps, warmup = args.steps, args.warmup
-    if precision == "bf16" and not bf16_supported():
+    if precision == "bf16" and not bf16_supported(device):
         steps, warmup = min(steps, args.slow_steps), min(warmup, 1)
     times = timed(lambda i: setup.step(batch, i), warmup, steps)
     row: dict[str, Any] = {"config": name, "steps": steps, "s_per_iter_median": statistics.median(times),
                            "s_per_iter_mean": statistics.fmean(times), "s_per_iter_all": times}
     if with_transfer:
-        clips = torch.stack([test_set.clip(0), test_set.clip(1)])
+        clips = torch.stack([test_set.clip(0), test_set.clip(1)]).to(device)
         image, video = clips[:1, 0], clips[1:]
         setup.model.eval()  # as load_pipeline gives it
         with setup.autocast():
@@ -322,15 +346,24 @@ class StepClock:
 
 
 def bare_loop(recipe: Recipe, registry: Any, dataset: Any, total: int) -> list[float]:
-    """The iteration times of a hand-written loop: DataLoader, forward, D step, G step."""
+    """The iteration times of a hand-written loop: DataLoader, forward, D step, G step, with
+    CPU memory kept for reuse as ``train()`` keeps it."""
+    t = recipe.train
+    with reuse_freed_memory(t.reuse_cpu_memory and reuse_applies(torch.device(t.device).type, t.precision, t.channels_last)):
+        return _bare_loop(recipe, registry, dataset, total)
+
+
+def _bare_loop(recipe: Recipe, registry: Any, dataset: Any, total: int) -> list[float]:
     r = recipe
-    setup = Setup(r, registry, r.train.precision, r.train.channels_last)
+    device = torch.device(r.train.device)
+    setup = Setup(r, registry, r.train.precision, r.train.channels_last, device)
     loader = DataLoader(dataset, batch_size=r.loader.batch_size, shuffle=True, drop_last=True,
                         num_workers=r.loader.workers, generator=torch.Generator().manual_seed(r.seed))
     batches = iter(loader)
     stamps = [time.perf_counter()]
     for i in range(total):
-        setup.step(next(batches), i)
+        setup.step({k: v.to(device) for k, v in next(batches).items()}, i)
+        _wait_for_gpu()
         stamps.append(time.perf_counter())
     return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
 
@@ -396,6 +429,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--rounds", type=int, default=1, help="bare/trainer pairs for the overhead (median is reported)")
     parser.add_argument("--transfer-runs", type=int, default=30, help="timed transfers per config (median reported)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu (the issue's targets are for 2 CPU cores), cuda or cuda:N: GPU figures for comparison")
     parser.add_argument("--size", type=int, default=64, help="frame height and width")
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--batch", type=int, default=16)
@@ -406,7 +441,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")  # deterministic-algorithm notes and the like: not figures
-    machine = print_machine(args.threads)
+    try:
+        args.device = str(resolve_device(args.device))
+    except VidganError as exc:
+        parser.error(str(exc))
+    machine = print_machine(args.threads, torch.device(args.device))
     if args.configs is None:
         configs = [c for c in DEFAULT_CONFIGS if machine["bf16_hardware"] or not c.startswith("bf16")]
         skipped = [c for c in DEFAULT_CONFIGS if c not in configs]
@@ -425,11 +464,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     DeterminismSettings.apply(recipe.train.deterministic, recipe.train.threads)
     # ... and the allocator as train() sets it on a CPU (train.reuse_cpu_memory): freed memory
     # kept for the next step instead of page-faulted in anew (vidgan_kit.training.memory).
-    allocator = contextlib.ExitStack()
-    reused = allocator.enter_context(reuse_freed_memory(recipe.train.reuse_cpu_memory))
+    # Per config, as train() decides it (not for bf16 with channels_last: reuse_applies).
+    reused = recipe.train.reuse_cpu_memory and can_reuse_freed_memory() and torch.device(args.device).type == "cpu"
     print(f"memory  : freed CPU memory {'reused' if reused else 'NOT reused'} between steps "
           f"(train.reuse_cpu_memory = {str(recipe.train.reuse_cpu_memory).lower()}"
-          f"{'' if can_reuse_freed_memory() else '; not glibc, no effect'})")
+          f"{'' if can_reuse_freed_memory() else '; not glibc, no effect'}"
+          f"{'; not for bf16-cl, as in train()' if reused else ''})")
     geometry = recipe.video.geometry()
     dataset = registry.build("dataset", recipe.data, geometry=geometry, split="train", seed=recipe.seed)
     test_set = registry.build("dataset", recipe.data, geometry=geometry, split="test", seed=recipe.seed)
@@ -508,7 +548,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.json}")
-    allocator.close()
     return results
 
 

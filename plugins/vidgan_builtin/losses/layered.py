@@ -165,7 +165,7 @@ class MotionSegmentationLoss(_MovingPixelsLoss):
         video, codes, part_share = self._inputs(ctx, "motion_segmentation", "part_share")
         share = part_share(codes.flatten(0, 1)).float().clamp(1e-6, 1 - 1e-6)
         target = _object_targets(ctx, video, self.config.threshold, self.config.fill_objects)
-        return F.binary_cross_entropy(share, target.flatten(0, 1))
+        return _binary_cross_entropy(share, target.flatten(0, 1))
 
 
 def _object_targets(ctx: LossContext, video: torch.Tensor, threshold: float, fill: bool) -> torch.Tensor:
@@ -475,4 +475,12 @@ class ObjectTrackingLoss(_MovingPixelsLoss):
         maps = object_maps(video).clamp(1e-6, 1 - 1e-6)  # [B, T, h, w]
         target = _object_targets(ctx, video, self.config.threshold, self.config.fill_objects)
         target = F.adaptive_avg_pool2d(target.flatten(0, 1), maps.shape[-2:]).view(maps.shape)
-        return F.binary_cross_entropy(maps, target)
+        return _binary_cross_entropy(maps, target)
+
+
+def _binary_cross_entropy(probability: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``F.binary_cross_entropy`` in float32 outside autocast: CUDA's autocast refuses it
+    (unsafe in half precision: its log saturates), and our inputs are probabilities already,
+    not logits, so the with-logits form does not apply."""
+    with torch.autocast(probability.device.type, enabled=False):
+        return F.binary_cross_entropy(probability.float(), target.float())

@@ -113,6 +113,13 @@ class DualMTGANConfig(ComponentConfig):
         "around the motion path; as at inference) or each frame's own (Eq. 3 literally).",
     )
     preview_samples: int = Field(2, ge=0, le=16, description="Stochastic rows (sample_1, ...) in preview().")
+    sample_scale: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="sample(): motion codes drawn from N(0, s² I) instead of N(0, I) (the truncation trick: fewer"
+        " outlying motions, less spread); training's prior samples always use N(0, I). Changes no weights.",
+    )
     active_dim_threshold: float = Field(
         0.01, ge=0, description="diagnostics(): a motion dimension is active when its batch-mean KL exceeds this (nats)."
     )
@@ -306,7 +313,8 @@ class DualMTGAN(ModelAssembly):
             return self.decoder.render_transfer(content, codes, source, tracks)
 
     def sample(self, image: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Stochastic motion generation: ``n`` clips per image with z_M ~ N(0, I).
+        """Stochastic motion generation: ``n`` clips per image with z_M ~ N(0, s² I), s =
+        ``sample_scale`` (1: the paper's N(0, I)).
 
         ``image`` [B, C, H, W] → [B, n, T, C, H, W]; ``generator`` seeds the motion draws.
         """
@@ -316,7 +324,7 @@ class DualMTGAN(ModelAssembly):
         b = image.shape[0]
         with self._evaluating():
             content = self.content_encoder(image).repeat_interleave(n, dim=0)
-            z = torch.randn(
+            z = self.config.sample_scale * torch.randn(
                 (b * n, self.motion_encoder.motion_dim), generator=generator, device=image.device, dtype=content.dtype
             )
             clips = self._render(content, self.temporal_generator(z, self.geometry.frames))

@@ -303,9 +303,11 @@ def landing(
     """Where the forward map of the backward map ``src(p) = a + A (p - a) + e`` sends ``point``
     (default: the anchor ``a``): ``a + A⁻¹ (point - a - e)``; anchors and points ``[..., 2]``,
     ``linear`` A ``[..., 2, 2]``, ``shift`` e ``[..., 2]``."""
-    a = anchors.to(linear.dtype)
-    offset = -shift if point is None else point.to(linear.dtype) - a - shift
-    return a + torch.linalg.solve(linear, offset.unsqueeze(-1)).squeeze(-1)
+    # In float32 whatever autocast made of the inputs: CUDA has no half-precision solver
+    # (lu_factor_cublas is not implemented for bf16), and a 2x2 inverse loses its digits in bf16.
+    a = anchors.float()
+    offset = -shift.float() if point is None else point.float() - a - shift.float()
+    return (a + torch.linalg.solve(linear.float(), offset.unsqueeze(-1)).squeeze(-1)).to(linear.dtype)
 
 
 def reflect_shift(

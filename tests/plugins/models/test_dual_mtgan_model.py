@@ -250,6 +250,20 @@ def test_sample_shapes_and_seeding(model):
     assert not torch.allclose(s1[:, 0], s1[:, 1]), "the n samples of one image should differ"
 
 
+def test_sample_scale_draws_the_motion_codes_from_a_narrower_gaussian(registry, model):
+    narrow = build(registry, {"sample_scale": 0.5})
+    narrow.load_state_dict(model.state_dict())  # the option changes no weights
+    image = clips(b=1)[:, 0]
+    draws = torch.randn((4, model.motion_encoder.motion_dim), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        content = model.content_encoder(image).repeat_interleave(4, dim=0)
+        expected = model._render(content, model.temporal_generator(0.5 * draws, G.frames))
+    got = narrow.sample(image, 4, torch.Generator().manual_seed(3))[0]
+    torch.testing.assert_close(got, expected)
+    wide = model.sample(image, 4, torch.Generator().manual_seed(3))[0]
+    assert (got - got.mean(0)).abs().mean() < (wide - wide.mean(0)).abs().mean()
+
+
 def test_preview_rows(model):
     rows = model.preview({"video": clips(b=2)}, torch.Generator().manual_seed(0))
     assert list(rows) == ["target", "source", "transfer", "reconstruction", "sample_1", "sample_2"]

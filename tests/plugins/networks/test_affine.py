@@ -15,6 +15,7 @@ from vidgan_builtin.networks._affine import (
     clearest_turn,
     confident_radius,
     fold,
+    landing,
     line_misfit,
     map_turn,
     mask_moments,
@@ -161,6 +162,19 @@ def test_map_turn_reads_the_turn_of_a_map():
 def _landing(anchors, linear, shift, point):
     """Where the forward map of ``src(p) = a + A (p - a) + e`` sends ``point``."""
     return anchors + torch.linalg.solve(linear, (point - anchors - shift).unsqueeze(-1)).squeeze(-1)
+
+
+def test_landing_solves_in_float32_for_half_precision_maps():
+    # Under bf16 autocast the maps arrive in bf16, for which neither the CPU's nor CUDA's
+    # solver exists ("lu_cpu" / "lu_factor_cublas" not implemented for 'BFloat16').
+    torch.manual_seed(0)
+    anchors, shift, point = torch.rand(8, 2, 2), 0.1 * torch.randn(8, 2, 2), torch.rand(8, 2, 2)
+    linear = torch.eye(2) + 0.1 * torch.randn(8, 2, 2, 2)
+    half = landing(anchors.bfloat16(), linear.bfloat16(), shift.bfloat16(), point.bfloat16())
+    assert half.dtype == torch.bfloat16
+    exact = _landing(anchors.bfloat16().double(), linear.bfloat16().double(), shift.bfloat16().double(),
+                     point.bfloat16().double())
+    torch.testing.assert_close(half.double(), exact, rtol=0, atol=2e-2)  # bf16's rounding of the result only
 
 
 @pytest.mark.parametrize("with_centres", [False, True])
