@@ -306,7 +306,6 @@ class PartTrajectoryLoss(ConfiguredLoss):
         centre, cov, mass = _part_moments(ctx, codes, "part_trajectory")
         decoder = require_slot(ctx, "decoder", "part_trajectory")
         part_maps = require_method(decoder, "part_maps", "part_trajectory", "decoder", "sprite_frame_decoder")
-        k = centre.shape[2]
         with torch.no_grad():
             keep = (mass[:, 1:] >= self.config.min_mass * mass[:, :1]).float()  # [B, T-1, K]
             anchor = centre[:, :1]

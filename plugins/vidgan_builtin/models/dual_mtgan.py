@@ -113,12 +113,23 @@ class DualMTGANConfig(ComponentConfig):
         "around the motion path; as at inference) or each frame's own (Eq. 3 literally).",
     )
     preview_samples: int = Field(2, ge=0, le=16, description="Stochastic rows (sample_1, ...) in preview().")
+    sample_from: Literal["prior", "posterior"] = Field(
+        "prior",
+        description="sample()'s motion codes: `prior`, N(0, I) as in the paper; `posterior`, a diagonal Gaussian"
+        " fitted to E_M's posteriors of the training clips (their aggregate), tracked during training as a running"
+        " average of each batch's statistics and saved with the model. The KL term at the recipe's weight leaves"
+        " the aggregate far narrower than N(0, I), so prior draws land mostly where training never put a code."
+        " Training's own prior samples (for D_V) use N(0, I) either way.",
+    )
+    posterior_decay: float = Field(
+        0.99, gt=0, lt=1, description="sample_from = 'posterior': weight of the running average's past per step."
+    )
     sample_scale: float = Field(
         1.0,
         gt=0,
         le=1,
-        description="sample(): motion codes drawn from N(0, s² I) instead of N(0, I) (the truncation trick: fewer"
-        " outlying motions, less spread); training's prior samples always use N(0, I). Changes no weights.",
+        description="sample(): the draws' spread times s (the truncation trick: fewer outlying motions, less"
+        " spread): N(0, s² I), or the fitted Gaussian with its deviations times s. Changes no weights.",
     )
     active_dim_threshold: float = Field(
         0.01, ge=0, description="diagnostics(): a motion dimension is active when its batch-mean KL exceeds this (nats)."
@@ -160,6 +171,13 @@ class DualMTGAN(ModelAssembly):
         )
         self.image_discriminator: ImageDiscriminator = self._build(registry, "image_discriminator", geometry=g)
         self.video_discriminator: VideoDiscriminator = self._build(registry, "video_discriminator", geometry=g)
+        if config.sample_from == "posterior":
+            # Running sums of the posterior's mean and second moment per dimension, and of the
+            # weights (as Adam's bias correction): saved in the checkpoint's _assembly/ weights.
+            d = self.motion_encoder.motion_dim
+            self.register_buffer("posterior_mean_sum", torch.zeros(d))
+            self.register_buffer("posterior_square_sum", torch.zeros(d))
+            self.register_buffer("posterior_weight", torch.zeros(()))
         if self.decoder.uses_source_tracks and type(self.motion_encoder).tracks is MotionEncoder.tracks:
             raise RecipeError([RecipeIssue(
                 "model.decoder",
@@ -228,6 +246,8 @@ class DualMTGAN(ModelAssembly):
         content_y = codes[:, 0].roll(1, dims=0)  # E_C(y): y is frame 0 of the rolled batch
 
         posterior = MotionPosterior(*self.motion_encoder(video))
+        if self.training and self.config.sample_from == "posterior":
+            self._track_posterior(posterior)
         z_motion = posterior.sample() if self.training else posterior.mean
         z_prior = torch.randn_like(z_motion)
         frame_codes, frame_codes_prior = self.temporal_generator(torch.cat([z_motion, z_prior]), t).chunk(2)
@@ -257,6 +277,27 @@ class DualMTGAN(ModelAssembly):
             "transfer": transfer,
             "sample": sample,
         }
+
+    @torch.no_grad()
+    def _track_posterior(self, posterior: MotionPosterior) -> None:
+        """One step of the running average of the aggregate posterior's moments: over the batch,
+        E[z] = mean(μ) and E[z²] = mean(μ² + σ²)."""
+        mean, var = posterior.mean.float(), posterior.logvar.float().exp()
+        decay = self.config.posterior_decay
+        self.posterior_mean_sum.mul_(decay).add_(mean.mean(0), alpha=1 - decay)
+        self.posterior_square_sum.mul_(decay).add_((mean.square() + var).mean(0), alpha=1 - decay)
+        self.posterior_weight.mul_(decay).add_(1 - decay)
+
+    def motion_draws(self, n: int, generator: torch.Generator | None, like: torch.Tensor) -> torch.Tensor:
+        """``n`` motion codes z_M for sample(): from N(0, I) or, with ``sample_from = "posterior"``
+        and some training tracked, from the fitted aggregate posterior; spread times ``sample_scale``."""
+        eps = torch.randn((n, self.motion_encoder.motion_dim), generator=generator, device=like.device, dtype=like.dtype)
+        scale = self.config.sample_scale
+        if self.config.sample_from == "prior" or float(self.posterior_weight) == 0:
+            return scale * eps  # an untrained model (a preview at step 0) has nothing fitted yet
+        mean = self.posterior_mean_sum / self.posterior_weight
+        std = (self.posterior_square_sum / self.posterior_weight - mean.square()).clamp_min(0).sqrt()
+        return (mean + scale * std * eps).to(like.dtype)
 
     def _render(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """G_I on content [N, T, *cs] (or [N, *cs], held over time) and motion [N, T, F] → [N, T, C, H, W]."""
@@ -313,8 +354,8 @@ class DualMTGAN(ModelAssembly):
             return self.decoder.render_transfer(content, codes, source, tracks)
 
     def sample(self, image: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Stochastic motion generation: ``n`` clips per image with z_M ~ N(0, s² I), s =
-        ``sample_scale`` (1: the paper's N(0, I)).
+        """Stochastic motion generation: ``n`` clips per image with z_M drawn by
+        :meth:`motion_draws` (by default N(0, I), as in the paper).
 
         ``image`` [B, C, H, W] → [B, n, T, C, H, W]; ``generator`` seeds the motion draws.
         """
@@ -324,9 +365,7 @@ class DualMTGAN(ModelAssembly):
         b = image.shape[0]
         with self._evaluating():
             content = self.content_encoder(image).repeat_interleave(n, dim=0)
-            z = self.config.sample_scale * torch.randn(
-                (b * n, self.motion_encoder.motion_dim), generator=generator, device=image.device, dtype=content.dtype
-            )
+            z = self.motion_draws(b * n, generator, content)
             clips = self._render(content, self.temporal_generator(z, self.geometry.frames))
         return clips.view(b, n, *clips.shape[1:])
 

@@ -264,6 +264,42 @@ def test_sample_scale_draws_the_motion_codes_from_a_narrower_gaussian(registry, 
     assert (got - got.mean(0)).abs().mean() < (wide - wide.mean(0)).abs().mean()
 
 
+def test_sample_from_posterior_tracks_the_aggregate_posterior_in_training_only(registry):
+    fitted = build(registry, {"sample_from": "posterior", "posterior_decay": 0.9})
+    video = clips(b=4)
+    with torch.no_grad():
+        fitted.eval()
+        fitted({"video": video})  # eval mode: nothing tracked
+        assert float(fitted.posterior_weight) == 0
+        posterior = MotionPosterior(*fitted.motion_encoder(video))
+        fitted.train()
+        fitted({"video": video})
+    torch.testing.assert_close(fitted.posterior_weight, torch.tensor(0.1))
+    torch.testing.assert_close(fitted.posterior_mean_sum / 0.1, posterior.mean.mean(0))
+    second_moment = (posterior.mean.square() + posterior.logvar.exp()).mean(0)
+    torch.testing.assert_close(fitted.posterior_square_sum / 0.1, second_moment)
+    assert set(fitted.state_dict()) - set(build(registry).state_dict()) == {
+        "posterior_mean_sum", "posterior_square_sum", "posterior_weight"}  # saved with the model
+
+
+def test_sample_from_posterior_draws_from_the_fitted_gaussian(registry):
+    fitted = build(registry, {"sample_from": "posterior", "sample_scale": 0.5})
+    image = clips(b=1)[:, 0]
+    # Nothing tracked yet (a preview at step 0): N(0, s² I), as sample_from = "prior".
+    prior = build(registry, {"sample_scale": 0.5})
+    prior.load_state_dict({k: v for k, v in fitted.state_dict().items() if not k.startswith("posterior_")})
+    torch.testing.assert_close(fitted.sample(image, 2, torch.Generator().manual_seed(0)),
+                               prior.sample(image, 2, torch.Generator().manual_seed(0)))
+    d = fitted.motion_encoder.motion_dim
+    mean, std = torch.linspace(-1, 1, d), torch.linspace(0.1, 0.5, d)
+    fitted.posterior_weight.fill_(0.5)
+    fitted.posterior_mean_sum.copy_(0.5 * mean)
+    fitted.posterior_square_sum.copy_(0.5 * (mean.square() + std.square()))
+    draws = fitted.motion_draws(20000, torch.Generator().manual_seed(1), image)
+    torch.testing.assert_close(draws.mean(0), mean, rtol=0, atol=0.02)
+    torch.testing.assert_close(draws.std(0), 0.5 * std, rtol=0.05, atol=0)
+
+
 def test_preview_rows(model):
     rows = model.preview({"video": clips(b=2)}, torch.Generator().manual_seed(0))
     assert list(rows) == ["target", "source", "transfer", "reconstruction", "sample_1", "sample_2"]
