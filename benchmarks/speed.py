@@ -272,12 +272,6 @@ def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, te
                       args: argparse.Namespace, with_transfer: bool) -> dict[str, Any]:
     precision, cl = PRECISIONS[name]
     device = torch.device(args.device)
-    with reuse_freed_memory(recipe.train.reuse_cpu_memory and reuse_applies(device.type, precision, cl)):
-        return _measure_precision(precision, cl, device, name, recipe, registry, dataset, test_set, args, with_transfer)
-
-
-def _measure_precision(precision: str, cl: bool, device: torch.device, name: str, recipe: Recipe, registry: Any,
-                       dataset: Any, test_set: Any, args: argparse.Namespace, with_transfer: bool) -> dict[str, Any]:
     setup = Setup(recipe, registry, precision, cl, device)
     batch = fixed_batch(dataset, recipe.loader.batch_size, device)
     steps, warmup = args.steps, args.warmup
@@ -345,26 +339,28 @@ class StepClock:
         self.stamps.append(time.perf_counter())
 
 
+def memory_as_trained(recipe: Recipe, device: str, precision: str, channels_last: bool) -> Any:
+    """Freed CPU memory kept for reuse exactly when ``train()`` keeps it (``train.reuse_cpu_memory``,
+    a CPU, and not bf16 with channels_last: :func:`reuse_applies`)."""
+    applies = reuse_applies(torch.device(device).type, precision, channels_last)
+    return reuse_freed_memory(recipe.train.reuse_cpu_memory and applies)
+
+
 def bare_loop(recipe: Recipe, registry: Any, dataset: Any, total: int) -> list[float]:
     """The iteration times of a hand-written loop: DataLoader, forward, D step, G step, with
     CPU memory kept for reuse as ``train()`` keeps it."""
-    t = recipe.train
-    with reuse_freed_memory(t.reuse_cpu_memory and reuse_applies(torch.device(t.device).type, t.precision, t.channels_last)):
-        return _bare_loop(recipe, registry, dataset, total)
-
-
-def _bare_loop(recipe: Recipe, registry: Any, dataset: Any, total: int) -> list[float]:
     r = recipe
     device = torch.device(r.train.device)
-    setup = Setup(r, registry, r.train.precision, r.train.channels_last, device)
-    loader = DataLoader(dataset, batch_size=r.loader.batch_size, shuffle=True, drop_last=True,
-                        num_workers=r.loader.workers, generator=torch.Generator().manual_seed(r.seed))
-    batches = iter(loader)
-    stamps = [time.perf_counter()]
-    for i in range(total):
-        setup.step({k: v.to(device) for k, v in next(batches).items()}, i)
-        _wait_for_gpu()
-        stamps.append(time.perf_counter())
+    with memory_as_trained(r, r.train.device, r.train.precision, r.train.channels_last):
+        setup = Setup(r, registry, r.train.precision, r.train.channels_last, device)
+        loader = DataLoader(dataset, batch_size=r.loader.batch_size, shuffle=True, drop_last=True,
+                            num_workers=r.loader.workers, generator=torch.Generator().manual_seed(r.seed))
+        batches = iter(loader)
+        stamps = [time.perf_counter()]
+        for i in range(total):
+            setup.step({k: v.to(device) for k, v in next(batches).items()}, i)
+            _wait_for_gpu()
+            stamps.append(time.perf_counter())
     return [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
 
 
@@ -500,7 +496,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(header)
         print(rule, flush=True)
     for name in precisions:
-        row = measure_precision(name, recipe, registry, dataset, test_set, args, with_transfer)
+        with memory_as_trained(recipe, args.device, *PRECISIONS[name]):
+            row = measure_precision(name, recipe, registry, dataset, test_set, args, with_transfer)
         results["configs"].append(row)
         line = f"| {name:<8} | {row['s_per_iter_median']:>13.3f} | {row['s_per_iter_mean']:>11.3f} | {row['steps']:>5} |"
         if with_transfer:
