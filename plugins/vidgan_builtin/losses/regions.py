@@ -24,13 +24,8 @@ uses it is off by default.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 __all__ = ["fill_moving_objects", "flood"]
-
-#: How many flood steps run between two checks whether the flood still grows (each check
-#: syncs; the flood needs about as many steps as the longest path it walks).
-_STEPS_PER_CHECK = 8
 
 #: The four steps between 4-neighbours, (dy, dx).
 _STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
@@ -41,23 +36,63 @@ def flood(seeds: torch.Tensor, passable: dict[tuple[int, int], torch.Tensor]) ->
 
     ``passable[(dy, dx)]`` [N, H, W] says, for each pixel p, whether the step from p - (dy, dx)
     onto p is allowed; the four steps (±1, 0), (0, ±1) are read.
+
+    Why sweeps: a flood that grows one pixel a step needs as many steps as its longest path
+    (about 100 of four operations each on a 64×64 frame); a sweep carries the flood along a
+    whole row or column at once (:func:`_sweep`), so rounds of the four sweeps reach the same
+    fixed point in as many rounds as the paths have turns: the same pixels, 8x less time on
+    the synthetic clips (``benchmarks/RESULTS.md``, nineteenth session).
     """
-    n, h, w = seeds.shape
-    # The flood lives inside a frame of False pixels: each step reads its neighbours as a view
-    # of that buffer (no copy of the shifted map) and grows in place, the steps of one pass
-    # seeing each other's growth.
-    padded = seeds.new_zeros(n, h + 2, w + 2)
-    reached = padded[:, 1:-1, 1:-1]
-    reached.copy_(seeds)
-    neighbours = {(dy, dx): padded[:, 1 - dy : 1 - dy + h, 1 - dx : 1 - dx + w] for dy, dx in passable}
-    for _ in range(0, h * w, _STEPS_PER_CHECK):
-        before = reached.clone()
-        for _ in range(_STEPS_PER_CHECK):
-            for step, allowed in passable.items():
-                reached |= neighbours[step] & allowed
+    # Both axes are swept along dim 1, where a slice's rows stay contiguous (4x faster than
+    # slicing the last dim): the row steps' maps are transposed once, the flood twice a round.
+    columns = [(allowed, dy < 0) for (dy, dx), allowed in passable.items() if dy]
+    rows = [(allowed.transpose(1, 2).contiguous(), dx < 0) for (dy, dx), allowed in passable.items() if dx]
+    reached = seeds
+    for _ in range(seeds.shape[-2] * seeds.shape[-1]):  # a bound the fixed point is reached within
+        before = reached
+        for allowed, reverse in columns:
+            reached = _sweep(reached, allowed, reverse)
+        reached = reached.transpose(1, 2).contiguous()
+        for allowed, reverse in rows:
+            reached = _sweep(reached, allowed, reverse)
+        reached = reached.transpose(1, 2).contiguous()
         if torch.equal(reached, before):
             break
-    return reached.contiguous()
+    return reached
+
+
+def _sweep(reached: torch.Tensor, allowed: torch.Tensor, reverse: bool) -> torch.Tensor:
+    """``reached`` [N, L, M] (bool) carried along dim 1 (forwards, or backwards with
+    ``reverse``) through every pixel whose ``allowed`` step from its predecessor holds.
+
+    A scan by doubling: after the pass of offset k, a pixel is reached if a reached pixel lies
+    at most 2k - 1 before it with every step between allowed (``open_from`` says whether the
+    2k steps onto it are), so log2(length) passes carry the flood along a whole line. Pixels
+    before the line's start are never reached (a step from outside the frame is never taken).
+    """
+    reached, open_from = reached.clone(), allowed.clone()
+    length = reached.shape[1]
+    offset = 1
+    while offset < length:
+        # The pixels with a pixel ``offset`` before them, and those pixels.
+        later = slice(None, length - offset) if reverse else slice(offset, None)
+        earlier = slice(offset, None) if reverse else slice(None, length - offset)
+        reached[:, later] |= open_from[:, later] & reached[:, earlier]
+        open_from[:, later] = open_from[:, later] & open_from[:, earlier]
+        offset *= 2
+    return reached
+
+
+def _dilate(mask: torch.Tensor) -> torch.Tensor:
+    """``mask`` [N, H, W] (bool) grown by one pixel into its 8 neighbours (a 3×3 maximum filter,
+    separable: along rows, then columns; a tenth of a float max-pooling's time)."""
+    wide = mask.clone()
+    wide[..., 1:] |= mask[..., :-1]
+    wide[..., :-1] |= mask[..., 1:]
+    grown = wide.clone()
+    grown[:, 1:] |= wide[:, :-1]
+    grown[:, :-1] |= wide[:, 1:]
+    return grown
 
 
 def _colour_steps(frames: torch.Tensor, threshold: float) -> dict[tuple[int, int], torch.Tensor]:
@@ -99,7 +134,7 @@ def fill_moving_objects(video: torch.Tensor, moving: torch.Tensor, threshold: fl
     enclosed = ~background
     # An object at its smallest (a zoom's turning point) has no changing pixel of its own; the
     # ring just outside it does, so a region counts as moving when it touches a change.
-    moves = F.max_pool2d((moving.flatten(0, 1) > 0).float().unsqueeze(1), 3, stride=1, padding=1).squeeze(1) > 0
+    moves = _dilate(moving.flatten(0, 1) > 0)
     within = {step: enclosed for step in _STEPS}  # any step inside the enclosed pixels
     objects = flood(enclosed & moves, within)
     found = (seeds.flatten(1).any(dim=1) & objects.flatten(1).any(dim=1)).view(b, t, 1, 1)

@@ -8,7 +8,7 @@ import torch
 import vidgan_kit
 from vidgan_kit.interfaces import LossContext
 from vidgan_builtin.losses import moving_pixels
-from vidgan_builtin.losses.regions import fill_moving_objects, flood
+from vidgan_builtin.losses.regions import _dilate, fill_moving_objects, flood
 
 
 def _disk(radius: float, size: int = 24, centre: tuple[float, float] = (11.5, 11.5)) -> torch.Tensor:
@@ -58,6 +58,29 @@ def test_flood_matches_a_breadth_first_search_on_random_mazes():
                     for step in ((1, 0), (-1, 0), (0, 1), (0, -1))}
         assert torch.equal(flood(seeds, passable), _reachable(seeds, passable)), density
 
+
+
+def test_flood_follows_a_serpentine_corridor_to_its_end():
+    # A corridor that turns at every row: each sweep round carries the flood one turn further,
+    # so the rounds must go on until the flood stops growing, not stop after a fixed few.
+    h, w = 15, 9
+    open_ = torch.zeros(1, h, w, dtype=torch.bool)
+    open_[0, ::2] = True  # every even row is open ...
+    for row in range(1, h, 2):  # ... joined to the next by one cell, alternately at the right and left end
+        open_[0, row, w - 1 if row % 4 == 1 else 0] = True
+    seeds = torch.zeros(1, h, w, dtype=torch.bool)
+    seeds[0, 0, 0] = True
+    passable = {step: open_ for step in ((1, 0), (-1, 0), (0, 1), (0, -1))}
+    got = flood(seeds, passable)
+    assert torch.equal(got, open_)
+    assert torch.equal(got, _reachable(seeds, passable))
+
+
+def test_moving_regions_grow_by_one_pixel_in_all_eight_directions():
+    generator = torch.Generator().manual_seed(1)
+    mask = torch.rand(3, 11, 14, generator=generator) > 0.9
+    want = torch.nn.functional.max_pool2d(mask.float().unsqueeze(1), 3, stride=1, padding=1).squeeze(1) > 0
+    assert torch.equal(_dilate(mask), want)
 
 def test_a_zooming_disk_is_filled_where_the_change_target_is_a_ring():
     radii = [4, 5, 6, 7, 8, 7, 6, 5]
