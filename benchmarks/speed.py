@@ -58,7 +58,7 @@ from vidgan_kit.interfaces import LossContext, MotionPosterior
 from vidgan_kit.recipe import Recipe, apply_overrides, read_recipe_table, validate_recipe
 from vidgan_kit.training import train
 from vidgan_kit.training.device import resolve_device, to_channels_last
-from vidgan_kit.training.memory import can_reuse_freed_memory, reuse_applies, reuse_freed_memory
+from vidgan_kit.training.memory import can_reuse_freed_memory, reuse_freed_memory
 from vidgan_kit.training.optim import build_optimizers
 from vidgan_kit.training.seeding import DeterminismSettings, seed_everything
 
@@ -339,11 +339,9 @@ class StepClock:
         self.stamps.append(time.perf_counter())
 
 
-def memory_as_trained(recipe: Recipe, device: str, precision: str, channels_last: bool) -> Any:
-    """Freed CPU memory kept for reuse exactly when ``train()`` keeps it (``train.reuse_cpu_memory``,
-    a CPU, and not bf16 with channels_last: :func:`reuse_applies`)."""
-    applies = reuse_applies(torch.device(device).type, precision, channels_last)
-    return reuse_freed_memory(recipe.train.reuse_cpu_memory and applies)
+def memory_as_trained(recipe: Recipe, device: str) -> Any:
+    """Freed CPU memory kept for reuse exactly when ``train()`` keeps it (``train.reuse_cpu_memory``, on a CPU)."""
+    return reuse_freed_memory(recipe.train.reuse_cpu_memory and torch.device(device).type == "cpu")
 
 
 def bare_loop(recipe: Recipe, registry: Any, dataset: Any, total: int) -> list[float]:
@@ -351,7 +349,7 @@ def bare_loop(recipe: Recipe, registry: Any, dataset: Any, total: int) -> list[f
     CPU memory kept for reuse as ``train()`` keeps it."""
     r = recipe
     device = torch.device(r.train.device)
-    with memory_as_trained(r, r.train.device, r.train.precision, r.train.channels_last):
+    with memory_as_trained(r, r.train.device):
         setup = Setup(r, registry, r.train.precision, r.train.channels_last, device)
         loader = DataLoader(dataset, batch_size=r.loader.batch_size, shuffle=True, drop_last=True,
                             num_workers=r.loader.workers, generator=torch.Generator().manual_seed(r.seed))
@@ -460,12 +458,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     DeterminismSettings.apply(recipe.train.deterministic, recipe.train.threads)
     # ... and the allocator as train() sets it on a CPU (train.reuse_cpu_memory): freed memory
     # kept for the next step instead of page-faulted in anew (vidgan_kit.training.memory).
-    # Per config, as train() decides it (not for bf16 with channels_last: reuse_applies).
     reused = recipe.train.reuse_cpu_memory and can_reuse_freed_memory() and torch.device(args.device).type == "cpu"
     print(f"memory  : freed CPU memory {'reused' if reused else 'NOT reused'} between steps "
           f"(train.reuse_cpu_memory = {str(recipe.train.reuse_cpu_memory).lower()}"
-          f"{'' if can_reuse_freed_memory() else '; not glibc, no effect'}"
-          f"{'; not for bf16-cl, as in train()' if reused else ''})")
+          f"{'' if can_reuse_freed_memory() else '; not glibc, no effect'})")
     geometry = recipe.video.geometry()
     dataset = registry.build("dataset", recipe.data, geometry=geometry, split="train", seed=recipe.seed)
     test_set = registry.build("dataset", recipe.data, geometry=geometry, split="test", seed=recipe.seed)
@@ -496,7 +492,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(header)
         print(rule, flush=True)
     for name in precisions:
-        with memory_as_trained(recipe, args.device, *PRECISIONS[name]):
+        with memory_as_trained(recipe, args.device):
             row = measure_precision(name, recipe, registry, dataset, test_set, args, with_transfer)
         results["configs"].append(row)
         line = f"| {name:<8} | {row['s_per_iter_median']:>13.3f} | {row['s_per_iter_mean']:>11.3f} | {row['steps']:>5} |"

@@ -60,7 +60,7 @@ from .device import autocast, check_precision, make_grad_scaler, move_to_device,
 from .ema import EMA
 from .health import HealthWatch
 from .logging import MetricsLogger, ProgressDisplay, quiet_from_env, truncate_metrics
-from .memory import reuse_applies, reuse_freed_memory
+from .memory import reuse_freed_memory
 from .optim import build_optimizers, check_groups, clip_gradients
 from .run import RunContext, check_resume_recipe, prepare_run_dir, write_run_files
 from .seeding import (
@@ -111,7 +111,7 @@ def train(
     try:
         device = resolve_device(cfg.device, local_rank=world.local_rank, world_size=world.world_size)
         world.start(cfg.distributed, device)
-        with reuse_freed_memory(cfg.reuse_cpu_memory and reuse_applies(device.type, cfg.precision, cfg.channels_last)):
+        with reuse_freed_memory(cfg.reuse_cpu_memory and device.type == "cpu"):  # elsewhere the device's allocator keeps memory
             return _train(recipe, world, device, host=host, run_dir=Path(run_dir), resume=resume, max_steps=max_steps,
                           recipe_text=recipe_text, quiet=quiet_from_env() if quiet is None else quiet)
     except BaseException as exc:

@@ -15,6 +15,10 @@ What. Inside :func:`reuse_freed_memory`, glibc serves large blocks from the heap
 get glibc's default values back (its mmap threshold stops adapting: mallopt(3)) and the free
 memory is returned (``malloc_trim``). The settings are process-wide; off glibc Linux
 (macOS, Windows, musl) nothing changes.
+
+In every precision and layout. (bf16 with channels_last once seemed to need fresh pages: its
+NaN weights came from a oneDNN conv3d kernel that read unwritten memory either way; see
+``vidgan_builtin.networks._blocks.ShortClipConv3d``.)
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
-__all__ = ["reuse_freed_memory", "can_reuse_freed_memory", "reuse_applies"]
+__all__ = ["reuse_freed_memory", "can_reuse_freed_memory"]
 
 # mallopt parameters and glibc's defaults for them (malloc.h, mallopt(3)).
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
@@ -57,20 +61,6 @@ def _glibc() -> ctypes.CDLL | None:
 def can_reuse_freed_memory() -> bool:
     """Whether this process's allocator is glibc's, whose switches :func:`reuse_freed_memory` sets."""
     return _glibc() is not None
-
-
-def reuse_applies(device_type: str, precision: str, channels_last: bool) -> bool:
-    """Whether :func:`reuse_freed_memory` may be on for a run on this device in this format.
-
-    Only on a CPU (elsewhere the device's own allocator keeps memory), and not with bf16
-    autocast in the channels_last format: there a 64×64 Dual-MTGAN training step (torch
-    2.13's oneDNN, an AVX512-BF16 CPU) read memory that nothing had written once freed blocks
-    were reused, and the weights were NaN after 8 steps; with fresh (zeroed) pages, in fp32,
-    or in bf16 with contiguous tensors, 30 steps stayed finite. Every tensor torch allocates
-    is written (``torch.utils.deterministic.fill_uninitialized_memory`` changed nothing), so
-    the read is inside a library kernel: kept away from rather than worked around.
-    """
-    return device_type == "cpu" and not (precision == "bf16" and channels_last)
 
 
 @contextmanager

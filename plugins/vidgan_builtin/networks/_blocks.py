@@ -37,6 +37,7 @@ __all__ = [
     "num_groups",
     "DownTrunk2d",
     "DownTrunk3d",
+    "ShortClipConv3d",
     "UpTrunk2d",
     "final_frames",
     "widths",
@@ -193,6 +194,31 @@ class DownTrunk2d(nn.Sequential):
         super().__init__(*layers)
 
 
+class ShortClipConv3d(nn.Conv3d):
+    """``nn.Conv3d`` that pads time with explicit zeros for a clip shorter than its temporal
+    kernel under bf16 autocast on a CPU; otherwise ``nn.Conv3d`` itself.
+
+    Why: torch 2.13's oneDNN bf16 kernel for the weight gradient of such a convolution reads
+    memory it never wrote. D_V's last level at 16 frames (2 frames in, temporal kernel 3,
+    padding 1, a batch of 48 clips) gave a non-finite weight gradient in 17 of 30 trials when
+    the heap held NaN; with the padding as zeros in the input, 0 of 60; in training the
+    weights went NaN within 10 steps in 2 of 12 runs (3 of 11 with freed memory reused:
+    ``benchmarks/RESULTS.md``, nineteenth session). Parameters and state dict are
+    ``nn.Conv3d``'s; float32 and GPU runs take the usual path, bit for bit.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad_t = self.padding[0] if isinstance(self.padding, tuple) else 0
+        if pad_t and x.shape[-3] < self.kernel_size[0] and _cpu_bf16_autocast(x):
+            x = F.pad(x, (0, 0, 0, 0, pad_t, pad_t))
+            return F.conv3d(x, self.weight, self.bias, self.stride, (0, *self.padding[1:]), self.dilation, self.groups)
+        return super().forward(x)
+
+
+def _cpu_bf16_autocast(x: torch.Tensor) -> bool:
+    return x.device.type == "cpu" and torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+
+
 class DownTrunk3d(nn.Sequential):
     """3D version of :class:`DownTrunk2d` over ``[B, C, T, H, W]``; time follows :func:`temporal_plan`."""
 
@@ -202,7 +228,7 @@ class DownTrunk3d(nn.Sequential):
         c_in = in_channels
         for i, (c, (kt, st, pt)) in enumerate(zip(chans, temporal_plan(frames, len(chans)), strict=True)):
             use_norm = i > 0 and norm != "none"
-            layers.append(wrap(nn.Conv3d(c_in, c, (kt, 4, 4), (st, 2, 2), (pt, 1, 1), bias=not use_norm)))
+            layers.append(wrap(ShortClipConv3d(c_in, c, (kt, 4, 4), (st, 2, 2), (pt, 1, 1), bias=not use_norm)))
             if use_norm:
                 layers.append(make_norm(norm, c, 3))
             layers.append(nn.LeakyReLU(0.2))

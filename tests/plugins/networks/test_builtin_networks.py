@@ -193,6 +193,44 @@ def test_group_norm_gives_the_same_result_in_either_layout(dtype):
     assert torch.equal(norm(x), want) and norm(x).is_contiguous()
 
 
+def _short_clip_convs():
+    """D_V's last level at 16 frames (2 frames in, temporal kernel 3, padding 1) as nn.Conv3d and as ShortClipConv3d."""
+    from vidgan_builtin.networks._blocks import ShortClipConv3d
+
+    torch.manual_seed(0)
+    reference = torch.nn.Conv3d(64, 128, (3, 4, 4), (1, 2, 2), (1, 1, 1), bias=False)  # as D_V (normalised after)
+    conv = ShortClipConv3d(64, 128, (3, 4, 4), (1, 2, 2), (1, 1, 1), bias=False)
+    conv.load_state_dict(reference.state_dict())  # same parameters, same names
+    return reference, conv
+
+
+def test_short_clip_conv3d_is_conv3d_bit_for_bit_in_float32():
+    reference, conv = _short_clip_convs()
+    x = torch.randn(4, 64, 2, 8, 8, requires_grad=True)
+    want, got = reference(x), conv(x)
+    assert torch.equal(got, want)
+    assert torch.equal(torch.autograd.grad(got.sum(), x)[0], torch.autograd.grad(want.sum(), x)[0])
+
+
+def test_short_clip_conv3d_weight_gradient_stays_finite_in_cpu_bf16():
+    # torch 2.13's oneDNN kernel for nn.Conv3d's weight gradient here read memory it never
+    # wrote: with NaN left on the heap, NaN in 21 trials of 30 on an AVX512-BF16 EPYC (nineteenth session).
+    from vidgan_kit.training.memory import reuse_freed_memory
+
+    reference, conv = _short_clip_convs()
+    x = torch.randn(48, 64, 2, 8, 8)
+    with reuse_freed_memory():
+        for _ in range(20):
+            junk = torch.full((4 << 20,), float("nan"))  # freed right away: NaN where the next blocks come from
+            del junk
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = conv(x)
+            (grad,) = torch.autograd.grad(out.float().square().mean(), conv.weight)
+            assert torch.isfinite(grad).all()
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the same convolution, as bf16 computes it
+        torch.testing.assert_close(conv(x[:4]).float(), reference(x[:4]).float(), rtol=0.02, atol=0.02)
+
+
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv3x3_of_upsampled_is_the_convolution_of_the_upsampled_map(bias):
     from vidgan_builtin.networks._blocks import conv3x3_of_upsampled
