@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args(argv)
+    args.device = "cpu"  # what it profiles: page faults and CPU operators (speed.py's recipe handling reads it)
     print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
 
     torch.set_num_threads(args.threads)
