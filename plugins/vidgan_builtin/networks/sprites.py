@@ -506,8 +506,15 @@ class SpriteFrameDecoder(FrameDecoder):
         target_centres, centres = centres[:n], centres[n:].view(n, t, k, 2)
         with torch.no_grad():
             if cfg.source_scale == "parts":
-                cov = confident_moments(source_masks.float().flatten(0, 2), grid)[1]  # the full covariance
-                logdet = torch.logdet(cov.double()).view(n, t, k)
+                cov = confident_moments(source_masks.float().flatten(0, 2), grid)[1].double()  # the full covariance
+                logdet = torch.logdet(cov)
+                # A frame whose part shows no spread (a mask on one line, or none) has a singular
+                # covariance: read with each pixel's footprint added (a unit square's variance, 1/12
+                # pixel² per axis) rather than as -inf, which turned the whole transfer NaN (an
+                # untrained E_C's masks, nineteenth session). Finite readings are left as they were.
+                side = torch.tensor(source_masks.shape[-1:-3:-1], dtype=cov.dtype, device=cov.device)
+                footprint = torch.diag((2 / side).square() / 12)  # normalised units: a side spans 2
+                logdet = torch.where(torch.isfinite(logdet), logdet, torch.logdet(cov.nan_to_num() + footprint)).view(n, t, k)
                 log_scale = (0.25 * (logdet - logdet[:, :1])).to(linear.dtype)
                 if cfg.scale_rate == "target":
                     size = gyration_radius(spread)  # [N + N*T, parts]: the targets', then every source frame's

@@ -474,6 +474,24 @@ def test_the_turn_and_scale_read_off_the_source_clip_replace_the_codes(registry)
     assert torch.linalg.det(codes_only.part_maps(target, codes, clip)[0][0, :, 0]).tolist() == pytest.approx([1.0] * 4)
 
 
+def test_a_source_frame_whose_part_is_a_line_leaves_the_transfer_finite(registry):
+    """A part seen as one row of pixels in one source frame has a singular covariance: its
+    zoom is read with the pixels' footprint instead of as -inf (which made every frame NaN);
+    the other frames read theirs as before."""
+    params = dict(boundary="reflect", bounce_point="centre", reach_measure="radius", reach=1.0, learn_reach=False,
+                  source_bounces="unfold", source_path="parts", unfold_turns_from="parts", source_scale="parts")
+    growing = decoder(registry, **params)
+    codes = torch.zeros(1, G.frames, CODE_DIM)
+    clip = torch.stack([rectangle_scene(10, 10, 8, 8), rectangle_scene(10, 13, 8, 1),
+                        rectangle_scene(10, 10, 8, 8), rectangle_scene(10, 10, 8, 8)], 1)
+    target = rectangle_scene(12, 12, 6, 6)
+    assert torch.isfinite(growing.render_transfer(target, codes, clip)).all()
+    linear, _ = growing.part_maps(target, codes, clip)
+    scale = torch.linalg.det(linear[0, :, 0]).rsqrt()  # A = R(-θ) / s
+    assert torch.isfinite(scale).all() and scale[1] < 0.5  # the line: far smaller than the square
+    assert scale[[0, 2, 3]].tolist() == pytest.approx([1.0] * 3, abs=1e-5)
+
+
 def shaded_disc_scene(turn: float, radius: float, centre: tuple[float, float] = (0.03, 0.02)) -> torch.Tensor:
     """The content map of a disc (radius ``radius``, normalised units) about ``centre``, shaded
     by a ramp across its own x axis turned by ``turn`` (as synthetic_shapes shades its objects),
