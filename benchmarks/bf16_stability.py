@@ -31,11 +31,9 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import REPO, Setup, bf16_supported, fixed_batch, load_benchmark_recipe  # noqa: E402
+from speed import REPO, Setup, bf16_supported, fixed_batch, prepare_cpu_benchmark  # noqa: E402
 
-from vidgan_kit import PluginHost  # noqa: E402
 from vidgan_kit.training.memory import reuse_freed_memory  # noqa: E402
-from vidgan_kit.training.seeding import DeterminismSettings  # noqa: E402
 from vidgan_builtin.networks._blocks import ShortClipConv3d  # noqa: E402
 
 
@@ -79,15 +77,9 @@ def main(argv: list[str] | None = None) -> dict[str, list[int | None]]:
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     if not arms or any(a not in ("shipped", "plain") for a in arms) or args.runs < 1 or args.steps < 1:
         parser.error("--arms: shipped and/or plain; --runs and --steps >= 1")
-    args.device = "cpu"  # speed.py's recipe handling reads it
     print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"bf16    : {'hardware-supported' if bf16_supported() else 'EMULATED (slow; the oneDNN kernel may differ)'}")
-
-    torch.set_num_threads(args.threads)
-    registry = PluginHost.create().registry
-    recipe = load_benchmark_recipe(args, registry)
-    DeterminismSettings.apply(recipe.train.deterministic, recipe.train.threads)
-    dataset = registry.build("dataset", recipe.data, geometry=recipe.video.geometry(), split="train", seed=recipe.seed)
+    registry, recipe, dataset = prepare_cpu_benchmark(args)
     batch = fixed_batch(dataset, args.batch)
     outcomes: dict[str, list[int | None]] = {arm: [] for arm in arms}
     with reuse_freed_memory(not args.no_reuse) as reused:

@@ -156,6 +156,19 @@ def load_benchmark_recipe(args: argparse.Namespace, registry: Any) -> Recipe:
     return validate_recipe(table, registry, source=str(args.recipe))
 
 
+def prepare_cpu_benchmark(args: argparse.Namespace) -> tuple[Any, Recipe, Any]:
+    """The registry, the benchmark recipe (:func:`load_benchmark_recipe`) and its training set
+    on the CPU, with the torch threads and the trainer's process-wide switches set as here: for
+    the CPU scripts that step :class:`Setup` (``step_profile.py``, ``bf16_stability.py``)."""
+    args.device = "cpu"
+    torch.set_num_threads(args.threads)
+    registry = PluginHost.create().registry
+    recipe = load_benchmark_recipe(args, registry)
+    DeterminismSettings.apply(recipe.train.deterministic, recipe.train.threads)
+    dataset = registry.build("dataset", recipe.data, geometry=recipe.video.geometry(), split="train", seed=recipe.seed)
+    return registry, recipe, dataset
+
+
 @dataclass
 class Setup:
     """Model, losses and optimisers built as the trainer builds them, stepped by hand."""

@@ -36,16 +36,13 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import REPO, Setup, fixed_batch, load_benchmark_recipe  # noqa: E402
+from speed import REPO, Setup, fixed_batch, prepare_cpu_benchmark  # noqa: E402
 
-from vidgan_kit import PluginHost  # noqa: E402
 from vidgan_kit.training.memory import reuse_freed_memory  # noqa: E402
-from vidgan_kit.training.seeding import DeterminismSettings  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -68,14 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args(argv)
-    args.device = "cpu"  # what it profiles: page faults and CPU operators (speed.py's recipe handling reads it)
     print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
-
-    torch.set_num_threads(args.threads)
-    registry = PluginHost.create().registry
-    recipe = load_benchmark_recipe(args, registry)
-    DeterminismSettings.apply(recipe.train.deterministic, recipe.train.threads)
-    dataset = registry.build("dataset", recipe.data, geometry=recipe.video.geometry(), split="train", seed=recipe.seed)
+    registry, recipe, dataset = prepare_cpu_benchmark(args)  # what it profiles: page faults and CPU operators
     with reuse_freed_memory(recipe.train.reuse_cpu_memory) as reused:
         print(f"memory  : freed CPU memory {'reused' if reused else 'NOT reused'} between steps")
         setup = Setup(recipe, registry, args.precision, not args.no_channels_last)

@@ -1,0 +1,52 @@
+"""The CPU benchmark scripts still run (at a toy size: their figures are not checked here).
+
+``step_profile.py`` stopped at its first line for a session when ``speed.py``'s shared
+recipe handling started reading ``args.device``: nothing ran it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from vidgan_kit.training.seeding import DeterminismSettings
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+TOY = ["--size", "16", "--frames", "4", "--batch", "2", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def benchmarks_on_path(monkeypatch):
+    """The scripts importable, and torch's process-wide switches (threads, deterministic
+    mode) that they set as the trainer does given back afterwards to the other tests."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    monkeypatch.setattr(sys, "argv", ["benchmark"])
+    settings = DeterminismSettings.current()
+    yield
+    settings.restore()
+
+
+def test_speed_prints_the_targets(capsys):
+    import speed
+
+    figures = speed.main([*TOY, "--configs", "fp32-cl,transfer", "--steps", "1", "--warmup", "0", "--transfer-runs", "1"])
+    assert [row["config"] for row in figures["configs"]] == ["fp32-cl"]
+    assert figures["configs"][0]["transfer_ms_median"] > 0
+    assert "one transfer <= 8 ms" in capsys.readouterr().out
+
+
+def test_step_profile_splits_an_iteration(capsys):
+    import step_profile
+
+    step_profile.main([*TOY, "--steps", "2", "--profiled", "0"])
+    assert "where an iteration's time goes" in capsys.readouterr().out
+
+
+def test_bf16_stability_counts_runs_per_arm(capsys):
+    import bf16_stability
+
+    outcomes = bf16_stability.main([*TOY, "--runs", "1", "--steps", "1"])
+    assert set(outcomes) == {"shipped", "plain"} and all(len(v) == 1 for v in outcomes.values())
+    assert "shipped: " in capsys.readouterr().out
