@@ -40,10 +40,11 @@ def flood(seeds: torch.Tensor, passable: dict[tuple[int, int], torch.Tensor]) ->
     Why sweeps: a flood that grows one pixel a step needs as many steps as its longest path
     (about 100 of four operations each on a 64×64 frame); a sweep carries the flood along a
     whole row or column at once (:func:`_sweep`), so rounds of the four sweeps reach the same
-    fixed point in as many rounds as the paths have turns: the same pixels, 8x less time on
-    the synthetic clips (``benchmarks/RESULTS.md``, nineteenth session).
+    fixed point in as many rounds as the paths have turns: the same pixels, and the whole
+    fill of a 16-clip batch at 64×64 in 48 ms instead of 85 (``benchmarks/RESULTS.md``,
+    nineteenth session).
     """
-    # Both axes are swept along dim 1, where a slice's rows stay contiguous (4x faster than
+    # Both axes are swept along dim 1, where a slice's rows stay contiguous (3x faster than
     # slicing the last dim): the row steps' maps are transposed once, the flood twice a round.
     columns = [(allowed, dy < 0) for (dy, dx), allowed in passable.items() if dy]
     rows = [(allowed.transpose(1, 2).contiguous(), dx < 0) for (dy, dx), allowed in passable.items() if dx]
@@ -85,7 +86,8 @@ def _sweep(reached: torch.Tensor, allowed: torch.Tensor, reverse: bool) -> torch
 
 def _dilate(mask: torch.Tensor) -> torch.Tensor:
     """``mask`` [N, H, W] (bool) grown by one pixel into its 8 neighbours (a 3×3 maximum filter,
-    separable: along rows, then columns; a tenth of a float max-pooling's time)."""
+    separable: along rows, then columns; 0.3 ms for 256 frames of 64×64 where float max
+    pooling took 14)."""
     wide = mask.clone()
     wide[..., 1:] |= mask[..., :-1]
     wide[..., :-1] |= mask[..., 1:]
