@@ -296,12 +296,12 @@ def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, te
     if with_transfer:
         clips = torch.stack([test_set.clip(0), test_set.clip(1)]).to(device)
         image, video = clips[:1, 0], clips[1:]
-        setup.model.eval()  # as load_pipeline gives it
-        with setup.autocast():
+        setup.model.eval()  # as load_pipeline gives it, and run in inference mode as the pipeline runs it
+        with setup.autocast(), torch.inference_mode():
             ms = [t * 1e3 for t in timed(lambda i: setup.model.transfer(image, video), 3, args.transfer_runs)]
         row["transfer_ms_median"] = statistics.median(ms)
         row["transfer_ms_min"] = min(ms)
-        with setup.autocast():
+        with setup.autocast(), torch.inference_mode():
             row["transfer_slots_ms"] = transfer_slots(setup.model, image, video, args.transfer_runs)
     return row
 
@@ -311,7 +311,7 @@ def transfer_slots(model: Any, image: torch.Tensor, video: torch.Tensor, runs: i
     video's first frame for a decoder that reads the source's geometry, or on every frame for
     one that reads the whole source clip; E_M on the video, with
     its tracks for a decoder that reads them; G_T; G_I rendering the clip), called as
-    ``transfer`` calls them, without gradients."""
+    ``transfer`` calls them, without gradients (in the caller's inference mode, as the pipeline runs them)."""
     uses_source, uses_tracks = model.decoder.uses_transfer_source, model.decoder.uses_source_tracks
     uses_clip = model.decoder.uses_source_clip
     source_frames = video.flatten(0, 1) if uses_clip else video[:, 0]

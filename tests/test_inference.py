@@ -43,11 +43,13 @@ def test_transfer_and_sample_from_tensors(saved):
 
     out = pipe.transfer(image, video)
     assert out.shape == (4, 3, 8, 8)
+    assert not out.is_inference()  # run in inference mode, handed back as an ordinary tensor
+    out.mul_(1.0)  # ... that the caller may change in place
     with torch.no_grad():
         assert torch.equal(out, model.transfer(image[None], video[None])[0])
 
     clips = pipe.sample(image, n=3, seed=1)
-    assert clips.shape == (3, 4, 3, 8, 8)
+    assert clips.shape == (3, 4, 3, 8, 8) and not clips.is_inference()
     assert torch.equal(clips, pipe.sample(image, n=3, seed=1))  # a seed gives the same clips
     assert not torch.equal(clips, pipe.sample(image, n=3, seed=2))
     assert notes == []  # inputs already fit: nothing to say

@@ -136,22 +136,22 @@ class Pipeline:
         return fn
 
     # -- tasks ---------------------------------------------------------------------------
-    @torch.no_grad()
     def transfer(self, image: ImageInput, video: VideoInput) -> torch.Tensor:
         """Animate ``image`` with the motion of ``video``; returns ``[T, C, H, W]`` in [-1, 1]."""
         fn = self._method("transfer")
-        out = fn(self._image(image), self._video(video))
+        with _no_autograd():
+            out = fn(self._image(image), self._video(video))
         assert_video(out, "transfer() output", batch=1, geometry=self.geometry)
-        return out[0].float().clamp(-1, 1)
+        return out[0].float().clamp(-1, 1)  # outside inference mode: an ordinary tensor for the caller
 
-    @torch.no_grad()
     def sample(self, image: ImageInput, n: int = 1, seed: int = 0) -> torch.Tensor:
         """``n`` clips of ``image`` with random motion; returns ``[n, T, C, H, W]`` in [-1, 1]."""
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         fn = self._method("sample")
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        out = fn(self._image(image), n, generator)
+        with _no_autograd():
+            out = fn(self._image(image), n, generator)
         g = self.geometry
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, n, *g.clip_shape):
             raise ShapeError(
@@ -159,6 +159,14 @@ class Pipeline:
                 f" {g.width}], got {tuple(getattr(out, 'shape', ()))}"
             )
         return out[0].float().clamp(-1, 1)
+
+
+def _no_autograd() -> torch.inference_mode:
+    """Inference mode around a model call: no autograd bookkeeping at all (``no_grad`` still
+    tracks versions and views), 7 % off a 64×64 transfer of the synthetic recipe on a 2-core
+    CPU with the same output (``benchmarks/RESULTS.md``, nineteenth session). The results are
+    finished outside it, so callers get ordinary tensors they may modify."""
+    return torch.inference_mode()
 
 
 def load_pipeline(
