@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import REPO, Setup, bf16_supported, fixed_batch, prepare_cpu_benchmark  # noqa: E402
+from speed import REPO, Setup, bf16_supported, fixed_batch, prepare_benchmark  # noqa: E402
 
 from vidgan_kit.training.memory import reuse_freed_memory  # noqa: E402
 from vidgan_builtin.networks._blocks import ShortClipConv3d  # noqa: E402
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> dict[str, list[int | None]]:
         parser.error("--arms: shipped and/or plain; --runs and --steps >= 1")
     print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
     print(f"bf16    : {'hardware-supported' if bf16_supported() else 'EMULATED (slow; the oneDNN kernel may differ)'}")
-    registry, recipe, dataset = prepare_cpu_benchmark(args)
+    args.device = "cpu"  # a CPU kernel's behaviour is what it counts
+    registry, recipe, dataset = prepare_benchmark(args)
     batch = fixed_batch(dataset, args.batch)
     outcomes: dict[str, list[int | None]] = {arm: [] for arm in arms}
     with reuse_freed_memory(not args.no_reuse) as reused:

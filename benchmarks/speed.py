@@ -156,11 +156,12 @@ def load_benchmark_recipe(args: argparse.Namespace, registry: Any) -> Recipe:
     return validate_recipe(table, registry, source=str(args.recipe))
 
 
-def prepare_cpu_benchmark(args: argparse.Namespace) -> tuple[Any, Recipe, Any]:
-    """The registry, the benchmark recipe (:func:`load_benchmark_recipe`) and its training set
-    on the CPU, with the torch threads and the trainer's process-wide switches set as here: for
-    the CPU scripts that step :class:`Setup` (``step_profile.py``, ``bf16_stability.py``)."""
-    args.device = "cpu"
+def prepare_benchmark(args: argparse.Namespace) -> tuple[Any, Recipe, Any]:
+    """The registry, the benchmark recipe (:func:`load_benchmark_recipe`, on ``args.device``)
+    and its training set, with the torch threads and the process-wide switches ``train()``
+    sets (deterministic algorithms, threads; ``train()`` restores what it found, i.e. these),
+    for every measurement alike: here and in the scripts that step :class:`Setup`
+    (``step_profile.py``, ``bf16_stability.py``)."""
     torch.set_num_threads(args.threads)
     registry = PluginHost.create().registry
     recipe = load_benchmark_recipe(args, registry)
@@ -463,20 +464,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             parser.error(f"unknown config(s) {unknown}; choose from {', '.join(DEFAULT_CONFIGS)}")
         skipped = []
 
-    host = PluginHost.create()
-    registry = host.registry
-    recipe = load_benchmark_recipe(args, registry)
-    # The process-wide switches train() sets (deterministic algorithms, threads), for every
-    # measurement alike; train() restores what it found, i.e. these.
-    DeterminismSettings.apply(recipe.train.deterministic, recipe.train.threads)
-    # ... and the allocator as train() sets it on a CPU (train.reuse_cpu_memory): freed memory
-    # kept for the next step instead of page-faulted in anew (vidgan_kit.training.memory).
+    registry, recipe, dataset = prepare_benchmark(args)
+    # The allocator as train() sets it on a CPU (train.reuse_cpu_memory): freed memory kept for
+    # the next step instead of page-faulted in anew (vidgan_kit.training.memory).
     reused = recipe.train.reuse_cpu_memory and can_reuse_freed_memory() and torch.device(args.device).type == "cpu"
     print(f"memory  : freed CPU memory {'reused' if reused else 'NOT reused'} between steps "
           f"(train.reuse_cpu_memory = {str(recipe.train.reuse_cpu_memory).lower()}"
           f"{'' if can_reuse_freed_memory() else '; not glibc, no effect'})")
     geometry = recipe.video.geometry()
-    dataset = registry.build("dataset", recipe.data, geometry=geometry, split="train", seed=recipe.seed)
     test_set = registry.build("dataset", recipe.data, geometry=geometry, split="test", seed=recipe.seed)
     params = sum(p.numel() for p in registry.build("model", recipe.model, geometry=geometry, registry=registry).parameters())
     print(f"recipe  : {args.recipe} ({recipe.model.type}, {params / 1e6:.2f} M parameters), "

@@ -40,7 +40,7 @@ from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import REPO, Setup, fixed_batch, prepare_cpu_benchmark  # noqa: E402
+from speed import REPO, Setup, fixed_batch, prepare_benchmark  # noqa: E402
 
 from vidgan_kit.training.memory import reuse_freed_memory  # noqa: E402
 
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args(argv)
     print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
-    registry, recipe, dataset = prepare_cpu_benchmark(args)  # what it profiles: page faults and CPU operators
+    args.device = "cpu"  # what it profiles: page faults and CPU operators
+    registry, recipe, dataset = prepare_benchmark(args)
     with reuse_freed_memory(recipe.train.reuse_cpu_memory) as reused:
         print(f"memory  : freed CPU memory {'reused' if reused else 'NOT reused'} between steps")
         setup = Setup(recipe, registry, args.precision, not args.no_channels_last)

@@ -139,10 +139,13 @@ class Pipeline:
     def transfer(self, image: ImageInput, video: VideoInput) -> torch.Tensor:
         """Animate ``image`` with the motion of ``video``; returns ``[T, C, H, W]`` in [-1, 1]."""
         fn = self._method("transfer")
-        with _no_autograd():
+        # Inference mode, not no_grad (which still tracks versions and views): a 64×64 transfer
+        # 6 % shorter on a 2-core CPU, the same output (benchmarks/RESULTS.md, nineteenth session).
+        # The result is finished outside it, so the caller gets an ordinary tensor it may modify.
+        with torch.inference_mode():
             out = fn(self._image(image), self._video(video))
         assert_video(out, "transfer() output", batch=1, geometry=self.geometry)
-        return out[0].float().clamp(-1, 1)  # outside inference mode: an ordinary tensor for the caller
+        return out[0].float().clamp(-1, 1)
 
     def sample(self, image: ImageInput, n: int = 1, seed: int = 0) -> torch.Tensor:
         """``n`` clips of ``image`` with random motion; returns ``[n, T, C, H, W]`` in [-1, 1]."""
@@ -150,7 +153,7 @@ class Pipeline:
             raise ValueError(f"n must be at least 1, got {n}")
         fn = self._method("sample")
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        with _no_autograd():
+        with torch.inference_mode():  # as in transfer()
             out = fn(self._image(image), n, generator)
         g = self.geometry
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, n, *g.clip_shape):
@@ -159,14 +162,6 @@ class Pipeline:
                 f" {g.width}], got {tuple(getattr(out, 'shape', ()))}"
             )
         return out[0].float().clamp(-1, 1)
-
-
-def _no_autograd() -> torch.inference_mode:
-    """Inference mode around a model call: no autograd bookkeeping at all (``no_grad`` still
-    tracks versions and views), 7 % off a 64×64 transfer of the synthetic recipe on a 2-core
-    CPU with the same output (``benchmarks/RESULTS.md``, nineteenth session). The results are
-    finished outside it, so callers get ordinary tensors they may modify."""
-    return torch.inference_mode()
 
 
 def load_pipeline(

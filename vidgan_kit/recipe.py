@@ -193,8 +193,7 @@ class TrainSection(StrictModel):
     reuse_cpu_memory: bool = Field(
         True,
         description="On a CPU device, keep freed memory for the next step instead of page-faulting large tensors in"
-        " anew (glibc malloc; no effect elsewhere, nor with bf16 and channels_last together, where a library kernel"
-        " read unwritten memory; see vidgan_kit.training.memory).",
+        " anew (glibc malloc; no effect elsewhere; see vidgan_kit.training.memory).",
     )
     log_every: int = Field(10, ge=1, description="Write a metrics line every N steps.")
     sample_every: int = Field(500, ge=0, description="Write a sample grid every N steps (0 = never).")
