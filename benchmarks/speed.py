@@ -3,6 +3,7 @@
     python benchmarks/speed.py                        # the measurement (<= ~5 min on an idle 2-core CPU)
     python benchmarks/speed.py --size 32 --steps 2    # a quick check that the script works
     python benchmarks/speed.py --configs fp32-cl,bf16-cl,transfer
+    python benchmarks/speed.py --configs transfer --compile --steps 1 --warmup 0
 
 What one run measures, on ``recipes/dual_mtgan.toml``'s model (``--recipe``, ``--set``) at
 ``--size`` pixels, ``--frames`` frames, batch ``--batch``, every loss switched on from step
@@ -15,6 +16,8 @@ What one run measures, on ``recipes/dual_mtgan.toml``'s model (``--recipe``, ``-
 - **one transfer** (``transfer``): ``model.transfer(image, video)`` for one 16-frame video,
   eval mode, no gradients, median of ``--transfer-runs``, in each precision config; and
   each slot's share of it (E_C on the image, E_M on the video, G_T, G_I rendering the clip).
+  With ``--compile``, also through ``torch.compile`` as ``load_pipeline(compile=True)`` runs
+  it: eager and compiled timed in alternating blocks, the build's seconds, the outputs' difference.
 - **trainer overhead** (``overhead``): the same modules, losses and Adam optimisers stepped
   by a bare hand-written loop (data from a plain DataLoader, forward, D step, G step) and by
   ``vidgan_kit.training.train`` for the same steps in the same process, in the recipe's own
@@ -299,12 +302,35 @@ def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, te
         image, video = clips[:1, 0], clips[1:]
         setup.model.eval()  # as load_pipeline gives it, and run in inference mode as the pipeline runs it
         with setup.autocast(), torch.inference_mode():
-            ms = [t * 1e3 for t in timed(lambda i: setup.model.transfer(image, video), 3, args.transfer_runs)]
+            if args.compile:
+                ms, compiled = compiled_transfer(setup.model, image, video, args.transfer_runs)
+                row.update(compiled)
+            else:
+                ms = [t * 1e3 for t in timed(lambda i: setup.model.transfer(image, video), 3, args.transfer_runs)]
         row["transfer_ms_median"] = statistics.median(ms)
         row["transfer_ms_min"] = min(ms)
         with setup.autocast(), torch.inference_mode():
             row["transfer_slots_ms"] = transfer_slots(setup.model, image, video, args.transfer_runs)
     return row
+
+
+def compiled_transfer(model: Any, image: torch.Tensor, video: torch.Tensor, runs: int) -> tuple[list[float], dict[str, float]]:
+    """``model.transfer`` eager and through ``torch.compile`` (as ``load_pipeline(compile=True)``
+    runs it), timed in alternating blocks of ten so that both see the same machine: the eager
+    milliseconds, and the compiled median, the seconds its first call took (the build) and
+    the largest difference between the two outputs."""
+    compiled = torch.compile(model.transfer, dynamic=False)
+    start = time.perf_counter()
+    difference = float((compiled(image, video).float() - model.transfer(image, video).float()).abs().max())
+    build_s = time.perf_counter() - start
+    eager_ms: list[float] = []
+    compiled_ms: list[float] = []
+    for block in range(max(1, runs // 10)):
+        warmup = 3 if block == 0 else 0
+        eager_ms += [t * 1e3 for t in timed(lambda i: model.transfer(image, video), warmup, min(10, runs))]
+        compiled_ms += [t * 1e3 for t in timed(lambda i: compiled(image, video), warmup, min(10, runs))]
+    return eager_ms, {"transfer_compiled_ms_median": statistics.median(compiled_ms), "compile_build_s": build_s,
+                      "compiled_max_difference": difference}
 
 
 def transfer_slots(model: Any, image: torch.Tensor, video: torch.Tensor, runs: int) -> dict[str, float]:
@@ -436,6 +462,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="timed iterations of the bare loop and of the trainer (a multiple of train.log_every)")
     parser.add_argument("--rounds", type=int, default=1, help="bare/trainer pairs for the overhead (median is reported)")
     parser.add_argument("--transfer-runs", type=int, default=30, help="timed transfers per config (median reported)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the transfer through torch.compile (needs a C++ compiler; builds for a minute)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--device", default="cpu",
                         help="cpu (the issue's targets are for 2 CPU cores), cuda or cuda:N: GPU figures for comparison")
@@ -509,6 +537,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(line, flush=True)
 
     for row in results["configs"]:
+        if "transfer_compiled_ms_median" in row:
+            print(f"  {row['config']}: one transfer through torch.compile {row['transfer_compiled_ms_median']:.2f} ms"
+                  f" against {row['transfer_ms_median']:.2f} eager (median, alternating blocks of 10); built in"
+                  f" {row['compile_build_s']:.0f} s; frames differ by {row['compiled_max_difference']:.1e} at most")
         if "transfer_slots_ms" in row:
             slots = ", ".join(f"{slot} {ms:.2f}" for slot, ms in row["transfer_slots_ms"].items())
             print(f"  {row['config']}: one transfer's slots, ms (median): {slots}; the rest "
@@ -534,6 +566,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     by_name = {row["config"]: row for row in results["configs"]}
     bf16_cl = by_name.get("bf16-cl", {}).get("s_per_iter_median")
     transfers = [(row["transfer_ms_median"], row["config"]) for row in results["configs"] if "transfer_ms_median" in row]
+    transfers += [(row["transfer_compiled_ms_median"], f"{row['config']}, compiled") for row in results["configs"]
+                  if "transfer_compiled_ms_median" in row]
     best_transfer = min(transfers) if transfers else None
     at_target_size = args.size == 64 and args.frames == 16 and args.batch == 16
     print()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 import torch
 
@@ -109,3 +112,17 @@ def test_model_options_change_what_changes_no_weights_and_nothing_else(saved):
         load_pipeline(run_dir, registry=host.registry, notes=_silent([]), options=["decoder.hidden=4"])
     with pytest.raises(CheckpointError, match="no longer validates"):
         load_pipeline(run_dir, registry=host.registry, notes=_silent([]), options=["generator.no_such_option=1"])
+
+
+@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="torch.compile needs a C++ compiler on a CPU")
+def test_a_compiled_pipeline_gives_the_eager_frames(saved):
+    host, _, _, run_dir = saved
+    eager = load_pipeline(run_dir, registry=host.registry, notes=_silent([]))
+    compiled = load_pipeline(run_dir, registry=host.registry, notes=_silent([]), compile=True)
+    image = torch.rand(3, 8, 8) * 2 - 1
+    video = torch.rand(4, 3, 8, 8) * 2 - 1
+    torch.testing.assert_close(compiled.transfer(image, video), eager.transfer(image, video), rtol=0, atol=1e-5)
+    built = compiled._compiled_transfer
+    assert built is not None  # built on first use ...
+    compiled.transfer(image, video)
+    assert compiled._compiled_transfer is built  # ... and only then

@@ -6,6 +6,8 @@ recipe handling started reading ``args.device``: nothing ran it.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -50,3 +52,17 @@ def test_bf16_stability_counts_runs_per_arm(capsys):
     outcomes = bf16_stability.main([*TOY, "--runs", "1", "--steps", "1"])
     assert set(outcomes) == {"shipped", "plain"} and all(len(v) == 1 for v in outcomes.values())
     assert "shipped: " in capsys.readouterr().out
+
+
+@pytest.mark.slow  # inductor builds about fifty C++ kernels: most of a minute
+@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="torch.compile needs a C++ compiler on a CPU")
+def test_the_default_model_transfers_through_torch_compile(capsys):
+    """Inductor builds the whole Dual-MTGAN transfer (it rejected one boolean kernel of the
+    bounce finder until _affine.turn_arounds stopped updating a slice in place) and the
+    compiled frames are the eager ones."""
+    import speed
+
+    figures = speed.main([*TOY, "--configs", "transfer", "--compile", "--steps", "1", "--warmup", "0", "--transfer-runs", "1"])
+    row = figures["configs"][0]
+    assert row["transfer_compiled_ms_median"] > 0 and row["compiled_max_difference"] < 1e-3
+    assert "through torch.compile" in capsys.readouterr().out

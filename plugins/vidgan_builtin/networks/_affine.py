@@ -142,10 +142,12 @@ def turn_arounds(
     early = start_lo | start_hi
     off_hi = torch.cat([none, start_hi, (before > 0) & (after <= 0) & near_hi & moving], 1)
     off_lo = torch.cat([none, start_lo, (before < 0) & (after >= 0) & near_lo & moving & ~off_hi[:, 2:]], 1)
-    # An early bounce is the turn a rounded start shows by frame _EARLY_OUT, if any: not a second one.
-    off_hi[:, 2:_EARLY_OUT + 1] &= ~early
-    off_lo[:, 2:_EARLY_OUT + 1] &= ~early
-    return off_hi, off_lo
+    # An early bounce is the turn a rounded start shows by frame _EARLY_OUT, if any: not a second
+    # one. A mask over frames, not an in-place update of a slice: inductor's vectorised C++
+    # for a boolean slice updated in place does not compile (torch 2.13, VecMask types).
+    frame = torch.arange(path.shape[1], device=path.device).view(1, -1, *([1] * (path.dim() - 2)))
+    repeat = early & (frame >= 2) & (frame <= _EARLY_OUT)
+    return off_hi & ~repeat, off_lo & ~repeat
 
 
 #: The frame an early bounce's outgoing line is drawn through (frames 1 and 2 are rounded off).

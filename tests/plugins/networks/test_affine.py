@@ -337,6 +337,18 @@ def test_an_early_bounce_the_codes_rounded_off_is_found_by_the_line_it_leaves_on
     assert torch.equal(unfold_bounces(path, lo, hi, tolerance=0.15, min_travel=0.1), path)
 
 
+def test_an_early_bounce_is_not_counted_again_where_its_rounded_turn_shows():
+    """The same start with the turn half drawn (0.35, 0.45, 0.25, ...): the step changes sign
+    at frame 2 near the wall, but that is the early bounce of frame 1 showing, not a second one."""
+    path = torch.stack([torch.tensor([0.35, 0.45, 0.25, 0.05, -0.15, -0.35]), torch.zeros(6)], -1).unsqueeze(0)
+    lo, hi = torch.full((1, 2), -0.9), torch.full((1, 2), 0.5)
+    off_hi, off_lo = turn_arounds(path, lo, hi, tolerance=0.15, min_travel=0.1, near="lines")
+    assert off_hi[0, :, 0].tolist() == [False, True, False, False, False, False]
+    assert not off_lo.any()
+    by_frames, _ = turn_arounds(path, lo, hi, tolerance=0.15, min_travel=0.1)
+    assert by_frames[0, :, 0].tolist() == [False, False, True, False, False, False]  # the sign change is there
+
+
 def test_line_misfit_is_zero_on_a_line_and_near_the_radius_on_a_circle():
     line = torch.stack([0.1 * torch.arange(10.0) - 0.3, 0.02 * torch.arange(10.0)], -1)[None]
     assert float(line_misfit(line)) < 1e-6
