@@ -189,7 +189,10 @@ def test_group_norm_gives_the_same_result_in_either_layout(dtype):
     want = reference(x)
     got = norm(x.contiguous(memory_format=torch.channels_last))
     assert got.dtype == dtype and got.is_contiguous(memory_format=torch.channels_last)
-    assert torch.equal(got, want)
+    if dtype == torch.bfloat16:  # normalised in the contiguous layout: the reference's very kernel
+        assert torch.equal(got, want)
+    else:  # torch's channels-last kernel: the same up to the order of its sums
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
     assert torch.equal(norm(x), want) and norm(x).is_contiguous()
 
 
