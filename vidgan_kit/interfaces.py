@@ -203,6 +203,11 @@ class ModelAssembly(nn.Module):
 
     - ``diagnostics(batch) -> dict[str, float]``: logged as ``diag/<name>`` every
       ``train.log_every`` steps;
+    - ``track_inference_statistics(batch, step) -> None``: after every step (``step`` counts
+      the steps done), with the weights inference loads (the EMA weights when ``train.ema``
+      is on), without gradients and with the random streams set aside: for statistics that
+      inference reads and the weights alone do not give (e.g. the spread of the codes a
+      sampler draws);
     - ``progress_keys``: logged keys (e.g. ``"diag/kl"``) to show in the progress line
       beside the losses;
     - ``health_warnings(stats, step) -> dict[str, str]``: given the latest logged values,

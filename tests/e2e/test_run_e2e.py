@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors import safe_open
 
 from vidgan_kit.io import read_video
@@ -143,3 +144,27 @@ def test_tiny_geometry() -> None:
     assert (video["frames"], video["height"], video["width"]) == (
         TINY_GEOMETRY.frames, TINY_GEOMETRY.height, TINY_GEOMETRY.width
     )
+
+
+def test_tracking_the_posterior_with_the_ema_weights_changes_no_training_weight(tmp_path: Path) -> None:
+    """sample_from = "posterior" observes E_M's posteriors after every step (posterior_every = 1)
+    with the EMA weights: the raw and EMA weights of every slot end bit-identical to a run
+    without it, and the tracked moments are saved with the model."""
+    from safetensors.torch import load_file
+
+    from vidgan_kit.checkpoint import list_checkpoints
+
+    from .conftest import train_tiny
+
+    ema = ("train.ema.enabled=true", "train.ema.start=0", "train.ema.decay=0.5")
+    train_tiny(tmp_path / "prior", *ema, "model.sample_from=prior")
+    train_tiny(tmp_path / "posterior", *ema, "model.sample_from=posterior", "model.posterior_every=1")
+    last = {name: list_checkpoints(tmp_path / name)[-1][1] for name in ("prior", "posterior")}
+    files = sorted(p.relative_to(last["prior"]) for p in last["prior"].rglob("model.safetensors")
+                   if p.parent.name != "_assembly")
+    assert len(files) > 6  # every slot, raw and EMA
+    for rel in files:
+        a, b = load_file(str(last["prior"] / rel)), load_file(str(last["posterior"] / rel))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), rel
+    own = load_file(str(last["posterior"] / "_assembly" / "model.safetensors"))
+    assert float(own["posterior_weight"]) > 0 and bool(torch.isfinite(own["posterior_square_sum"]).all())

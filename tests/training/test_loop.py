@@ -158,6 +158,18 @@ def test_ema_tracks_the_generator_slot(tmp_path):
     assert json.loads((ckpt / "index.json").read_text())["ema_slots"] == ["generator"]
     assert not (ckpt / "ema" / "discriminator").exists()
 
+    # The assembly's inference statistics were taken after every step with the EMA weights.
+    seen, averaged = 0.0, None
+    for e in rec.of("step_end"):
+        i = e["step"] - 1
+        live = e["params"]["generator.conv1.weight"].double()
+        averaged = live if i < start else averaged + (live - averaged) * (1 - decay)
+        seen += float(averaged.sum())
+    own = load_file(str(ckpt / "_assembly" / "model.safetensors"))
+    assert float(own["seen_weight_sum"]) == pytest.approx(seen, rel=1e-6)  # the EMA is float32
+    assert float(own["seen_weight_sum"]) != pytest.approx(
+        sum(float(e["params"]["generator.conv1.weight"].double().sum()) for e in rec.of("step_end")), abs=1e-6)
+
 
 def test_samples_are_written_as_gif_and_mp4(tmp_path):
     pytest.importorskip("vidgan_kit.io")

@@ -100,6 +100,8 @@ class Gan(ModelAssembly):
         self.discriminator = registry.build("discriminator", config.discriminator, geometry=geometry)
         self.gain = nn.Parameter(torch.ones(1))
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+        # track_inference_statistics(): the sum of conv1's weights it saw, over its calls.
+        self.register_buffer("seen_weight_sum", torch.zeros((), dtype=torch.float64))
 
     def generate(self, video: torch.Tensor) -> torch.Tensor:
         return unfold_time(self.generator(fold_time(video)), video.shape[0]) * self.gain
@@ -123,6 +125,12 @@ class Gan(ModelAssembly):
 
     def diagnostics(self, batch: dict[str, Any]) -> dict[str, float]:
         return {"gain": self.gain.item(), "noise_draw": float(torch.randn(()))}  # draws: must not disturb training
+
+    def track_inference_statistics(self, batch: dict[str, Any], step: int) -> None:
+        if torch.is_grad_enabled():
+            raise AssertionError("track_inference_statistics() called with gradients on")
+        torch.randn(())  # a draw: must not disturb training
+        self.seen_weight_sum += self.generator.conv1.weight.double().sum()
 
     def health_warnings(self, stats: dict[str, float], step: int) -> dict[str, str]:
         gain = stats.get("diag/gain")

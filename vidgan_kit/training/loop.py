@@ -390,6 +390,11 @@ def _train(
                     ema.update(model, step)
                 step += 1
                 run.step = step
+                if callable(getattr(model, "track_inference_statistics", None)):
+                    # With the weights inference will load, as samples and validation use them.
+                    with (torch.no_grad(), isolated_rng(device), autocast(device, cfg.precision),
+                          ema.applied(model) if ema is not None else nullcontext()):
+                        model.track_inference_statistics(batch, step)
 
                 # One device sync per step for all the scalars, not one per scalar; with several
                 # ranks one all-reduce, so that the logged losses are the whole batch's, and a

@@ -117,12 +117,20 @@ class DualMTGANConfig(ComponentConfig):
         "prior",
         description="sample()'s motion codes: `prior`, N(0, I) as in the paper; `posterior`, a diagonal Gaussian"
         " fitted to E_M's posteriors of the training clips (their aggregate), tracked during training as a running"
-        " average of each batch's statistics and saved with the model. The KL term at the recipe's weight leaves"
+        " average of a batch's statistics every posterior_every steps, with the weights inference uses (the EMA"
+        " weights when train.ema is on), and saved with the model. The KL term at the recipe's weight leaves"
         " the aggregate far narrower than N(0, I), so prior draws land mostly where training never put a code."
         " Training's own prior samples (for D_V) use N(0, I) either way.",
     )
     posterior_decay: float = Field(
-        0.99, gt=0, lt=1, description="sample_from = 'posterior': weight of the running average's past per step."
+        0.99, gt=0, lt=1,
+        description="sample_from = 'posterior': weight of the running average's past per observation.",
+    )
+    posterior_every: int = Field(
+        10, ge=1,
+        description="sample_from = 'posterior': steps between two observations of a batch's posterior (each one"
+        " E_M forward without gradients; with the default decay the average spans about 1000 steps, as an EMA"
+        " of decay 0.999 does).",
     )
     sample_scale: float = Field(
         1.0,
@@ -246,8 +254,6 @@ class DualMTGAN(ModelAssembly):
         content_y = codes[:, 0].roll(1, dims=0)  # E_C(y): y is frame 0 of the rolled batch
 
         posterior = MotionPosterior(*self.motion_encoder(video))
-        if self.training and self.config.sample_from == "posterior":
-            self._track_posterior(posterior)
         z_motion = posterior.sample() if self.training else posterior.mean
         z_prior = torch.randn_like(z_motion)
         frame_codes, frame_codes_prior = self.temporal_generator(torch.cat([z_motion, z_prior]), t).chunk(2)
@@ -279,7 +285,24 @@ class DualMTGAN(ModelAssembly):
         }
 
     @torch.no_grad()
-    def _track_posterior(self, posterior: MotionPosterior) -> None:
+    def track_inference_statistics(self, batch: dict[str, Any], step: int) -> None:
+        """With ``sample_from = "posterior"``, every ``posterior_every`` steps: one observation of
+        the aggregate posterior's moments on the batch. The trainer calls it with the weights
+        that inference loads (the EMA weights when there are any): sample() feeds its draws to
+        the averaged G_T, and the raw encoder's posteriors make a wider Gaussian than the
+        averaged encoder's (benchmarks/RESULTS.md, eighteenth and twentieth sessions)."""
+        if self.config.sample_from != "posterior" or step % self.config.posterior_every:
+            return
+        video = assert_video(batch["video"], "batch['video']", geometry=self.geometry)
+        was = self.motion_encoder.training
+        self.motion_encoder.eval()  # as sample() and transfer() run it
+        try:
+            posterior = MotionPosterior(*self.motion_encoder(video))
+        finally:
+            self.motion_encoder.train(was)
+        self._observe_posterior(posterior)
+
+    def _observe_posterior(self, posterior: MotionPosterior) -> None:
         """One step of the running average of the aggregate posterior's moments: over the batch,
         E[z] = mean(μ) and E[z²] = mean(μ² + σ²)."""
         mean, var = posterior.mean.float(), posterior.logvar.float().exp()

@@ -264,16 +264,17 @@ def test_sample_scale_draws_the_motion_codes_from_a_narrower_gaussian(registry, 
     assert (got - got.mean(0)).abs().mean() < (wide - wide.mean(0)).abs().mean()
 
 
-def test_sample_from_posterior_tracks_the_aggregate_posterior_in_training_only(registry):
-    fitted = build(registry, {"sample_from": "posterior", "posterior_decay": 0.9})
+def test_sample_from_posterior_tracks_the_aggregate_posterior_every_few_steps(registry):
+    fitted = build(registry, {"sample_from": "posterior", "posterior_decay": 0.9, "posterior_every": 5})
     video = clips(b=4)
     with torch.no_grad():
-        fitted.eval()
-        fitted({"video": video})  # eval mode: nothing tracked
+        fitted.train()
+        fitted({"video": video})  # the training forward tracks nothing: the trainer calls the tracker
+        fitted.track_inference_statistics({"video": video}, step=4)  # not an observation step
         assert float(fitted.posterior_weight) == 0
         posterior = MotionPosterior(*fitted.motion_encoder(video))
-        fitted.train()
-        fitted({"video": video})
+        fitted.track_inference_statistics({"video": video}, step=5)
+    assert fitted.motion_encoder.training  # the encoder's mode is given back
     torch.testing.assert_close(fitted.posterior_weight, torch.tensor(0.1))
     torch.testing.assert_close(fitted.posterior_mean_sum / 0.1, posterior.mean.mean(0))
     second_moment = (posterior.mean.square() + posterior.logvar.exp()).mean(0)
