@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 import torch
 
@@ -13,6 +10,7 @@ from vidgan_kit.checkpoint import save_checkpoint
 from vidgan_kit.errors import CheckpointError, ShapeError, VidganError
 from vidgan_kit.inference import load_pipeline
 
+from ._compiler import needs_cpp_compiler
 from .training.toys import make_host
 
 GEOMETRY = VideoGeometry(frames=4, channels=3, height=8, width=8)
@@ -114,7 +112,7 @@ def test_model_options_change_what_changes_no_weights_and_nothing_else(saved):
         load_pipeline(run_dir, registry=host.registry, notes=_silent([]), options=["generator.no_such_option=1"])
 
 
-@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="torch.compile needs a C++ compiler on a CPU")
+@needs_cpp_compiler
 def test_a_compiled_pipeline_gives_the_eager_frames(saved):
     host, _, _, run_dir = saved
     eager = load_pipeline(run_dir, registry=host.registry, notes=_silent([]))

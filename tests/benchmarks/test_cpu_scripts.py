@@ -6,14 +6,14 @@ recipe handling started reading ``args.device``: nothing ran it.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 from vidgan_kit.training.seeding import DeterminismSettings
+
+from .._compiler import needs_cpp_compiler
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 TOY = ["--size", "16", "--frames", "4", "--batch", "2", "--threads", "1"]
@@ -55,7 +55,7 @@ def test_bf16_stability_counts_runs_per_arm(capsys):
 
 
 @pytest.mark.slow  # inductor builds about fifty C++ kernels: most of a minute
-@pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="torch.compile needs a C++ compiler on a CPU")
+@needs_cpp_compiler
 def test_the_default_model_transfers_through_torch_compile(capsys):
     """Inductor builds the whole Dual-MTGAN transfer (it rejected one boolean kernel of the
     bounce finder until _affine.turn_arounds stopped updating a slice in place) and the
