@@ -64,8 +64,8 @@ def test_round_trip_restores_every_tensor_and_writes_configs(tmp_path):
     assert index["geometry"] == {"frames": 4, "channels": 3, "height": 8, "width": 8}
     assert index["model"]["type"] == "tr_gan"
     assert index["model"]["params"]["generator"]["params"] == {"hidden": 5}
-    assert index["assembly_weights"] is True  # `gain` and `calls` live on the assembly itself
-    assert set(load_file(str(path / "_assembly" / "model.safetensors"))) == {"gain", "calls"}
+    assert index["assembly_weights"] is True  # `gain`, `calls` and `seen_weight_sum` live on the assembly itself
+    assert set(load_file(str(path / "_assembly" / "model.safetensors"))) == {"gain", "calls", "seen_weight_sum"}
 
 
 def test_files_are_safetensors_and_json_only(tmp_path, monkeypatch):
