@@ -57,8 +57,11 @@ class Pipeline:
         self.geometry: VideoGeometry = model.geometry
         self.source, self.step = source, step
         self.notes = notes or _print_note
-        self.compile = compile
-        self._compiled_transfer: Any = None
+        # torch.compile builds on the first call, not here. Only transfer: eight samples of the
+        # default recipe at 64x64 took 16.5 ms compiled against 16.6 eager (scratch timing,
+        # twentieth session): nothing to gain there.
+        transfer = getattr(self.model, "transfer", None)
+        self._compiled_transfer = torch.compile(transfer, dynamic=False) if compile and callable(transfer) else None
 
     def __repr__(self) -> str:
         spec = getattr(self.model, "component_spec", None)
@@ -136,13 +139,7 @@ class Pipeline:
         fn = getattr(self.model, name, None)
         if not callable(fn):
             raise VidganError(f"{self!r}: the model does not implement {name}(); it cannot be used for that.")
-        # Only transfer: eight samples of the default recipe at 64x64 took 16.5 ms compiled
-        # against 16.6 eager (scratch timing, twentieth session): nothing to gain there.
-        if not self.compile or name != "transfer":
-            return fn
-        if self._compiled_transfer is None:
-            self._compiled_transfer = torch.compile(fn, dynamic=False)
-        return self._compiled_transfer
+        return self._compiled_transfer if name == "transfer" and self._compiled_transfer is not None else fn
 
     # -- tasks ---------------------------------------------------------------------------
     def transfer(self, image: ImageInput, video: VideoInput) -> torch.Tensor:
