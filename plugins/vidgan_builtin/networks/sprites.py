@@ -45,7 +45,6 @@ from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
 from ._affine import (
-    backward_grids,
     bounded_affine,
     confident_moments,
     confident_radius,
@@ -63,9 +62,11 @@ from ._affine import (
     similarity_affine,
     similarity_linear,
     similarity_params,
+    stacked_grids,
     turn_arounds,
     unfold_path,
 )
+from ._compositing import composite
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
@@ -788,12 +789,9 @@ class SpriteFrameDecoder(FrameDecoder):
         n, t = linear.shape[:2]
         k, planes = layer.shape[1:3]
         h, w = self.geometry.height, self.geometry.width
-        anchors = anchors.unsqueeze(1).expand(n, t, k, 2)
-        grids = backward_grids(self.identity_grid, anchors.reshape(n * t, k, 2), linear.reshape(n * t, k, 2, 2),
-                               shift.reshape(n * t, k, 2))  # [N*T, K, H, W, 2]
         # Each part's frames stacked along the rows of one grid: the layer is resampled T times
         # in one call without being copied T times.
-        grids = grids.view(n, t, k, h, w, 2).transpose(1, 2).reshape(n * k, t * h, w, 2)
+        grids = stacked_grids(self.identity_grid, anchors, linear, shift)  # [N*K, T*H, W, 2]
         moved = F.grid_sample(layer.reshape(n * k, planes, h, w), grids, mode="bilinear", padding_mode="zeros",
                               align_corners=False)  # [N*K, L, T*H, W]
         return moved.view(n, k, planes, t, h, w)
@@ -808,9 +806,4 @@ class SpriteFrameDecoder(FrameDecoder):
         # One resampling of [image, mask] per part: the part's pixels and where they land.
         layer = torch.cat([image.unsqueeze(1).expand(n, k, c, h, w), masks.unsqueeze(2)], dim=2)
         moved = self._resample(layer, self.anchors(masks), linear, shift)  # [N, K, C+1, T, H, W]
-        colours, alpha = moved.split([c, moved.shape[2] - c], dim=2)  # split, not slices: no zero-filled gradients
-        # Parts that overlap share the pixel; the background shows through what they leave.
-        cover = alpha.sum(1)  # [N, 1, T, H, W]
-        share = alpha / cover.clamp_min(1.0).unsqueeze(1)
-        out = (share * colours).sum(1) + (1 - cover.clamp(max=1.0)) * background.unsqueeze(2) + residual.unsqueeze(2)
-        return out.clamp(-1, 1).transpose(1, 2).contiguous()  # [N, T, C, H, W]
+        return composite(moved, background, residual)  # parts that overlap share the pixel

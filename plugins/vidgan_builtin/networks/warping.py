@@ -155,7 +155,6 @@ class WarpFrameDecoder(FrameDecoder):
 
     def anchors(self, features: torch.Tensor) -> torch.Tensor:
         """Soft-argmax of each part's heatmap: ``[N, parts, 2]`` in normalised (x, y)."""
-        n, k = features.shape[0], self.config.parts
         logits = self.anchor_head(features).flatten(2) / self.config.anchor_temperature
         prob = logits.softmax(-1)  # [N, K, H*W]
         return prob @ self.identity_grid.reshape(-1, 2).to(prob.dtype)  # [N, K, 2]
