@@ -23,8 +23,9 @@ What one run measures, on ``recipes/dual_mtgan.toml``'s model (``--recipe``, ``-
   ``vidgan_kit.training.train`` for the same steps in the same process, in the recipe's own
   precision and memory format. Per-step times come from the trainer's ``vidgan_step_end``
   hook, so set-up is excluded; what the trainer adds (stat syncing, metrics lines, the
-  model's diagnostics every ``train.log_every`` steps, hooks) is included. Time the trainer
-  over a multiple of ``log_every`` steps (``--overhead-steps``) for a fair share of it.
+  model's diagnostics every ``train.diagnostics_every`` steps, hooks) is included. The
+  trainer is timed over a multiple of that cadence and ``log_every`` (``--overhead-steps``,
+  by default the least such multiple of at least 10 steps) for a fair share of both.
 
 Run it on an otherwise idle machine: oneDNN kernels ran 7x slower next to one other busy
 process in the prototype, and the load average is printed for that reason. bf16 runs
@@ -39,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shlex
@@ -416,8 +418,16 @@ def trainer_loop(recipe: Recipe, total: int) -> list[float]:
     return [b - a for a, b in zip(s, s[1:], strict=False)]
 
 
+def overhead_cadence(recipe: Recipe) -> int:
+    """The least number of steps, at least 10, holding whole periods of the trainer's metrics lines
+    and of the model's diagnostics (``train.log_every``, ``train.diagnostics_every``)."""
+    t = recipe.train
+    period = math.lcm(t.log_every, t.diagnostics_every or t.log_every)
+    return period * math.ceil(10 / period)
+
+
 def measure_overhead(recipe: Recipe, registry: Any, dataset: Any, args: argparse.Namespace) -> dict[str, Any]:
-    warmup, steps = args.warmup, args.overhead_steps
+    warmup, steps = args.warmup, args.overhead_steps or overhead_cadence(recipe)
     rounds = []
     for _ in range(args.rounds):
         bare = bare_loop(recipe, registry, dataset, warmup + steps)[warmup:]
@@ -427,7 +437,8 @@ def measure_overhead(recipe: Recipe, registry: Any, dataset: Any, args: argparse
     return {
         "config": f"{recipe.train.precision}{'-cl' if recipe.train.channels_last else ''}",
         "steps": steps,
-        "log_every": recipe.train.log_every,
+        "cadence": overhead_cadence(recipe),
+        "diagnostics_every": recipe.train.diagnostics_every or recipe.train.log_every,
         "bare_s_per_iter": statistics.median(r[0] for r in rounds),
         "trainer_s_per_iter": statistics.median(r[1] for r in rounds),
         "overhead_pct": statistics.median(overheads),
@@ -458,8 +469,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warmup", type=int, default=1, help="untimed iterations first (oneDNN builds its kernels)")
     parser.add_argument("--slow-steps", type=int, default=2,
                         help="timed iterations for bf16 configs where bf16 is emulated (each can take a minute)")
-    parser.add_argument("--overhead-steps", type=int, default=10,
-                        help="timed iterations of the bare loop and of the trainer (a multiple of train.log_every)")
+    parser.add_argument("--overhead-steps", type=int, default=None,
+                        help="timed iterations of the bare loop and of the trainer (default: the least multiple of "
+                        "train.log_every and train.diagnostics_every of at least 10)")
     parser.add_argument("--rounds", type=int, default=1, help="bare/trainer pairs for the overhead (median is reported)")
     parser.add_argument("--transfer-runs", type=int, default=30, help="timed transfers per config (median reported)")
     parser.add_argument("--compile", action="store_true",
@@ -472,7 +484,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.overhead_steps < 1 or args.transfer_runs < 1 or args.warmup < 0 or args.rounds < 1:
+    if (args.steps < 1 or (args.overhead_steps is not None and args.overhead_steps < 1) or args.transfer_runs < 1
+            or args.warmup < 0 or args.rounds < 1):
         parser.error("--steps, --overhead-steps, --transfer-runs and --rounds must be >= 1, --warmup >= 0")
 
     torch.set_num_threads(args.threads)
@@ -552,16 +565,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results["overhead"] = overhead
         print()
         print(f"trainer overhead ({overhead['config']}, {overhead['steps']} timed steps after {args.warmup} warm-up, "
-              f"data loaded in both, diagnostics every {overhead['log_every']} steps in the trainer):")
+              f"data loaded in both, diagnostics every {overhead['diagnostics_every']} steps in the trainer):")
         print(f"  bare loop         {overhead['bare_s_per_iter']:.3f} s/iter")
         print(f"  vidgan train()    {overhead['trainer_s_per_iter']:.3f} s/iter")
         rounds = ", ".join(f"{o:+.1f}" for o in overhead["overhead_pct_rounds"])
         print(f"  overhead          {overhead['overhead_pct']:+.1f} %" + (f" (rounds: {rounds})" if args.rounds > 1 else ""))
         if overhead["overhead_pct"] < -1.0:
             print("  (negative: the timing noise is larger than the overhead; use more --overhead-steps or --rounds)")
-        if overhead["steps"] % overhead["log_every"]:
-            print(f"  (--overhead-steps is not a multiple of train.log_every = {overhead['log_every']}: the trainer's"
-                  " diagnostics are over- or under-represented)")
+        if overhead["steps"] % overhead["cadence"]:
+            print(f"  (--overhead-steps is not a multiple of {overhead['cadence']} (train.log_every and"
+                  " train.diagnostics_every): the trainer's diagnostics are over- or under-represented)")
 
     by_name = {row["config"]: row for row in results["configs"]}
     bf16_cl = by_name.get("bf16-cl", {}).get("s_per_iter_median")

@@ -66,3 +66,17 @@ def test_the_default_model_transfers_through_torch_compile(capsys):
     row = figures["configs"][0]
     assert row["transfer_compiled_ms_median"] > 0 and row["compiled_max_difference"] < 1e-3
     assert "through torch.compile" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("log_every", "diagnostics_every", "steps"), [(10, None, 10), (10, 50, 50), (3, 4, 12), (1, None, 10)])
+def test_the_overhead_is_timed_over_whole_periods_of_lines_and_diagnostics(log_every, diagnostics_every, steps):
+    # Fewer steps than the diagnostics' period timed the trainer without its dearest extra.
+    import speed
+    from vidgan_kit import PluginHost
+    from vidgan_kit.recipe import read_recipe_table, validate_recipe
+
+    table = read_recipe_table(speed.REPO / "recipes" / "tiny.toml")
+    table["train"].update(log_every=log_every, diagnostics_every=diagnostics_every)
+    table["train"] = {k: v for k, v in table["train"].items() if v is not None}
+    recipe = validate_recipe(table, PluginHost.create().registry)
+    assert speed.overhead_cadence(recipe) == steps

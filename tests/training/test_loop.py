@@ -51,6 +51,18 @@ def test_log_every_averages_over_the_interval(tmp_path):
     assert lines[1]["loss/generator/recon"] == pytest.approx(sum(per_step[3:]) / 3)
 
 
+@pytest.mark.parametrize(("every", "diagnosed"), [(None, [2, 4, 6]), (3, [3, 6])])
+def test_diagnostics_run_every_diagnostics_every_steps_or_with_the_metrics_lines(tmp_path, every, diagnosed):
+    host = make_host()
+    rec = Recorder()
+    host.add_plugin(rec, "recorder")
+    recipe = make_recipe(host, train={"steps": 6, "log_every": 2, "diagnostics_every": every})
+    train(recipe, host=host, run_dir=tmp_path / "run", quiet=True)
+    assert [c["step"] for c in rec.of("step_end") if "diag/gain" in c["stats"]] == diagnosed
+    lines = read_metrics(tmp_path / "run")
+    assert [m["step"] for m in lines if "diag/gain" in m] == ([2, 4, 6] if every is None else [4, 6])
+
+
 def _changed(before: dict, after: dict, prefix: str) -> bool:
     return any(not torch.equal(before[k], after[k]) for k in before if k.startswith(prefix))
 
