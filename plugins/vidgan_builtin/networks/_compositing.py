@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch.autograd.function import once_differentiable
 
 __all__ = ["composite"]
 
@@ -60,6 +61,7 @@ class _OnePart(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable  # the backward writes into slices of one buffer: no graph of its own
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         alpha, share, difference, inside = ctx.saved_tensors
         n, c, t, h, w = difference.shape

@@ -66,8 +66,8 @@ from ._affine import (
     turn_arounds,
     unfold_path,
 )
-from ._compositing import composite
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
+from ._compositing import composite
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
 
