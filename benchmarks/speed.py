@@ -421,13 +421,13 @@ def trainer_loop(recipe: Recipe, total: int) -> list[float]:
 def overhead_cadence(recipe: Recipe) -> int:
     """The least number of steps, at least 10, holding whole periods of the trainer's metrics lines
     and of the model's diagnostics (``train.log_every``, ``train.diagnostics_every``)."""
-    t = recipe.train
-    period = math.lcm(t.log_every, t.diagnostics_every or t.log_every)
+    period = math.lcm(recipe.train.log_every, recipe.train.diagnostics_period)
     return period * math.ceil(10 / period)
 
 
 def measure_overhead(recipe: Recipe, registry: Any, dataset: Any, args: argparse.Namespace) -> dict[str, Any]:
-    warmup, steps = args.warmup, args.overhead_steps or overhead_cadence(recipe)
+    cadence = overhead_cadence(recipe)
+    warmup, steps = args.warmup, args.overhead_steps or cadence
     rounds = []
     for _ in range(args.rounds):
         bare = bare_loop(recipe, registry, dataset, warmup + steps)[warmup:]
@@ -437,8 +437,8 @@ def measure_overhead(recipe: Recipe, registry: Any, dataset: Any, args: argparse
     return {
         "config": f"{recipe.train.precision}{'-cl' if recipe.train.channels_last else ''}",
         "steps": steps,
-        "cadence": overhead_cadence(recipe),
-        "diagnostics_every": recipe.train.diagnostics_every or recipe.train.log_every,
+        "cadence": cadence,
+        "diagnostics_every": recipe.train.diagnostics_period,
         "bare_s_per_iter": statistics.median(r[0] for r in rounds),
         "trainer_s_per_iter": statistics.median(r[1] for r in rounds),
         "overhead_pct": statistics.median(overheads),

@@ -218,6 +218,11 @@ class TrainSection(StrictModel):
     )
     keep_best: bool = Field(False, description="Keep a weights-only checkpoint of the best validate_metric in <run>/best.")
 
+    @property
+    def diagnostics_period(self) -> int:
+        """Steps between two calls of the model's diagnostics: ``diagnostics_every``, else ``log_every``."""
+        return self.diagnostics_every or self.log_every
+
     @field_validator("validate_metric")
     @classmethod
     def _known_validation_metric(cls, value: str) -> str:

@@ -419,8 +419,7 @@ def _train(
                 stats["data/epoch"] = float(stream.epoch)
                 for group, opt in optimizers.items():
                     stats[f"lr/{group}"] = float(opt.param_groups[0]["lr"])
-                diagnosing = step % (cfg.diagnostics_every or cfg.log_every) == 0
-                if diagnosing and callable(getattr(model, "diagnostics", None)):
+                if step % cfg.diagnostics_period == 0 and callable(getattr(model, "diagnostics", None)):
                     with torch.no_grad(), isolated_rng(device):
                         stats.update({f"diag/{k}": float(v) for k, v in model.diagnostics(batch).items()})
 

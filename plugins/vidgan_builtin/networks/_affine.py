@@ -90,11 +90,11 @@ def similarity_linear(log_scale: torch.Tensor, angle: torch.Tensor) -> torch.Ten
 
 
 def backward_grids(grid: torch.Tensor, anchors: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """``src(p)`` for every pixel of ``grid`` [H, W, 2] and part: ``[N, K, H, W, 2]``."""
+    """``src(p)`` for every pixel of ``grid`` [H, W, 2] and part (``anchors``, ``shift`` [N, K, 2],
+    ``linear`` [N, K, 2, 2]): ``[N, K, H, W, 2]``, :func:`stacked_grids` of one map per part."""
     n, k = anchors.shape[:2]
-    p = grid.to(linear.dtype)
-    rel = p.view(1, 1, *p.shape) - anchors.view(n, k, 1, 1, 2)
-    return torch.einsum("nkij,nkhwj->nkhwi", linear, rel) + (anchors + shift).view(n, k, 1, 1, 2)
+    h, w = grid.shape[:2]
+    return stacked_grids(grid, anchors, linear.unsqueeze(1), shift.unsqueeze(1)).view(n, k, h, w, 2)
 
 
 def stacked_grids(grid: torch.Tensor, anchors: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
@@ -104,7 +104,7 @@ def stacked_grids(grid: torch.Tensor, anchors: torch.Tensor, linear: torch.Tenso
     ``[N*K, T*H, W, 2]`` (a view of a coordinate-major tensor), in float32 or wider.
 
     The map is written as ``[A | a + e - A a] (p, 1)``: one matrix product over all pixels,
-    where :func:`backward_grids`' einsum ran N·T products of 2×2 matrices and its layout then
+    where an einsum of ``A (p - a)`` ran N·T products of 2×2 matrices and its layout then
     needed a transposed copy (the grids' forward 38 → 15 ms at a 64×64 training batch; scratch,
     twenty-first session). Autocast is off inside: under bf16 autocast the product ran in
     bfloat16, 0.01 off in normalised units (a third of a pixel at 64×64)."""

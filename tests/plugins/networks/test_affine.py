@@ -179,6 +179,18 @@ def test_landing_solves_in_float32_for_half_precision_maps():
     torch.testing.assert_close(half.double(), exact, rtol=0, atol=2e-2)  # bf16's rounding of the result only
 
 
+def test_backward_grids_are_stacked_grids_of_one_map_per_part():
+    generator = torch.Generator().manual_seed(3)
+    anchors, shift = 0.3 * torch.randn(2, 3, 2, generator=generator), 0.2 * torch.randn(2, 3, 2, generator=generator)
+    linear = torch.eye(2) + 0.2 * torch.randn(2, 3, 2, 2, generator=generator)
+    grid = pixel_grid(5, 4)
+    grids = backward_grids(grid, anchors, linear, shift)
+    assert grids.shape == (2, 3, 5, 4, 2)
+    rel = grid - anchors.view(2, 3, 1, 1, 2)
+    expected = torch.einsum("nkij,nkhwj->nkhwi", linear, rel) + (anchors + shift).view(2, 3, 1, 1, 2)
+    torch.testing.assert_close(grids, expected, rtol=0, atol=1e-6)
+
+
 def _centred_moments(masks: torch.Tensor, grid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The textbook centroid and covariance in float64: E[(p - E[p]) (p - E[p])ᵀ] pixel by pixel."""
     weights = masks.flatten(-2).double()
@@ -223,16 +235,18 @@ def test_mask_moments_gradients_are_the_centred_moments_gradients():
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-9, atol=1e-12)
 
 
-def test_stacked_grids_are_each_frames_backward_grid_in_float32_under_autocast():
+def test_stacked_grids_are_each_frames_backward_map_in_float32_under_autocast():
     n, t, k, h, w = 2, 3, 2, 8, 6
     generator = torch.Generator().manual_seed(0)
     anchors = 0.3 * torch.randn(n, k, 2, generator=generator)
     linear = torch.eye(2) + 0.2 * torch.randn(n, t, k, 2, 2, generator=generator)
     shift = 0.2 * torch.randn(n, t, k, 2, generator=generator)
     grid = pixel_grid(h, w)
-    per_frame = backward_grids(grid.double(), anchors.double().unsqueeze(1).expand(n, t, k, 2).reshape(n * t, k, 2),
-                               linear.double().reshape(n * t, k, 2, 2), shift.double().reshape(n * t, k, 2))
-    expected = per_frame.view(n, t, k, h, w, 2).transpose(1, 2).reshape(n * k, t * h, w, 2)
+    # src(p) = a + A (p - a) + e pixel by pixel, in float64, each part's frames one under another.
+    a = anchors.double().view(n, 1, k, 1, 1, 2)
+    rel = grid.double().view(1, 1, 1, h, w, 2) - a
+    per_frame = torch.einsum("ntkij,ntkhwj->ntkhwi", linear.double(), rel) + a + shift.double().view(n, t, k, 1, 1, 2)
+    expected = per_frame.transpose(1, 2).reshape(n * k, t * h, w, 2)
     torch.testing.assert_close(stacked_grids(grid.double(), anchors.double(), linear.double(), shift.double()),
                                expected, rtol=0, atol=1e-12)
     # Under bf16 autocast the einsum this replaced ran in bfloat16: 0.01 off, a third of a pixel at 64x64.
