@@ -613,20 +613,23 @@ def _polar_turn_path(
     scale = mismatch[..., window].mean(-1).clamp_min(1e-12)  # [N, T-1, A]: by the previous turn's state
     penalty = prior * (moves.to(maps.dtype) * step).square()
     came_from = (states[:, None] - moves) % angles  # [A, K]: the previous state of each move into a state
+    # Each frame's relative mismatches, gathered for every (state, move) pair at once: the loop
+    # over frames then runs three operators a frame (the costs are summed in the same order).
+    relative = mismatch.unsqueeze(-1) / scale[:, :, came_from]  # [N, T-1, A, K]
     cost = torch.full((n, angles), math.inf, dtype=maps.dtype, device=maps.device)
     cost[:, 0] = 0  # frame 1 is not turned
     choices = []
     for frame in range(t - 1):
-        candidates = cost[:, came_from] + mismatch[:, frame, :, None] / scale[:, frame][:, came_from] + penalty
-        cost, choice = candidates.min(-1)  # [N, A]
+        cost, choice = (cost[:, came_from] + relative[:, frame] + penalty).min(-1)  # [N, A]
         choices.append(choice)
-    state = cost.argmin(-1)
+    chosen = moves[torch.stack(choices, 1)]  # [N, T-1, A]: the move into each state
+    before = (states - chosen) % angles  # [N, T-1, A]: the state it came from
+    state = cost.argmin(-1, keepdim=True)  # [N, 1]
     taken = []
     for frame in range(t - 2, -1, -1):
-        move = moves[choices[frame].gather(1, state[:, None])[:, 0]]
-        taken.append(move)
-        state = (state - move) % angles
-    path = torch.stack(taken[::-1], 1).to(maps.dtype).cumsum(1) * step  # [N, T-1], unwrapped
+        taken.append(chosen[:, frame].gather(1, state))
+        state = before[:, frame].gather(1, state)
+    path = torch.cat(taken[::-1], 1).to(maps.dtype).cumsum(1) * step  # [N, T-1], unwrapped
     lattice = torch.round(path / step).long() % angles
     left, mid, right = (mismatch.gather(2, ((lattice + d) % angles).unsqueeze(-1))[..., 0] for d in (-1, 0, 1))
     curvature = left - 2 * mid + right

@@ -29,8 +29,26 @@ def composite(moved: torch.Tensor, background: torch.Tensor, residual: torch.Ten
     """Frames ``[N, T, C, H, W]`` from each part's resampled colours and alpha ``moved``
     ``[N, K, C + 1, T, H, W]`` laid over ``background`` plus ``residual`` (``[N, C, H, W]`` each)."""
     if moved.shape[1] == 1:
-        return _OnePart.apply(moved, background, residual)
+        if torch.is_grad_enabled() and any(x.requires_grad for x in (moved, background, residual)):
+            return _OnePart.apply(moved, background, residual)
+        # Nothing to differentiate (a transfer, a sample): the formula alone, without the
+        # function's bookkeeping, and without its write into a transposed buffer, which
+        # torch.compile cannot trace (a graph break each time).
+        return _one_part(moved, background, residual)[-1].clamp_(-1, 1).transpose(1, 2).contiguous()
     return _any_parts(moved, background, residual)
+
+
+def _one_part(
+    moved: torch.Tensor, background: torch.Tensor, residual: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One part's alpha, share ``min(α, 1)``, colours less the plate, and unclamped pixels ``b + r +
+    min(α, 1) (c - b)`` ``[N, C, T, H, W]``, of ``moved`` ``[N, 1, C + 1, T, H, W]``."""
+    c = moved.shape[2] - 1
+    colours, alpha = moved[:, 0, :c], moved[:, 0, c:]  # [N, C, T, H, W], [N, 1, T, H, W]
+    share = alpha.clamp(max=1.0)
+    plate = background.unsqueeze(2)
+    difference = colours - plate
+    return alpha, share, difference, torch.addcmul(plate + residual.unsqueeze(2), share, difference)
 
 
 def _any_parts(moved: torch.Tensor, background: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
@@ -48,13 +66,8 @@ class _OnePart(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, moved: torch.Tensor, background: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         n, _, planes, t, h, w = moved.shape
-        c = planes - 1
-        colours, alpha = moved[:, 0, :c], moved[:, 0, c:]  # [N, C, T, H, W], [N, 1, T, H, W]
-        share = alpha.clamp(max=1.0)
-        plate = background.unsqueeze(2)
-        difference = colours - plate
-        raw = torch.addcmul(plate + residual.unsqueeze(2), share, difference)
-        out = raw.new_empty((n, t, c, h, w))
+        alpha, share, difference, raw = _one_part(moved, background, residual)
+        out = raw.new_empty((n, t, planes - 1, h, w))
         torch.clamp(raw, -1, 1, out=out.transpose(1, 2))
         inside = raw.abs_() <= 1  # where the clamp passes the gradient (bounds included, as torch.clamp's)
         ctx.save_for_backward(alpha, share, difference, inside)

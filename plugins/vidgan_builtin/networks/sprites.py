@@ -403,6 +403,10 @@ class SpriteFrameDecoder(FrameDecoder):
         background = (1 - parts) * image + parts * plate  # the image with its parts painted out
         return image, background, masks[:, 1:], parts * (1 - parts) * (image - plate)
 
+    def part_masks(self, content: torch.Tensor) -> torch.Tensor:
+        """The part masks of :meth:`layers` alone: ``[N, parts, H, W]``."""
+        return content[:, 2 * self.geometry.channels :].softmax(1)[:, 1:]
+
     def anchors(self, masks: torch.Tensor) -> torch.Tensor:
         """Centroid of each part's mask, ``[N, parts, 2]`` in normalised (x, y)."""
         return mask_moments(masks, self.identity_grid)[0]
@@ -412,9 +416,17 @@ class SpriteFrameDecoder(FrameDecoder):
         confident mask pixels (``_affine.confident_moments``), without gradient: where a part is
         and how far it reaches, whatever a faint tail of its mask does; the masks are learnt
         from other terms."""
+        centre, cov = self._confident_moments(masks)
+        return centre, self._deviations(cov)
+
+    def _confident_moments(self, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`part_confident`'s centroids with the full covariance ``[N, parts, 2, 2]``."""
         with torch.no_grad():
-            centre, cov = confident_moments(masks.float(), self.identity_grid)
-        return centre, cov.diagonal(dim1=-2, dim2=-1).clamp_min(1e-8).sqrt()
+            return confident_moments(masks.float(), self.identity_grid)
+
+    @staticmethod
+    def _deviations(cov: torch.Tensor) -> torch.Tensor:
+        return cov.diagonal(dim1=-2, dim2=-1).clamp_min(1e-8).sqrt()
 
     def part_centres(self, masks: torch.Tensor) -> torch.Tensor:
         """The centroid half of :meth:`part_confident`: ``[N, parts, 2]``."""
@@ -432,13 +444,18 @@ class SpriteFrameDecoder(FrameDecoder):
     def _walls(
         self, masks: torch.Tensor, anchors: torch.Tensor, centres: torch.Tensor, spread: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        point, measure = self._reach_measure(masks, anchors, centres, spread)
+        return point, self.log_reach.exp() * measure
+
+    def _reach_measure(
+        self, masks: torch.Tensor, anchors: torch.Tensor, centres: torch.Tensor, spread: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_walls` before the reach factor: the bouncing point and what its reach is measured from."""
         point = centres if self.config.bounce_point == "centre" else anchors.detach()
         if self.config.reach_measure == "spread":
-            measure = spread
-        else:
-            with torch.no_grad():
-                measure = confident_radius(masks.float(), point.float(), self.identity_grid)
-        return point, self.log_reach.exp() * measure
+            return point, spread
+        with torch.no_grad():
+            return point, confident_radius(masks.float(), point.float(), self.identity_grid)
 
     def part_maps(
         self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None = None,
@@ -452,20 +469,35 @@ class SpriteFrameDecoder(FrameDecoder):
         ``source_bounces = "unfold"`` unfolds the codes' path at (of every frame, ``[N, T,
         *content_shape]``, where :attr:`uses_source_clip`); ``tracks``: the points E_M
         follows in the source clip ``[N, T, K, 2]`` (``unfold_turns_from = "tracks"``)."""
+        linear, shift, _ = self._part_maps(content, motion, source, tracks)
+        return linear, shift
+
+    def _part_maps(
+        self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None = None,
+        tracks: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[tuple[torch.Tensor, ...], torch.Tensor] | None]:
+        """:meth:`part_maps`, and the content maps' layers and anchors where it measured them (else
+        None), so that compositing does not measure them again."""
         n, t = motion.shape[:2]
         k = self.parts
         geometric = self.config.boundary != "none" or self.config.motion_units != "frame"
         unfolding = source is not None and self.config.boundary == "reflect" and self.config.source_bounces == "unfold"
         whole_clip = unfolding and source.dim() == content.dim() + 1
-        # A transfer's source frames are measured in the same pass as the target: one batch of layers and moments.
-        measured = torch.cat([content, source.flatten(0, 1) if whole_clip else source]) if unfolding else content
-        layers = self.layers(measured) if geometric else None
+        layers = self.layers(content) if geometric else None
         masks = layers[2] if geometric else None
-        centres, spread = self.part_confident(masks) if geometric else (None, None)
+        if unfolding:
+            # A transfer's source frames are measured in the same pass as the target (one batch of
+            # moments); of their layers only the masks are needed.
+            source_maps = source.flatten(0, 1) if whole_clip else source
+            masks = torch.cat([masks, self.part_masks(source_maps)])
+        centres, cov = self._confident_moments(masks) if geometric else (None, None)
+        spread = None if cov is None else self._deviations(cov)
         linear, shift = self._coded_maps(motion, None if spread is None else spread[:n])
+        anchors = None
         if self.config.boundary == "reflect":
             anchors = self.anchors(masks)
-            point, reach = self._walls(masks, anchors, centres, spread)
+            point, measure = self._reach_measure(masks, anchors, centres, spread)
+            reach = self.log_reach.exp() * measure
 
             def per_frame(x: torch.Tensor) -> torch.Tensor:
                 return x.unsqueeze(1).expand(n, t, k, 2).reshape(-1, k, 2)
@@ -481,15 +513,21 @@ class SpriteFrameDecoder(FrameDecoder):
             shift = reflect_shift(per_frame(anchors), per_frame(reach), linear.reshape(-1, k, 2, 2),
                                   shift.reshape(-1, k, 2), bouncing, moved).view(n, t, k, 2)
             if whole_clip and "parts" in (self.config.source_turn, self.config.source_scale):
-                luminance = layers[0][n:].mean(1).view(n, t, *masks.shape[-2:])
+                luminance = source_maps[:, : self.geometry.channels].mean(1).view(n, t, *masks.shape[-2:])
+                # The confident radius about the confident centres, where the walls measured it already.
+                radius = measure if (self.config.bounce_point, self.config.reach_measure) == ("centre", "radius") else None
                 linear, shift = self._measured_form(linear, shift, anchors, point, masks[:n],
-                                                    masks[n:].view(n, t, *masks.shape[1:]), centres, spread, luminance)
-        return linear, shift
+                                                    masks[n:].view(n, t, *masks.shape[1:]), centres, spread, luminance,
+                                                    cov[n:], radius)
+        target = None
+        if geometric:
+            target = (layers, self.anchors(masks[:n]) if anchors is None else anchors[:n])
+        return linear, shift, target
 
     def _measured_form(
         self, linear: torch.Tensor, shift: torch.Tensor, anchors: torch.Tensor, point: torch.Tensor,
         masks: torch.Tensor, source_masks: torch.Tensor, centres: torch.Tensor, spread: torch.Tensor,
-        luminance: torch.Tensor,
+        luminance: torch.Tensor, source_cov: torch.Tensor, radius: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps ``linear`` [N, T, parts, 2, 2], ``shift`` [N, T, parts, 2] with each part's turn
         and/or scale read off the source clip (``source_turn``, ``source_scale``): the linear part
@@ -500,14 +538,16 @@ class SpriteFrameDecoder(FrameDecoder):
         ``centres``: the confident centres :meth:`part_confident` gave the target's parts and then
         every source frame's, ``[N + N*T, parts, 2]``, and ``spread`` their per-axis deviations
         alike; ``luminance``: every source frame's image channels' mean ``[N, T, H, W]``
-        (``turn_reads = "shading"``)."""
+        (``turn_reads = "shading"``); ``source_cov``: the confident covariances of every source frame's
+        parts ``[N*T, parts, 2, 2]``; ``radius``: the confident radius about the confident centres
+        ``[N + N*T, parts, 2]``, the targets' then every source frame's, where already measured."""
         cfg = self.config
         n, t, k = linear.shape[:3]
         grid = self.identity_grid
         target_centres, centres = centres[:n], centres[n:].view(n, t, k, 2)
         with torch.no_grad():
             if cfg.source_scale == "parts":
-                cov = confident_moments(source_masks.float().flatten(0, 2), grid)[1].double()  # the full covariance
+                cov = source_cov.flatten(0, 1).double()  # the full covariance
                 logdet = torch.logdet(cov)
                 # A frame whose part shows no spread (a mask on one line, or none) has a singular
                 # covariance: read with each pixel's footprint added (a unit square's variance, 1/12
@@ -532,9 +572,13 @@ class SpriteFrameDecoder(FrameDecoder):
                                         shading=shading)
                 turn = turn.view(n, k, t).transpose(1, 2)
                 # In the target's size: the source's rim speed, so a part half the size turns twice as fast.
-                radius = confident_radius(torch.cat([source_masks[:, 0], masks]).float(),
-                                          torch.cat([centres[:, 0], target_centres]), grid)[..., 0]
-                turn = turn * (radius[:n] / radius[n:].clamp_min(1e-6)).unsqueeze(1)
+                if radius is None:
+                    radius = confident_radius(torch.cat([masks, source_masks[:, 0]]).float(),
+                                              torch.cat([target_centres, centres[:, 0]]), grid)[..., 0]
+                    target_radius, source_radius = radius[:n], radius[n:]
+                else:
+                    target_radius, source_radius = radius[:n, :, 0], radius[n:, :, 0].view(n, t, k)[:, 0]
+                turn = turn * (source_radius / target_radius.clamp_min(1e-6)).unsqueeze(1)
             else:
                 turn = map_turn(linear)
         landed = landing(anchors.unsqueeze(1).expand(n, t, k, 2), linear, shift, point.unsqueeze(1).expand(n, t, k, 2))
@@ -601,7 +645,7 @@ class SpriteFrameDecoder(FrameDecoder):
     def _source_geometry(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A content map's parts as a transfer's source: anchors, bouncing points and reach
         ``[N, parts, 2]`` each (as ``part_maps`` measures them in one pass with the target's)."""
-        masks = self.layers(source)[2]
+        masks = self.part_masks(source)
         anchors = self.anchors(masks)
         return (anchors, *self._walls(masks, anchors, *self.part_confident(masks)))
 
@@ -706,7 +750,7 @@ class SpriteFrameDecoder(FrameDecoder):
         self._check_content(content)
         if motion.shape != (n, self.frame_code_dim):
             raise ShapeError(f"sprite_frame_decoder: expected motion [{n}, {self.frame_code_dim}], got {tuple(motion.shape)}")
-        return self._compose_clip(content, *self.part_maps(content, motion.unsqueeze(1)))[:, 0]
+        return self._compose_clip(content, *self._part_maps(content, motion.unsqueeze(1)))[:, 0]
 
     def render_held(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """A clip per content map ``[N, *content_shape]`` held over the frames of ``motion``
@@ -752,7 +796,7 @@ class SpriteFrameDecoder(FrameDecoder):
             )
         if tracks is not None and (tracks.dim() != 4 or tuple(tracks.shape[:2]) != (n, t) or tracks.shape[-1] != 2):
             raise ShapeError(f"sprite_frame_decoder: expected tracks [{n}, {t}, K, 2], got {tuple(tracks.shape)}")
-        return self._compose_clip(content, *self.part_maps(content, motion, source, tracks))
+        return self._compose_clip(content, *self._part_maps(content, motion, source, tracks))
 
     def compose(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """The frame of a content map ``[N, *content_shape]`` with each part moved by the backward
@@ -796,14 +840,20 @@ class SpriteFrameDecoder(FrameDecoder):
                               align_corners=False)  # [N*K, L, T*H, W]
         return moved.view(n, k, planes, t, h, w)
 
-    def _compose_clip(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    def _compose_clip(
+        self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor,
+        measured: tuple[tuple[torch.Tensor, ...], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """``compose`` for T maps per content map: linear [N, T, parts, 2, 2], shift [N, T, parts, 2]
-        → [N, T, C, H, W]."""
+        → [N, T, C, H, W]. ``measured``: the content maps' layers and anchors, where
+        :meth:`_part_maps` has them."""
         c, k = self.geometry.channels, self.parts
         h, w = self.geometry.height, self.geometry.width
-        image, background, masks, residual = self.layers(content)
+        (image, background, masks, residual), anchors = measured or (self.layers(content), None)
+        if anchors is None:
+            anchors = self.anchors(masks)
         n = image.shape[0]
         # One resampling of [image, mask] per part: the part's pixels and where they land.
         layer = torch.cat([image.unsqueeze(1).expand(n, k, c, h, w), masks.unsqueeze(2)], dim=2)
-        moved = self._resample(layer, self.anchors(masks), linear, shift)  # [N, K, C+1, T, H, W]
+        moved = self._resample(layer, anchors, linear, shift)  # [N, K, C+1, T, H, W]
         return composite(moved, background, residual)  # parts that overlap share the pixel

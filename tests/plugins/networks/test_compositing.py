@@ -36,6 +36,21 @@ def test_one_part_gives_the_general_formulas_frames_and_gradients():
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
 
 
+def test_one_part_without_gradients_gives_the_same_frames():
+    """Nothing to differentiate (no_grad, inference mode, or no input asking for it): the formula
+    alone, the same frames as the function with its backward."""
+    inputs = _layers(1, torch.Generator().manual_seed(3))
+    expected = composite(*[x.clone().requires_grad_() for x in inputs]).detach()
+    assert (expected.abs() == 1).any() and (expected.abs() < 1).any()  # both sides of the clamp
+    with torch.no_grad():
+        plain = composite(*inputs)
+    with torch.inference_mode():
+        inferred = composite(*inputs)
+    for frames in (plain, inferred, composite(*inputs)):
+        assert frames.shape == expected.shape and frames.is_contiguous()
+        assert torch.equal(frames, expected)
+
+
 def test_one_part_passes_gradcheck_away_from_the_kinks():
     generator = torch.Generator().manual_seed(1)
     moved, background, residual = _layers(1, generator)

@@ -439,15 +439,19 @@ def polygon_scene(turn: float, radius: float, sides: int = 4, centre: tuple[floa
     return torch.cat([img, torch.full((1, 3, 32, 32), -0.8), logits], dim=1)
 
 
-def test_the_turn_and_scale_read_off_the_source_clip_replace_the_codes(registry):
+@pytest.mark.parametrize("walls", [("centre", "radius"), ("anchor", "spread")])
+def test_the_turn_and_scale_read_off_the_source_clip_replace_the_codes(registry, walls):
     """Codes that say nothing moves, and a source square turning 0.15 rad a frame: with
     source_turn = parts a target square half its size turns faster by the ratio of their
     radii (the rim moves as fast), and stays where it is; a growing source disc with
-    source_scale = parts grows the target by as much; from the codes alone nothing turns or grows."""
+    source_scale = parts grows the target by as much; from the codes alone nothing turns or grows.
+    Whichever walls the part bounces at: with the centre and radius the radii are the walls'
+    own measure, otherwise measured for the turn alone."""
     from vidgan_builtin.networks._affine import confident_radius, map_turn
 
-    params = dict(boundary="reflect", bounce_point="centre", reach_measure="radius", reach=1.0, learn_reach=False,
-                  source_bounces="unfold", source_path="parts", unfold_turns_from="parts")
+    bounce_point, reach_measure = walls
+    params = dict(boundary="reflect", bounce_point=bounce_point, reach_measure=reach_measure, reach=1.0,
+                  learn_reach=False, source_bounces="unfold", source_path="parts", unfold_turns_from="parts")
     codes_only = decoder(registry, **params)
     turning = decoder(registry, **params, source_turn="parts")
     growing = decoder(registry, **params, source_scale="parts")
@@ -607,3 +611,40 @@ def test_contracts_with_the_geometry_options(registry):
     check_component("decoder", "sprite_frame_decoder",
                     {"linear": "similarity", "boundary": "reflect", "motion_units": "part", "zoom_range": (0.5, 1.5)},
                     registry=registry, settings=settings)
+
+
+@pytest.mark.parametrize("render", ["forward", "transfer", "transfer_measured_form"])
+def test_a_clip_composites_the_layers_and_anchors_its_maps_measured(registry, render):
+    """A clip rendered in one call (the decoder measures each content map's layers and anchors
+    once, for its maps and for compositing) is, frame by frame, what ``compose`` makes of the
+    maps ``part_maps`` gives: the same frames and the same gradients, for training's forward
+    and for a transfer that reads its source clip (with the codes' turn and scale, and with
+    those read off the clip)."""
+    params = dict(boundary="reflect", bounce_point="centre", reach_measure="radius", reach=1.0, learn_reach=False,
+                  max_shift=4.0, motion_init_std=0.2, source_bounces="unfold", source_path="parts",
+                  unfold_turns_from="parts", unfold_at="straight")
+    if render == "transfer_measured_form":
+        params.update(source_turn="parts", turn_reads="shading", source_scale="parts", scale_rate="target")
+    torch.manual_seed(0)
+    dec = decoder(registry, **params)
+    transfer = render != "forward"
+    frames = G.frames if transfer else 1
+    clip = torch.stack([polygon_scene(0.2 * t, 0.4, centre=(0.05 * t, 0.02)) for t in range(G.frames)], 1)
+    content = (polygon_scene(0.1, 0.3) + 0.05 * torch.randn(1, 2 * 3 + 2, 32, 32)).requires_grad_()
+    codes = torch.randn(1, frames, CODE_DIM)
+    weights = torch.randn(1, frames, 3, 32, 32)
+
+    def gradients(out: torch.Tensor) -> list[torch.Tensor]:
+        return torch.autograd.grad((out * weights).sum(), [content, dec.motion_head.weight])
+
+    if transfer:
+        rendered = dec.render_transfer(content, codes, clip)
+        linear, shift = dec.part_maps(content, codes, clip)
+    else:
+        rendered = dec(content, codes[:, 0]).unsqueeze(1)
+        linear, shift = dec.part_maps(content, codes)
+    composed = torch.stack([dec.compose(content, linear[:, t], shift[:, t]) for t in range(frames)], 1)
+    # Float order only: the anchors' moments come from a batched product over more masks.
+    assert torch.allclose(rendered, composed, atol=1e-5)
+    for a, b in zip(gradients(rendered), gradients(composed)):
+        assert torch.allclose(a, b, atol=1e-4)
