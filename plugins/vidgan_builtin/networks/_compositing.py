@@ -31,11 +31,22 @@ def composite(moved: torch.Tensor, background: torch.Tensor, residual: torch.Ten
     if moved.shape[1] == 1:
         if torch.is_grad_enabled() and any(x.requires_grad for x in (moved, background, residual)):
             return _OnePart.apply(moved, background, residual)
-        # Nothing to differentiate (a transfer, a sample): the formula alone, without the
-        # function's bookkeeping, and without its write into a transposed buffer, which
-        # torch.compile cannot trace (a graph break each time).
-        return _one_part(moved, background, residual)[-1].clamp_(-1, 1).transpose(1, 2).contiguous()
+        # Nothing to differentiate (a transfer, a sample, the discriminator's fakes): the
+        # formula alone, without the function's bookkeeping.
+        raw = _one_part(moved, background, residual)[-1]
+        if torch.compiler.is_compiling():
+            # torch.compile cannot trace a write into a transposed buffer (a graph break each time).
+            return raw.clamp_(-1, 1).transpose(1, 2).contiguous()
+        return _clamped_frames(raw)
     return _any_parts(moved, background, residual)
+
+
+def _clamped_frames(raw: torch.Tensor) -> torch.Tensor:
+    """``raw`` ``[N, C, T, H, W]`` clamped to [-1, 1] and written as frames ``[N, T, C, H, W]`` in one pass."""
+    n, c, t, h, w = raw.shape
+    out = raw.new_empty((n, t, c, h, w))
+    torch.clamp(raw, -1, 1, out=out.transpose(1, 2))
+    return out
 
 
 def _one_part(
@@ -65,10 +76,8 @@ class _OnePart(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, moved: torch.Tensor, background: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        n, _, planes, t, h, w = moved.shape
         alpha, share, difference, raw = _one_part(moved, background, residual)
-        out = raw.new_empty((n, t, planes - 1, h, w))
-        torch.clamp(raw, -1, 1, out=out.transpose(1, 2))
+        out = _clamped_frames(raw)
         inside = raw.abs_() <= 1  # where the clamp passes the gradient (bounds included, as torch.clamp's)
         ctx.save_for_backward(alpha, share, difference, inside)
         return out
