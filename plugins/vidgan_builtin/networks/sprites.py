@@ -78,6 +78,12 @@ ZOOM_TOLERANCE = 0.1
 ZOOM_MIN_TRAVEL = 0.15
 
 
+def layer_masks(content: torch.Tensor, channels: int) -> torch.Tensor:
+    """The background's and each part's soft mask of layered content maps ``[N, 2C + parts + 1, H, W]``
+    (image, background plate, mask logits; ``channels`` = C): ``[N, parts + 1, H, W]``, background first."""
+    return content[:, 2 * channels :].softmax(1)
+
+
 class LayeredContentEncoder(ContentEncoder):
     """E_C: a frame → ``[C image, C background, parts + 1 mask logits]`` at the frame's size.
 
@@ -123,7 +129,7 @@ class LayeredContentEncoder(ContentEncoder):
 
     def part_masks(self, codes: torch.Tensor) -> torch.Tensor:
         """Each part's soft mask: codes [N, *code_shape] → [N, parts, H, W]."""
-        return codes[:, 2 * self.geometry.channels :].softmax(1)[:, 1:]
+        return layer_masks(codes, self.geometry.channels)[:, 1:]
 
     def background_plate(self, codes: torch.Tensor) -> torch.Tensor:
         """The image with its parts painted out: codes [N, *code_shape] → [N, C, H, W]."""
@@ -132,7 +138,7 @@ class LayeredContentEncoder(ContentEncoder):
 
     def part_share(self, codes: torch.Tensor) -> torch.Tensor:
         """How much of each pixel the parts hold (1 - background mask): codes [N, *code_shape] → [N, H, W]."""
-        return 1 - codes[:, 2 * self.geometry.channels :].softmax(1)[:, 0]
+        return 1 - layer_masks(codes, self.geometry.channels)[:, 0]
 
     def _head(self, features: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """``self.head`` over [up-sampled ``features``, ``frames``] stacked along channels,
@@ -398,14 +404,14 @@ class SpriteFrameDecoder(FrameDecoder):
         """
         c = self.geometry.channels
         image, plate = content[:, :c], content[:, c : 2 * c]
-        masks = content[:, 2 * c :].softmax(1)
+        masks = layer_masks(content, c)
         parts = 1 - masks[:, :1]
         background = (1 - parts) * image + parts * plate  # the image with its parts painted out
         return image, background, masks[:, 1:], parts * (1 - parts) * (image - plate)
 
     def part_masks(self, content: torch.Tensor) -> torch.Tensor:
         """The part masks of :meth:`layers` alone: ``[N, parts, H, W]``."""
-        return content[:, 2 * self.geometry.channels :].softmax(1)[:, 1:]
+        return layer_masks(content, self.geometry.channels)[:, 1:]
 
     def anchors(self, masks: torch.Tensor) -> torch.Tensor:
         """Centroid of each part's mask, ``[N, parts, 2]`` in normalised (x, y)."""
@@ -454,8 +460,12 @@ class SpriteFrameDecoder(FrameDecoder):
         point = centres if self.config.bounce_point == "centre" else anchors.detach()
         if self.config.reach_measure == "spread":
             return point, spread
+        return point, self._confident_radius(masks, point)
+
+    def _confident_radius(self, masks: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
+        """``_affine.confident_radius`` of masks ``[N, parts, H, W]`` about ``centres``, without gradient."""
         with torch.no_grad():
-            return point, confident_radius(masks.float(), point.float(), self.identity_grid)
+            return confident_radius(masks.float(), centres.float(), self.identity_grid)
 
     def part_maps(
         self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None = None,
@@ -514,9 +524,13 @@ class SpriteFrameDecoder(FrameDecoder):
                                   shift.reshape(-1, k, 2), bouncing, moved).view(n, t, k, 2)
             if whole_clip and "parts" in (self.config.source_turn, self.config.source_scale):
                 luminance = source_maps[:, : self.geometry.channels].mean(1).view(n, t, *masks.shape[-2:])
-                # The confident radius about the confident centres, where the walls measured it already.
-                radius = measure if (self.config.bounce_point, self.config.reach_measure) == ("centre", "radius") else None
-                linear, shift = self._measured_form(linear, shift, anchors, point, masks[:n],
+                radius = None
+                if self.config.source_turn == "parts":  # the turn is read in the target's size
+                    # The confident radius about the confident centres: the walls' own measure where
+                    # the part bounces at its centre with its radius as reach.
+                    walls_measured_it = (self.config.bounce_point, self.config.reach_measure) == ("centre", "radius")
+                    radius = measure if walls_measured_it else self._confident_radius(masks, centres)
+                linear, shift = self._measured_form(linear, shift, anchors, point,
                                                     masks[n:].view(n, t, *masks.shape[1:]), centres, spread, luminance,
                                                     cov[n:], radius)
         target = None
@@ -526,25 +540,25 @@ class SpriteFrameDecoder(FrameDecoder):
 
     def _measured_form(
         self, linear: torch.Tensor, shift: torch.Tensor, anchors: torch.Tensor, point: torch.Tensor,
-        masks: torch.Tensor, source_masks: torch.Tensor, centres: torch.Tensor, spread: torch.Tensor,
-        luminance: torch.Tensor, source_cov: torch.Tensor, radius: torch.Tensor | None = None,
+        source_masks: torch.Tensor, centres: torch.Tensor, spread: torch.Tensor, luminance: torch.Tensor,
+        source_cov: torch.Tensor, radius: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The maps ``linear`` [N, T, parts, 2, 2], ``shift`` [N, T, parts, 2] with each part's turn
         and/or scale read off the source clip (``source_turn``, ``source_scale``): the linear part
         becomes the similarity of that turn and scale (the codes' where not read), and the shift
         keeps the part's bouncing point where the maps already put it (bounces included).
-        ``anchors``, ``point``: the target parts' ``[N, parts, 2]``; ``masks``: the target's
-        ``[N, parts, H, W]``; ``source_masks``: every source frame's ``[N, T, parts, H, W]``;
+        ``anchors``, ``point``: the target parts' ``[N, parts, 2]``; ``source_masks``: every source
+        frame's part masks ``[N, T, parts, H, W]``;
         ``centres``: the confident centres :meth:`part_confident` gave the target's parts and then
         every source frame's, ``[N + N*T, parts, 2]``, and ``spread`` their per-axis deviations
         alike; ``luminance``: every source frame's image channels' mean ``[N, T, H, W]``
         (``turn_reads = "shading"``); ``source_cov``: the confident covariances of every source frame's
         parts ``[N*T, parts, 2, 2]``; ``radius``: the confident radius about the confident centres
-        ``[N + N*T, parts, 2]``, the targets' then every source frame's, where already measured."""
+        ``[N + N*T, parts, 2]``, the targets' then every source frame's (``source_turn = "parts"``)."""
         cfg = self.config
         n, t, k = linear.shape[:3]
         grid = self.identity_grid
-        target_centres, centres = centres[:n], centres[n:].view(n, t, k, 2)
+        centres = centres[n:].view(n, t, k, 2)  # every source frame's
         with torch.no_grad():
             if cfg.source_scale == "parts":
                 cov = source_cov.flatten(0, 1).double()  # the full covariance
@@ -572,12 +586,7 @@ class SpriteFrameDecoder(FrameDecoder):
                                         shading=shading)
                 turn = turn.view(n, k, t).transpose(1, 2)
                 # In the target's size: the source's rim speed, so a part half the size turns twice as fast.
-                if radius is None:
-                    radius = confident_radius(torch.cat([masks, source_masks[:, 0]]).float(),
-                                              torch.cat([target_centres, centres[:, 0]]), grid)[..., 0]
-                    target_radius, source_radius = radius[:n], radius[n:]
-                else:
-                    target_radius, source_radius = radius[:n, :, 0], radius[n:, :, 0].view(n, t, k)[:, 0]
+                target_radius, source_radius = radius[:n, :, 0], radius[n:, :, 0].view(n, t, k)[:, 0]
                 turn = turn * (source_radius / target_radius.clamp_min(1e-6)).unsqueeze(1)
             else:
                 turn = map_turn(linear)
