@@ -69,6 +69,14 @@ class ContentEncoder(nn.Module):
     #: Shape of one content code, without the batch dimension: (D,) or (C, h, w).
     code_shape: tuple[int, ...]
 
+    def encode_transfer(self, images: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The content codes of a transfer's target ``images`` [N, C, H, W] and of the source
+        frames a decoder reads [M, C, H, W]: ``(codes [N, *code_shape], codes [M, *code_shape])``.
+        This default encodes both in one batch; an encoder with a cheaper way to read source
+        frames (what a decoder reads of them: :attr:`FrameDecoder.uses_transfer_source`) overrides it."""
+        both = self(torch.cat([images, source]))
+        return both[: images.shape[0]], both[images.shape[0] :]
+
 
 class MotionEncoder(nn.Module):
     """E_M: a whole clip → posterior over the motion code. Kind ``encoder``, role motion."""
@@ -127,6 +135,12 @@ class FrameDecoder(nn.Module):
     #: :attr:`uses_transfer_source`; an assembly encodes the whole clip only for decoders that
     #: read it: it costs E_C on every source frame).
     uses_source_clip: bool = False
+    #: Whether :meth:`render_transfer`'s frames depend on the motion codes. False for a decoder
+    #: that reads the source's whole motion off its content maps: an assembly then runs neither
+    #: the motion encoder nor the temporal generator for a transfer and passes zero codes (the
+    #: contract tests check that any codes give the same frames). Reconstruction and sampling
+    #: still follow the codes.
+    uses_transfer_codes: bool = True
 
     def render_transfer(
         self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None,

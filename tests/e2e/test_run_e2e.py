@@ -146,6 +146,19 @@ def test_tiny_geometry() -> None:
     )
 
 
+def slot_weights(run_a: Path, run_b: Path) -> list[tuple[Path, dict, dict]]:
+    """Every slot's raw and EMA tensors in two runs' last checkpoints: (path in the checkpoint,
+    run A's, run B's), the assembly's own state left out."""
+    from safetensors.torch import load_file
+
+    from vidgan_kit.checkpoint import list_checkpoints
+
+    a, b = (list_checkpoints(run)[-1][1] for run in (run_a, run_b))
+    files = sorted(p.relative_to(a) for p in a.rglob("model.safetensors") if p.parent.name != "_assembly")
+    assert len(files) > 6  # every slot, raw and EMA
+    return [(rel, load_file(str(a / rel)), load_file(str(b / rel))) for rel in files]
+
+
 def test_tracking_the_posterior_with_the_ema_weights_changes_no_training_weight(tmp_path: Path) -> None:
     """sample_from = "posterior" observes E_M's posteriors after every step (posterior_every = 1)
     with the EMA weights: the raw and EMA weights of every slot end bit-identical to a run
@@ -159,12 +172,47 @@ def test_tracking_the_posterior_with_the_ema_weights_changes_no_training_weight(
     ema = ("train.ema.enabled=true", "train.ema.start=0", "train.ema.decay=0.5")
     train_tiny(tmp_path / "prior", *ema, "model.sample_from=prior")
     train_tiny(tmp_path / "posterior", *ema, "model.sample_from=posterior", "model.posterior_every=1")
-    last = {name: list_checkpoints(tmp_path / name)[-1][1] for name in ("prior", "posterior")}
-    files = sorted(p.relative_to(last["prior"]) for p in last["prior"].rglob("model.safetensors")
-                   if p.parent.name != "_assembly")
-    assert len(files) > 6  # every slot, raw and EMA
-    for rel in files:
-        a, b = load_file(str(last["prior"] / rel)), load_file(str(last["posterior"] / rel))
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), rel
-    own = load_file(str(last["posterior"] / "_assembly" / "model.safetensors"))
+    for _, a, b in slot_weights(tmp_path / "prior", tmp_path / "posterior"):
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    last = list_checkpoints(tmp_path / "posterior")[-1][1]
+    own = load_file(str(last / "_assembly" / "model.safetensors"))
     assert float(own["posterior_weight"]) > 0 and bool(torch.isfinite(own["posterior_square_sum"]).all())
+
+
+def test_a_source_reader_trains_alone_and_a_transfer_reads_the_source_with_it(tmp_path: Path) -> None:
+    """The tiny recipe with the layered content path, trained with and without a source reader
+    (and its loss, L_read): every raw and EMA weight of every slot ends bit-identical, E_C's
+    apart from the reader's own; the reader's loss is logged every step, and the run's pipeline
+    transfers with it."""
+    from vidgan_kit.inference import load_pipeline
+    from vidgan_kit.recipe import read_recipe_table, validate_recipe
+    from vidgan_kit.training import train
+
+    from .conftest import make_host
+
+    host = make_host()
+
+    def layered(reader: bool) -> object:
+        table = read_recipe_table(TINY)
+        encoder = {"type": "layered_content_encoder", "width": 4}
+        if reader:
+            encoder |= {"source_reader_width": 2, "read_source_with": "reader"}
+            table["losses"]["source_reader"] = {"type": "source_reader"}
+        table["model"]["content_encoder"] = encoder
+        table["model"]["decoder"] = {"type": "sprite_frame_decoder", "boundary": "reflect", "source_bounces": "unfold",
+                                     "source_path": "parts", "unfold_turns_from": "parts"}
+        table["train"] = {**table.get("train", {}), "ema": {"enabled": True, "start": 0, "decay": 0.5}}
+        return validate_recipe(table, host.registry, source=str(TINY))
+
+    for name, reader in (("without", False), ("with", True)):
+        train(layered(reader), host=host, run_dir=tmp_path / name, quiet=True)
+    for rel, a, b in slot_weights(tmp_path / "without", tmp_path / "with"):
+        own = {k for k in b if k.startswith("source_reader.")}
+        assert bool(own) == ("content_encoder" in rel.parts), rel
+        assert a.keys() == b.keys() - own and all(torch.equal(a[k], b[k]) for k in a), rel
+    logged = [line for line in metrics(tmp_path / "with") if "loss/generator/source_reader" in line]
+    assert len(logged) == len(metrics(tmp_path / "with")) and all(line["loss/generator/source_reader"] >= 0 for line in logged)
+    pipe = load_pipeline(tmp_path / "with", registry=host.registry, notes=lambda message: None)
+    assert pipe.model.content_encoder.config.read_source_with == "reader"
+    clip = torch.rand(TINY_GEOMETRY.frames, 3, TINY_GEOMETRY.height, TINY_GEOMETRY.width) * 2 - 1
+    assert pipe.transfer(clip[0], clip).shape == clip.shape

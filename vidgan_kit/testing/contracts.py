@@ -190,6 +190,12 @@ def _check_render_held(label: str, m: FrameDecoder, s: ContractSettings, gen: to
             still = content.unsqueeze(1).expand(s.batch, t, *content.shape[1:])
             source = still if m.uses_source_clip else content if m.uses_transfer_source else None
             transfer = m.render_transfer(content, motion, source, tracks)
+            other_codes = None
+            if not m.uses_transfer_codes:  # it says the codes do not matter: other codes, the same frames
+                # of a source that moves (over a still copy of the target, codes may cancel exactly).
+                moving = torch.randn(still.shape, generator=gen) if m.uses_source_clip else source
+                transfer_of_moving = m.render_transfer(content, motion, moving, tracks)
+                other_codes = m.render_transfer(content, torch.randn(motion.shape, generator=gen), moving, tracks)
     finally:
         m.train(was)
     if tuple(clip.shape) != tuple(per_frame.shape):
@@ -197,6 +203,10 @@ def _check_render_held(label: str, m: FrameDecoder, s: ContractSettings, gen: to
     if not torch.allclose(clip, per_frame, atol=1e-5):
         worst = float((clip - per_frame).abs().max())
         raise AssertionError(f"{label}: render_held differs from forward frame by frame (max |diff| {worst:.3g})")
+    if other_codes is not None and not torch.equal(other_codes, transfer_of_moving):
+        worst = float((other_codes - transfer_of_moving).abs().max())
+        raise AssertionError(f"{label}: uses_transfer_codes is false, but other motion codes changed render_transfer's"
+                             f" frames (max |diff| {worst:.3g})")
     if m.uses_source_clip:
         # The source clip's content maps say how it moved; a still clip of the target's content is
         # a clip the random codes do not describe, so only the form of the answer is checked.

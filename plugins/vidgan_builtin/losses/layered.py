@@ -49,6 +49,7 @@ __all__ = [
     "BackgroundPlateLoss",
     "KeypointTrackingLoss",
     "ObjectTrackingLoss",
+    "SourceReaderLoss",
     "moving_pixels",
 ]
 
@@ -483,3 +484,29 @@ def _binary_cross_entropy(probability: torch.Tensor, target: torch.Tensor) -> to
     not logits, so the with-logits form does not apply."""
     with torch.autocast(probability.device.type, enabled=False):
         return F.binary_cross_entropy(probability.float(), target.float())
+
+
+class SourceReaderLoss(ConfiguredLoss):
+    """L_read: the content encoder's source reader gives E_C's own part masks.
+
+    Not in the paper. A layered content encoder with ``source_reader_width`` carries a narrower
+    network for a transfer's source frames, which only need their masks measured. It learns them
+    from E_C on every frame of the step's clips: the KL divergence of the reader's mask
+    distribution per pixel (background and parts) from E_C's, mean over pixels. E_C's masks are
+    targets (detached), so only the reader learns from it and the rest of the model trains as
+    without it.
+    """
+
+    phases = ("generator",)
+
+    class Config(ComponentConfig):
+        pass
+
+    def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
+        video = require_output(ctx, "video", "source_reader")
+        codes = require_output(ctx, "content_codes", "source_reader")
+        encoder = require_slot(ctx, "content_encoder", "source_reader")
+        read = require_method(encoder, "read_mask_logits", "source_reader", "content encoder", "layered_content_encoder")
+        target = encoder.mask_logits(codes.flatten(0, 1)).detach().float().log_softmax(1)
+        read_logits = read(video.flatten(0, 1)).float().log_softmax(1)
+        return F.kl_div(read_logits, target, log_target=True, reduction="none").sum(1).mean()

@@ -1,4 +1,4 @@
-"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's six."""
+"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's seven."""
 
 from vidgan_kit import Registrar, hookimpl
 
@@ -10,6 +10,7 @@ from .layered import (
     MotionSegmentationLoss,
     ObjectTrackingLoss,
     PartTrajectoryLoss,
+    SourceReaderLoss,
 )
 from .terms import (
     ContentConsistencyLoss,
@@ -62,6 +63,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         PartTrajectoryLoss,
         config=PartTrajectoryLoss.Config,
         summary="L_traj (not in the paper): moved parts land on the parts' centroids and spreads in each frame.",
+    )
+    registry.add(
+        "loss",
+        "source_reader",
+        SourceReaderLoss,
+        config=SourceReaderLoss.Config,
+        summary="L_read (not in the paper): a layered E_C's source reader gives E_C's own part masks.",
     )
     registry.add(
         "loss",

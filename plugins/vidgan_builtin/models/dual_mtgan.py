@@ -349,7 +349,9 @@ class DualMTGAN(ModelAssembly):
         """Deterministic motion transfer: ``image`` [B, C, H, W] animated with ``video``'s motion.
 
         ``video`` is [B, T, C, H, W] (or [1, T, ...] for one motion for every image); uses
-        the posterior mean, eval mode and no gradients. Returns [B, T, C, H, W].
+        the posterior mean, eval mode and no gradients. Returns [B, T, C, H, W]. A decoder that
+        reads the whole motion off the source clip (``uses_transfer_codes`` false) gets zero
+        codes: E_M and G_T are not run.
         """
         assert_frames(image, "transfer: image", geometry=self.geometry)
         assert_video(video, "transfer: video", geometry=self.geometry)
@@ -359,21 +361,26 @@ class DualMTGAN(ModelAssembly):
         with self._evaluating():
             source = None
             if self.decoder.uses_transfer_source or self.decoder.uses_source_clip:
-                # One E_C pass for the images and the source frames the decoder reads (the first, or all).
+                # E_C on the images and the source frames the decoder reads (the first, or all): one
+                # batch, or the encoder's cheaper reading of the source (encode_transfer).
                 frames = video if self.decoder.uses_source_clip else video[:, :1]
-                both = self.content_encoder(torch.cat([image, frames.flatten(0, 1)]))
-                source = both[b:].view(*frames.shape[:2], *both.shape[1:])
+                content, source = self.content_encoder.encode_transfer(image, frames.flatten(0, 1))
+                source = source.view(*frames.shape[:2], *source.shape[1:])
                 source = source if self.decoder.uses_source_clip else source[:, 0]
-                content, source = both[:b], source.expand(b, *source.shape[1:])
+                source = source.expand(b, *source.shape[1:])
             else:
                 content = self.content_encoder(image)
+            t = self.geometry.frames
+            if not self.decoder.uses_transfer_codes:  # the decoder reads the whole motion off the source
+                codes = image.new_zeros(b, t, self.temporal_generator.frame_code_dim)
+                return self.decoder.render_transfer(content, codes, source, None)
             if self.decoder.uses_source_tracks:
                 posterior, tracks = self.motion_encoder.encode_and_track(video)
                 tracks = tracks.expand(b, *tracks.shape[1:])
             else:
                 posterior, tracks = self.motion_encoder(video), None
             z = MotionPosterior(*posterior).mean.expand(b, -1)
-            codes = self.temporal_generator(z, self.geometry.frames)
+            codes = self.temporal_generator(z, t)
             return self.decoder.render_transfer(content, codes, source, tracks)
 
     def sample(self, image: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -13,6 +13,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ._sampling import grid_sample_bilinear
+
 __all__ = [
     "pixel_grid",
     "bounded_affine",
@@ -598,8 +600,8 @@ def _polar_turn_path(
     phi = torch.arange(angles, dtype=maps.dtype, device=maps.device) * step
     ring = torch.stack([r[:, None] * torch.cos(phi), r[:, None] * torch.sin(phi)], -1)  # [R, A, 2]
     points = ring.view(1, 1, radii, angles, 2) * reach.view(n, 1, 1, 1, 1) + centres.view(n, t, 1, 1, 2)
-    polar = F.grid_sample(maps.reshape(n * t, c, h, w), points.reshape(n * t, radii, angles, 2), mode="bilinear",
-                          padding_mode="zeros", align_corners=False).view(n, t, c, radii, angles)
+    polar = grid_sample_bilinear(maps.reshape(n * t, c, h, w), points.reshape(n * t, radii, angles, 2)).view(
+        n, t, c, radii, angles)
     polar = polar * r.sqrt().view(1, 1, 1, radii, 1)  # products weighted by r: the area element
     spectrum = torch.fft.rfft(polar, dim=-1)
     # sum over channels and radii of sum_a P_1(a - s) P_t(a): frame 1 turned by s against frame t.

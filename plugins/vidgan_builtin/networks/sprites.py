@@ -68,6 +68,7 @@ from ._affine import (
 )
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
 from ._compositing import composite
+from ._sampling import grid_sample_bilinear
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
 
@@ -84,6 +85,44 @@ def layer_masks(content: torch.Tensor, channels: int) -> torch.Tensor:
     return content[:, 2 * channels :].softmax(1)
 
 
+def _encoder_decoder(channels: int, width: int, norm: NormName) -> tuple[nn.Sequential, nn.Sequential]:
+    """The two stride-2 levels down and back up of a layered map's network (``up`` ends in the
+    last 2× up-sampling, which :func:`_head_over` folds into the head's convolution)."""
+    down = nn.Sequential(
+        conv3x3_block(channels, width, "none", stride=2),
+        conv3x3_block(width, width, norm),
+        conv3x3_block(width, width, norm, stride=2),
+        conv3x3_block(width, width, norm),
+    )
+    up = nn.Sequential(
+        conv3x3_block(width, width, norm),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        conv3x3_block(width, width, norm),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+    )
+    return down, up
+
+
+def _head_over(head: nn.Conv2d, features: torch.Tensor, frames: torch.Tensor, outputs: slice = slice(None)) -> torch.Tensor:
+    """``head`` over [up-sampled ``features``, ``frames``] stacked along channels, computed
+    without the stack or the up-sampling: the sum of its convolution over each (a convolution
+    is linear in its input channels), the features' one at their own resolution
+    (:func:`conv3x3_of_upsampled`). The stacked full-resolution input cost several times the
+    arithmetic in memory traffic (``benchmarks/RESULTS.md``, tenth session). ``features``: the
+    output of ``up`` before its last up-sampling; ``outputs``: the head's output channels wanted."""
+    w = features.shape[1]
+    weight, bias = head.weight[outputs], head.bias[outputs]
+    return conv3x3_of_upsampled(features, weight[:, :w], bias) + F.conv2d(frames, weight[:, w:], None, padding=1)
+
+
+def _part_prior_bias(head: nn.Conv2d, background: int, parts: int, prior: float) -> None:
+    """Start with background logits (channel ``background`` of ``head``) such that the parts
+    share ``prior`` of each pixel: a part must cover some pixels at the start, or its motion
+    gets no gradient."""
+    with torch.no_grad():
+        head.bias[background] = float(torch.logit(torch.tensor(1 - prior))) + float(torch.log(torch.tensor(parts)))
+
+
 class LayeredContentEncoder(ContentEncoder):
     """E_C: a frame → ``[C image, C background, parts + 1 mask logits]`` at the frame's size.
 
@@ -91,6 +130,12 @@ class LayeredContentEncoder(ContentEncoder):
     passes a bottleneck); the background plate and the mask logits come from a small
     encoder-decoder (two stride-2 levels, enough receptive field to see a whole object at
     32×32 or 64×64, and to paint out what a part covers).
+
+    With ``source_reader_width``, a second network of the same shape, that much narrower,
+    learns to give E_C's own mask logits (the ``source_reader`` loss; nothing else trains it,
+    and E_C does not learn from it): a transfer can then read its 16 source frames' masks with
+    it (``read_source_with = "reader"``) instead of E_C, whose full width the target image's
+    background plate and masks keep.
     """
 
     class Config(ComponentConfig):
@@ -102,6 +147,23 @@ class LayeredContentEncoder(ContentEncoder):
             description="Initial share of the parts' masks (the rest is background): a part must cover some "
             "pixels at the start, or its motion gets no gradient.",
         )
+        source_reader_width: int = Field(
+            0, ge=0,
+            description="Width of a lighter network trained (loss `source_reader`) to read E_C's part masks, for a "
+            "transfer's source frames (0: none). Built from its own random numbers: the rest of the model "
+            "starts and trains as without it.",
+        )
+        read_source_with: Literal["encoder", "reader"] = Field(
+            "encoder",
+            description="What reads a transfer's source frames: `encoder`, E_C itself; `reader`, the source "
+            "reader (needs source_reader_width > 0; the source frames' background plates are then not computed).",
+        )
+
+        @model_validator(mode="after")
+        def _reader_exists(self) -> "LayeredContentEncoder.Config":
+            if self.read_source_with == "reader" and self.source_reader_width == 0:
+                raise ValueError("read_source_with = 'reader' needs a source reader: set source_reader_width > 0")
+            return self
 
     def __init__(self, config: Config, *, geometry: VideoGeometry, **wiring: Any) -> None:
         super().__init__()
@@ -109,23 +171,20 @@ class LayeredContentEncoder(ContentEncoder):
         self.config = config
         self.geometry = geometry
         c, w, k = geometry.channels, config.width, config.parts
-        self.down = nn.Sequential(
-            conv3x3_block(c, w, "none", stride=2),
-            conv3x3_block(w, w, config.norm),
-            conv3x3_block(w, w, config.norm, stride=2),
-            conv3x3_block(w, w, config.norm),
-        )
-        self.up = nn.Sequential(
-            conv3x3_block(w, w, config.norm),
-            nn.Upsample(scale_factor=2, mode="nearest"),
-            conv3x3_block(w, w, config.norm),
-            nn.Upsample(scale_factor=2, mode="nearest"),
-        )
+        self.down, self.up = _encoder_decoder(c, w, config.norm)
         self.head = nn.Conv2d(w + c, c + k + 1, 3, 1, 1)
-        with torch.no_grad():
-            # Start with background logits such that the parts share ``part_prior`` of each pixel.
-            self.head.bias[c] = float(torch.logit(torch.tensor(1 - config.part_prior))) + float(torch.log(torch.tensor(k)))
+        _part_prior_bias(self.head, c, k, config.part_prior)
         self.code_shape = (2 * c + k + 1, geometry.height, geometry.width)
+        self.source_reader = None
+        if config.source_reader_width:
+            # Its own random numbers: the global stream is where it would be without the reader,
+            # so every other slot starts (and, the reader's targets detached, trains) bit for bit
+            # as without it, and a run with a reader compares to one without on the same weights.
+            with torch.random.fork_rng(devices=[]):
+                rw = config.source_reader_width
+                self.source_reader = nn.ModuleDict(dict(zip(("down", "up"), _encoder_decoder(c, rw, config.norm))))
+                self.source_reader["head"] = nn.Conv2d(rw + c, k + 1, 3, 1, 1)
+                _part_prior_bias(self.source_reader["head"], 0, k, config.part_prior)
 
     def part_masks(self, codes: torch.Tensor) -> torch.Tensor:
         """Each part's soft mask: codes [N, *code_shape] → [N, parts, H, W]."""
@@ -140,27 +199,51 @@ class LayeredContentEncoder(ContentEncoder):
         """How much of each pixel the parts hold (1 - background mask): codes [N, *code_shape] → [N, H, W]."""
         return 1 - layer_masks(codes, self.geometry.channels)[:, 0]
 
-    def _head(self, features: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
-        """``self.head`` over [up-sampled ``features``, ``frames``] stacked along channels,
-        computed without the stack or the up-sampling: the sum of its convolution over each
-        (a convolution is linear in its input channels), the features' one at their own
-        resolution (:func:`conv3x3_of_upsampled`). The stacked full-resolution input cost
-        several times the arithmetic in memory traffic (``benchmarks/RESULTS.md``, tenth
-        session). ``features``: the output of ``up`` before its last up-sampling."""
-        w = features.shape[1]
-        weight = self.head.weight
-        return (conv3x3_of_upsampled(features, weight[:, :w], self.head.bias)
-                + F.conv2d(frames, weight[:, w:], None, padding=1))
+    def mask_logits(self, codes: torch.Tensor) -> torch.Tensor:
+        """The background's and each part's mask logits of codes [N, *code_shape]: [N, parts + 1, H, W]."""
+        return codes[:, 2 * self.geometry.channels :]
+
+    def read_mask_logits(self, frames: torch.Tensor) -> torch.Tensor:
+        """The source reader's mask logits of frames [N, C, H, W]: [N, parts + 1, H, W], E_C's
+        :meth:`mask_logits` as far as it has learnt them."""
+        if self.source_reader is None:
+            raise ValueError("layered_content_encoder: no source reader to read masks with (source_reader_width = 0)")
+        reader = self.source_reader
+        return _head_over(reader["head"], reader["up"][:-1](reader["down"](frames)), frames)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         assert_frames(frames, "layered_content_encoder input", geometry=self.geometry)
-        c = self.geometry.channels
+        return self._maps(frames, self._features(frames))
+
+    def _features(self, frames: torch.Tensor) -> torch.Tensor:
         # ``up`` ends in a 2× nearest up-sampling, which the head folds into its convolution.
-        out = self._head(self.up[:-1](self.down(frames)), frames)
+        return self.up[:-1](self.down(frames))
+
+    def _maps(self, frames: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """The content maps of ``frames`` from the trunk's ``features``."""
+        c = self.geometry.channels
+        out = _head_over(self.head, features, frames)
         # A dense copy first: tanh of a channel slice of a channels-last map walks it with a stride
         # and took 9x as long in bf16 (33 ms against 4 for 256 frames at 64x64; nineteenth session).
         background = torch.tanh(out[:, :c].contiguous())
         return torch.cat([frames, background, out[:, c:]], dim=1)
+
+    def encode_transfer(self, images: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The content maps of a transfer's target ``images`` and of its ``source`` frames ([N, C,
+        H, W] each). A decoder reads a source frame's image and masks, never its background
+        plate: the source's plates are zeros, and their mask logits come from E_C's head alone
+        (the images and the source frames pass E_C's trunk in one batch) or, with
+        ``read_source_with = "reader"``, from the source reader."""
+        assert_frames(images, "layered_content_encoder images", geometry=self.geometry)
+        assert_frames(source, "layered_content_encoder source frames", geometry=self.geometry)
+        n, c = images.shape[0], self.geometry.channels
+        if self.config.read_source_with == "reader":
+            content, logits = self(images), self.read_mask_logits(source)
+        else:
+            features = self._features(torch.cat([images, source]))
+            content = self._maps(images, features[:n])
+            logits = _head_over(self.head, features[n:], source, slice(c, None))
+        return content, torch.cat([source, torch.zeros_like(source), logits], dim=1)
 
 
 class SpriteFrameDecoder(FrameDecoder):
@@ -502,7 +585,14 @@ class SpriteFrameDecoder(FrameDecoder):
             masks = torch.cat([masks, self.part_masks(source_maps)])
         centres, cov = self._confident_moments(masks) if geometric else (None, None)
         spread = None if cov is None else self._deviations(cov)
-        linear, shift = self._coded_maps(motion, None if spread is None else spread[:n])
+        if whole_clip and not self.uses_transfer_codes:
+            # Path, turn and zoom are all read off the source clip: the codes' maps would only
+            # cancel (landed where they draw the target's part, less where they draw the source's),
+            # so the transfer starts from the identity and does not read the codes at all.
+            linear = torch.eye(2, dtype=motion.dtype, device=motion.device).expand(n, t, k, 2, 2)
+            shift = motion.new_zeros(n, t, k, 2)
+        else:
+            linear, shift = self._coded_maps(motion, None if spread is None else spread[:n])
         anchors = None
         if self.config.boundary == "reflect":
             anchors = self.anchors(masks)
@@ -781,6 +871,14 @@ class SpriteFrameDecoder(FrameDecoder):
         return cfg.source_bounces == "unfold" and "parts" in (
             cfg.source_path, cfg.unfold_turns_from, cfg.source_turn, cfg.source_scale)
 
+    @property
+    def uses_transfer_codes(self) -> bool:  # type: ignore[override]
+        # With the path (its bounces found on it too), the turn and the zoom read off the source
+        # clip, the codes' similarity is replaced and their path cancels: nothing of them is left.
+        cfg = self.config
+        measured = (cfg.source_path, cfg.unfold_turns_from, cfg.source_turn, cfg.source_scale) == ("parts",) * 4
+        return not (cfg.source_bounces == "unfold" and cfg.boundary == "reflect" and measured)
+
     def render_transfer(
         self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None,
         tracks: torch.Tensor | None = None,
@@ -845,8 +943,7 @@ class SpriteFrameDecoder(FrameDecoder):
         # Each part's frames stacked along the rows of one grid: the layer is resampled T times
         # in one call without being copied T times.
         grids = stacked_grids(self.identity_grid, anchors, linear, shift)  # [N*K, T*H, W, 2]
-        moved = F.grid_sample(layer.reshape(n * k, planes, h, w), grids, mode="bilinear", padding_mode="zeros",
-                              align_corners=False)  # [N*K, L, T*H, W]
+        moved = grid_sample_bilinear(layer.reshape(n * k, planes, h, w), grids)  # [N*K, L, T*H, W]
         return moved.view(n, k, planes, t, h, w)
 
     def _compose_clip(

@@ -590,6 +590,32 @@ def test_background_plate_scores_the_plate_against_the_median_where_things_move(
     assert plate(ctx, "generator").item() == pytest.approx(4 * 1.4 / (4 + 8 * 0.5))
 
 
+def test_source_reader_is_the_kl_of_the_readers_masks_from_e_cs_and_trains_the_reader_alone(registry):
+    """L_read: KL(E_C's mask distribution ‖ the reader's) per pixel, mean over pixels: zero
+    where the reader reads E_C's logits exactly (here the codes are made from the reader's own
+    logits), the textbook value where they differ, and its gradient reaches the reader only."""
+    geometry = VideoGeometry(frames=2, height=8, width=8)
+    encoder = registry.build("encoder", "layered_content_encoder",
+                             {"width": 4, "source_reader_width": 2}, geometry=geometry)
+    video = torch.rand(2, 2, 3, 8, 8) * 2 - 1
+    with torch.no_grad():
+        read = encoder.read_mask_logits(video.flatten(0, 1)).view(2, 2, 2, 8, 8)
+    codes = torch.cat([video, torch.zeros_like(video), read], dim=2)
+    reader_loss = loss(registry, "source_reader")
+    ctx = LossContext(model=StubModel(content_encoder=encoder), batch={"video": video},
+                      outputs={"video": video, "content_codes": codes})
+    assert reader_loss(ctx, "generator").item() == pytest.approx(0.0, abs=1e-6)
+    codes[:, :, 6:] = torch.randn(2, 2, 2, 8, 8)
+    p, q = codes[:, :, 6:].softmax(2), read.softmax(2)
+    want = (p * (p.log() - q.log())).sum(2).mean()
+    value = reader_loss(ctx, "generator")
+    assert value.item() == pytest.approx(want.item(), rel=1e-5) and value.item() > 0.1
+    value.backward()
+    grads = {name: p.grad for name, p in encoder.named_parameters()}
+    assert all(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith("source_reader.head"))
+    assert all(g is None for n, g in grads.items() if not n.startswith("source_reader."))
+
+
 def _keypoint_encoder(registry, geometry: VideoGeometry, columns: list[int] | None):
     """keypoint_motion_encoder (2 keypoints); with ``columns``, keypoint 0's heatmap at frame t is
     the half-resolution image of ``_square_codes``'s square at full-resolution column columns[t]."""

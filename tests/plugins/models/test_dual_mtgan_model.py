@@ -494,7 +494,36 @@ def test_transfer_encodes_every_source_frame_for_a_decoder_that_reads_the_parts_
     model.eval()
     with torch.no_grad():
         expected = model.content_encoder(video.flatten(0, 1)).view(2, G.frames, *model.content_encoder.code_shape)
+    expected[:, :, 3:6] = 0  # the source frames' background plates: read by no decoder, not computed
     assert seen[0].shape == expected.shape and torch.allclose(seen[0], expected, atol=1e-5)
     assert out.shape == video.shape
     one_each = model.transfer(images, video[:1].expand(2, *video.shape[1:]))
     assert torch.allclose(model.transfer(images, video[:1]), one_each, atol=1e-5)
+
+
+def test_transfer_runs_no_motion_encoder_for_a_decoder_that_reads_the_whole_motion_off_the_source(registry):
+    """With the path, its bounces, the turn and the zoom all read off the source clip
+    (uses_transfer_codes false) a transfer runs neither E_M nor G_T: the decoder gets zero
+    codes, and its frames are what it renders from the source's content maps alone. With one
+    of them read off the codes, E_M runs as before."""
+    measured = {"type": "sprite_frame_decoder", "boundary": "reflect", "motion_init_std": 0.5, "source_bounces": "unfold",
+                "bounce_point": "centre", "reach_measure": "radius", "learn_reach": False,  # as dual_mtgan.toml
+                "unfold_turns_from": "parts", "source_path": "parts", "source_turn": "parts", "source_scale": "parts"}
+    for decoder, reads_codes in ((measured, False), ({**measured, "source_scale": "codes"}, True)):
+        model = build(registry, {"content_encoder": {"type": "layered_content_encoder", "width": 8}, "decoder": decoder})
+        assert model.decoder.uses_transfer_codes is reads_codes
+        runs = {"motion_encoder": 0, "temporal_generator": 0}
+        for slot in runs:
+            getattr(model, slot).register_forward_hook(lambda *_, slot=slot: runs.__setitem__(slot, runs[slot] + 1))
+        video, images = clips(b=2), clips(b=2, seed=1)[:, 0]
+        out = model.transfer(images, video)
+        assert runs == ({"motion_encoder": 1, "temporal_generator": 1} if reads_codes else
+                        {"motion_encoder": 0, "temporal_generator": 0})
+        if not reads_codes:
+            model.eval()
+            with torch.no_grad():
+                maps = model.content_encoder(torch.cat([images, video.flatten(0, 1)]))
+                source = maps[2:].view(2, G.frames, *maps.shape[1:])
+                codes = torch.randn(2, G.frames, model.temporal_generator.frame_code_dim)
+                expected = model.decoder.render_transfer(maps[:2], codes, source)
+            assert torch.equal(out, expected)

@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 
+from vidgan_builtin.networks.sprites import _head_over
+
 import vidgan_kit
 from vidgan_kit import VideoGeometry
 from vidgan_kit.errors import RecipeError, ShapeError
@@ -60,10 +62,12 @@ def test_contracts(registry):
                                                         "unfold_turns_from": "parts", "source_path": "parts",
                                                         "source_turn": "parts", "source_scale": "parts"},
                     registry=registry, settings=settings)
+    # As dual_mtgan.toml: the whole motion read off the source (no codes), bouncing at the part's centre.
     check_component("decoder", "sprite_frame_decoder", {"boundary": "reflect", "source_bounces": "unfold",
-                                                        "source_path": "parts", "source_turn": "parts",
-                                                        "turn_reads": "shading", "source_scale": "parts",
-                                                        "scale_rate": "target"},
+                                                        "bounce_point": "centre", "reach_measure": "radius",
+                                                        "source_path": "parts", "unfold_turns_from": "parts",
+                                                        "source_turn": "parts", "turn_reads": "shading",
+                                                        "source_scale": "parts", "scale_rate": "target"},
                     registry=registry, settings=settings)
 
 
@@ -79,6 +83,39 @@ def test_the_content_map_keeps_the_frame_and_starts_with_the_part_prior(registry
     assert parts_share == pytest.approx(0.3, abs=0.05)
 
 
+def test_a_source_reader_reads_a_transfers_source_and_leaves_the_encoder_as_it_was(registry):
+    """A source reader is built from its own random numbers (E_C's weights and the global stream
+    are those of an encoder without one), starts with the parts' prior share, and with
+    read_source_with = "reader" gives the source frames' maps: the frames, no plate, its mask
+    logits; the target's maps stay E_C's. Without it, E_C gives both, the source's without plates."""
+    torch.manual_seed(0)
+    plain = registry.build("encoder", "layered_content_encoder", {"parts": 2, "width": 8}, geometry=G)
+    after_plain = torch.get_rng_state()
+    torch.manual_seed(0)
+    options = {"parts": 2, "width": 8, "source_reader_width": 4, "read_source_with": "reader"}
+    reading = registry.build("encoder", "layered_content_encoder", options, geometry=G)
+    assert torch.equal(torch.get_rng_state(), after_plain)
+    reader_keys = [k for k in reading.state_dict() if k.startswith("source_reader.")]
+    assert reader_keys and {k: v for k, v in reading.state_dict().items() if k not in reader_keys}.keys() == \
+        plain.state_dict().keys()
+    assert all(torch.equal(v, reading.state_dict()[k]) for k, v in plain.state_dict().items())
+    images, source = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(6, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        content, maps = reading.encode_transfer(images, source)
+        logits = reading.read_mask_logits(source)
+        assert torch.equal(content, plain(images))
+        assert torch.equal(maps, torch.cat([source, torch.zeros_like(source), logits], 1))
+        # Near the prior (its random features move it more than E_C's at width 8); 2/3 without the bias.
+        assert logits.softmax(1)[:, 1:].sum(1).mean().item() == pytest.approx(0.3, abs=0.1)
+        # Without a reader: E_C's own maps, but for the source frames' plates, which no decoder reads.
+        content, maps = plain.encode_transfer(images, source)
+        both = plain(torch.cat([images, source]))
+        torch.testing.assert_close(content, both[:2], rtol=0, atol=1e-6)
+        torch.testing.assert_close(maps, torch.cat([source, torch.zeros_like(source), both[2:, 6:]], 1), rtol=0, atol=1e-6)
+    with pytest.raises(RecipeError, match="read_source_with = 'reader' needs a source reader"):
+        registry.build("encoder", "layered_content_encoder", {"read_source_with": "reader"}, geometry=G)
+
+
 def test_the_content_heads_split_convolution_is_the_stacked_one(registry):
     torch.manual_seed(0)
     enc = registry.build("encoder", "layered_content_encoder", {"parts": 2, "width": 8}, geometry=G)
@@ -89,7 +126,7 @@ def test_the_content_heads_split_convolution_is_the_stacked_one(registry):
     low = enc.up[:-1](enc.down(frames))
     assert isinstance(enc.up[-1], torch.nn.Upsample)
     want = enc.head(torch.cat([enc.up[-1](low), frames], dim=1))
-    torch.testing.assert_close(enc._head(low, frames), want, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(_head_over(enc.head, low, frames), want, rtol=1e-5, atol=1e-5)
 
 
 def test_a_zero_motion_code_holds_the_image_still(registry):
@@ -386,6 +423,32 @@ def test_bounces_found_on_the_nearest_track_unfold_a_rounded_turn_the_codes_alon
         from_tracks.render_transfer(target, codes, source, tracks[:, :4])
 
 
+_MEASURED = dict(boundary="reflect", bounce_point="centre", reach_measure="radius", reach=1.0, learn_reach=False,
+                 motion_init_std=0.5, source_bounces="unfold", source_path="parts", unfold_turns_from="parts",
+                 source_turn="parts", turn_reads="shading", source_scale="parts", scale_rate="target")
+
+
+@pytest.mark.parametrize("codes_for", [None, "source_path", "unfold_turns_from", "source_turn", "source_scale"])
+def test_a_transfer_that_reads_the_whole_motion_off_the_source_reads_no_codes(registry, codes_for):
+    """With the path, its bounces, the turn and the zoom all read off the source clip, a transfer
+    of a turning, moving square gives the same frames, bit for bit, for any motion codes (the
+    codes' maps would only cancel, up to rounding and the offset of the part's bouncing point
+    from its anchor); with any one of them left to the codes, the codes show."""
+    params = dict(_MEASURED)
+    if codes_for is not None:
+        params[codes_for] = "codes"
+        needs_it = {"source_turn": "turn_reads", "source_scale": "scale_rate"}  # options only a measured one takes
+        params.pop(needs_it.get(codes_for, ""), None)
+    torch.manual_seed(0)
+    dec = decoder(registry, **params)
+    assert dec.uses_transfer_codes is (codes_for is not None)
+    clip = torch.stack([polygon_scene(0.1 * t, 0.3, centre=(0.06 * t, 0.02)) for t in range(G.frames)], 1)
+    target = polygon_scene(0.2, 0.4, centre=(-0.1, 0.05))
+    with torch.no_grad():
+        one, other = (dec.render_transfer(target, torch.randn(1, G.frames, CODE_DIM), clip) for _ in range(2))
+    assert torch.equal(one, other) is (codes_for is None)
+
+
 def test_the_parts_path_is_measured_in_every_source_frame_unfolded_and_replayed(registry):
     """The source square runs right at 2 px per frame and bounces off its wall (26.55 px); E_C's
     maps of its frames put it at 20, 22, 24, 26, 25, 23 (the last two: 28.1 and 30.1 folded,
@@ -634,8 +697,11 @@ def test_a_clip_composites_the_layers_and_anchors_its_maps_measured(registry, re
     codes = torch.randn(1, frames, CODE_DIM)
     weights = torch.randn(1, frames, 3, 32, 32)
 
+    # A transfer that reads turn and scale off the clip too reads no codes: no motion head gradient.
+    inputs = [content] + ([dec.motion_head.weight] if render != "transfer_measured_form" else [])
+
     def gradients(out: torch.Tensor) -> list[torch.Tensor]:
-        return torch.autograd.grad((out * weights).sum(), [content, dec.motion_head.weight])
+        return torch.autograd.grad((out * weights).sum(), inputs)
 
     if transfer:
         rendered = dec.render_transfer(content, codes, clip)
