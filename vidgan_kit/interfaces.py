@@ -137,9 +137,9 @@ class FrameDecoder(nn.Module):
     uses_source_clip: bool = False
     #: Whether :meth:`render_transfer`'s frames depend on the motion codes. False for a decoder
     #: that reads the source's whole motion off its content maps: an assembly then runs neither
-    #: the motion encoder nor the temporal generator for a transfer and passes zero codes (the
-    #: contract tests check that any codes give the same frames). Reconstruction and sampling
-    #: still follow the codes.
+    #: the motion encoder (but for its tracks, where the decoder reads them) nor the temporal
+    #: generator for a transfer and passes zero codes (the contract tests check that any codes
+    #: give the same frames). Reconstruction and sampling still follow the codes.
     uses_transfer_codes: bool = True
 
     def render_transfer(

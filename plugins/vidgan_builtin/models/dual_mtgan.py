@@ -373,7 +373,9 @@ class DualMTGAN(ModelAssembly):
             t = self.geometry.frames
             if not self.decoder.uses_transfer_codes:  # the decoder reads the whole motion off the source
                 codes = image.new_zeros(b, t, self.temporal_generator.frame_code_dim)
-                return self.decoder.render_transfer(content, codes, source, None)
+                tracks = self.motion_encoder.tracks(video) if self.decoder.uses_source_tracks else None
+                tracks = None if tracks is None else tracks.expand(b, *tracks.shape[1:])
+                return self.decoder.render_transfer(content, codes, source, tracks)
             if self.decoder.uses_source_tracks:
                 posterior, tracks = self.motion_encoder.encode_and_track(video)
                 tracks = tracks.expand(b, *tracks.shape[1:])
