@@ -527,3 +527,22 @@ def test_transfer_runs_no_motion_encoder_for_a_decoder_that_reads_the_whole_moti
                 codes = torch.randn(2, G.frames, model.temporal_generator.frame_code_dim)
                 expected = model.decoder.render_transfer(maps[:2], codes, source)
             assert torch.equal(out, expected)
+
+
+def test_a_decoder_that_reads_no_codes_still_gets_e_ms_tracks_when_it_reads_them(registry):
+    """uses_transfer_codes false with uses_source_tracks: the transfer hands the decoder E_M's
+    tracks of the source (and zero codes) without running E_M's forward."""
+    decoder = {"type": "sprite_frame_decoder", "boundary": "reflect", "motion_init_std": 0.5,
+               "source_bounces": "unfold", "unfold_turns_from": "tracks"}
+    model = build(registry, {"content_encoder": {"type": "layered_content_encoder", "width": 8}, "decoder": decoder,
+                             "motion_encoder": {"type": "keypoint_motion_encoder", "width": 8}})
+    model.decoder.__class__ = type("ReadsNoCodes", (type(model.decoder),), {"uses_transfer_codes": False})
+    calls = spy_on_render_transfer(model)
+    forwards = []
+    model.motion_encoder.register_forward_hook(lambda *_: forwards.append(1))
+    video = clips(b=2)
+    model.transfer(clips(b=2, seed=1)[:, 0], video)
+    model.eval()
+    with torch.no_grad():
+        expected = model.motion_encoder.tracks(video)
+    assert not forwards and torch.allclose(calls[0][1], expected, atol=1e-6)
