@@ -370,19 +370,20 @@ class DualMTGAN(ModelAssembly):
                 source = source.expand(b, *source.shape[1:])
             else:
                 content = self.content_encoder(image)
-            t = self.geometry.frames
+            t, tracks = self.geometry.frames, None
             if not self.decoder.uses_transfer_codes:  # the decoder reads the whole motion off the source
                 codes = image.new_zeros(b, t, self.temporal_generator.frame_code_dim)
-                tracks = self.motion_encoder.tracks(video) if self.decoder.uses_source_tracks else None
-                tracks = None if tracks is None else tracks.expand(b, *tracks.shape[1:])
-                return self.decoder.render_transfer(content, codes, source, tracks)
-            if self.decoder.uses_source_tracks:
-                posterior, tracks = self.motion_encoder.encode_and_track(video)
-                tracks = tracks.expand(b, *tracks.shape[1:])
+                if self.decoder.uses_source_tracks:
+                    tracks = self.motion_encoder.tracks(video)
             else:
-                posterior, tracks = self.motion_encoder(video), None
-            z = MotionPosterior(*posterior).mean.expand(b, -1)
-            codes = self.temporal_generator(z, t)
+                if self.decoder.uses_source_tracks:
+                    posterior, tracks = self.motion_encoder.encode_and_track(video)
+                else:
+                    posterior = self.motion_encoder(video)
+                z = MotionPosterior(*posterior).mean.expand(b, -1)
+                codes = self.temporal_generator(z, t)
+            if tracks is not None:
+                tracks = tracks.expand(b, *tracks.shape[1:])
             return self.decoder.render_transfer(content, codes, source, tracks)
 
     def sample(self, image: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -79,10 +79,15 @@ ZOOM_TOLERANCE = 0.1
 ZOOM_MIN_TRAVEL = 0.15
 
 
-def layer_masks(content: torch.Tensor, channels: int) -> torch.Tensor:
-    """The background's and each part's soft mask of layered content maps ``[N, 2C + parts + 1, H, W]``
+def layer_logits(content: torch.Tensor, channels: int) -> torch.Tensor:
+    """The background's and each part's mask logits of layered content maps ``[N, 2C + parts + 1, H, W]``
     (image, background plate, mask logits; ``channels`` = C): ``[N, parts + 1, H, W]``, background first."""
-    return content[:, 2 * channels :].softmax(1)
+    return content[:, 2 * channels :]
+
+
+def layer_masks(content: torch.Tensor, channels: int) -> torch.Tensor:
+    """The soft masks of :func:`layer_logits`: ``[N, parts + 1, H, W]``, background first."""
+    return layer_logits(content, channels).softmax(1)
 
 
 def _encoder_decoder(channels: int, width: int, norm: NormName) -> tuple[nn.Sequential, nn.Sequential]:
@@ -201,7 +206,7 @@ class LayeredContentEncoder(ContentEncoder):
 
     def mask_logits(self, codes: torch.Tensor) -> torch.Tensor:
         """The background's and each part's mask logits of codes [N, *code_shape]: [N, parts + 1, H, W]."""
-        return codes[:, 2 * self.geometry.channels :]
+        return layer_logits(codes, self.geometry.channels)
 
     def read_mask_logits(self, frames: torch.Tensor) -> torch.Tensor:
         """The source reader's mask logits of frames [N, C, H, W]: [N, parts + 1, H, W], E_C's
