@@ -494,17 +494,28 @@ class SourceReaderLoss(ConfiguredLoss):
     from E_C on every frame of the step's clips: the KL divergence of the reader's mask
     distribution per pixel (background and parts) from E_C's, mean over pixels. E_C's masks are
     targets (detached), so only the reader learns from it and the rest of the model trains as
-    without it.
+    without it. With ``frames``, it learns from that many frames of each clip, evenly spaced
+    (chosen without random numbers, so the rest of the model still trains bit for bit as
+    without it).
     """
 
     phases = ("generator",)
 
     class Config(ComponentConfig):
-        pass
+        frames: int = Field(
+            0, ge=0,
+            description="Frames of each clip the reader learns from, evenly spaced from the first to the last (0: "
+            "every frame). Fewer cost less: on every frame of a 64x64 batch a width-16 reader added about 4 % to a "
+            "bf16 step.",
+        )
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         video = require_output(ctx, "video", "source_reader")
         codes = require_output(ctx, "content_codes", "source_reader")
+        t = video.shape[1]
+        if 0 < self.config.frames < t:
+            chosen = torch.linspace(0, t - 1, self.config.frames).round().long().to(video.device)
+            video, codes = video[:, chosen], codes[:, chosen]
         encoder = require_slot(ctx, "content_encoder", "source_reader")
         read = require_method(encoder, "read_mask_logits", "source_reader", "content encoder", "layered_content_encoder")
         target = encoder.mask_logits(codes.flatten(0, 1)).detach().float().log_softmax(1)

@@ -616,6 +616,28 @@ def test_source_reader_is_the_kl_of_the_readers_masks_from_e_cs_and_trains_the_r
     assert all(g is None for n, g in grads.items() if not n.startswith("source_reader."))
 
 
+def test_source_reader_with_frames_learns_from_that_many_evenly_spaced_frames(registry):
+    """``frames = 2`` of a 4-frame clip: the KL over frames 1 and 4 alone (the codes of frames 2
+    and 3 made far from the reader's, and not counted)."""
+    geometry = VideoGeometry(frames=4, height=8, width=8)
+    encoder = registry.build("encoder", "layered_content_encoder",
+                             {"width": 4, "source_reader_width": 2}, geometry=geometry)
+    video = torch.rand(2, 4, 3, 8, 8) * 2 - 1
+    with torch.no_grad():
+        read = encoder.read_mask_logits(video.flatten(0, 1)).view(2, 4, 2, 8, 8)
+    logits = read.clone()
+    logits[:, 1:3] = torch.randn(2, 2, 2, 8, 8) * 5
+    logits[:, 3] += torch.randn(2, 2, 8, 8)
+    codes = torch.cat([video, torch.zeros_like(video), logits], dim=2)
+    ctx = LossContext(model=StubModel(content_encoder=encoder), batch={"video": video},
+                      outputs={"video": video, "content_codes": codes})
+    p, q = logits[:, 3].softmax(1), read[:, 3].softmax(1)
+    want = (p * (p.log() - q.log())).sum(1).mean() / 2  # frame 1 adds zero, frames 2 and 3 are not read
+    assert loss(registry, "source_reader", frames=2)(ctx, "generator").item() == pytest.approx(want.item(), rel=1e-5)
+    every = (logits.softmax(2) * (logits.log_softmax(2) - read.log_softmax(2))).sum(2).mean()
+    assert loss(registry, "source_reader")(ctx, "generator").item() == pytest.approx(every.item(), rel=1e-5)
+
+
 def _keypoint_encoder(registry, geometry: VideoGeometry, columns: list[int] | None):
     """keypoint_motion_encoder (2 keypoints); with ``columns``, keypoint 0's heatmap at frame t is
     the half-resolution image of ``_square_codes``'s square at full-resolution column columns[t]."""
