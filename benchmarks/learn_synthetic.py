@@ -122,8 +122,8 @@ def add_model_set_argument(parser: argparse.ArgumentParser, example: str = "deco
                              " as vidgan eval --model-set")
 
 
-def test_split(index: dict[str, Any], registry: Any, geometry: VideoGeometry) -> Any:
-    """The run's data set, test split, with its own options; it must be synthetic_shapes."""
+def test_split(index: dict[str, Any], registry: Any, geometry: VideoGeometry, split: str = "test") -> Any:
+    """The run's data set (``split``: test by default) with its own options; it must be synthetic_shapes."""
     recipe = index.get("recipe") or {}
     data = recipe.get("data") or {}
     if data.get("type") != "synthetic_shapes":
@@ -131,18 +131,20 @@ def test_split(index: dict[str, Any], registry: Any, geometry: VideoGeometry) ->
             f"{index['path']} was trained on {data.get('type')!r}; this benchmark needs the exact ground truth of"
             " synthetic_shapes (data.type = \"synthetic_shapes\")."
         )
-    return registry.build("dataset", "synthetic_shapes", data.get("params", {}), geometry=geometry, split="test",
+    return registry.build("dataset", "synthetic_shapes", data.get("params", {}), geometry=geometry, split=split,
                           seed=recipe.get("seed", 0))
 
 
 @torch.no_grad()
 def evaluate_checkpoint(
     path: Path, registry: Any, pairs_n: int, *, seed: int = 0, batch: int = 32, use_ema: bool = True,
-    options: Sequence[str] = (),
+    options: Sequence[str] = (), pipeline: Any = None,
 ) -> dict[str, Any]:
     """Per-clip, per-frame PSNR/SSIM ``[N, T]`` of each figure for one checkpoint (with the
-    model ``options`` changed, as ``vidgan eval --model-set``)."""
-    pipe = load_pipeline(path, registry=registry, use_ema=use_ema, notes=lambda message: None, options=options)
+    model ``options`` changed, as ``vidgan eval --model-set``); with ``pipeline``, of that
+    pipeline's model (one loaded from ``path`` and changed since) instead of the checkpoint's."""
+    pipe = pipeline or load_pipeline(path, registry=registry, use_ema=use_ema, notes=lambda message: None,
+                                     options=options)
     model, geometry = pipe.model, pipe.geometry
     index = read_index(path)
     test = test_split(index, registry, geometry)

@@ -80,3 +80,32 @@ def test_the_overhead_is_timed_over_whole_periods_of_lines_and_diagnostics(log_e
     table["train"] = {k: v for k, v in table["train"].items() if v is not None}
     recipe = validate_recipe(table, PluginHost.create().registry)
     assert speed.overhead_cadence(recipe) == steps
+
+
+def test_distill_reader_trains_a_reader_alone_and_scores_both_readings(tmp_path, capsys):
+    """A tiny run with the layered content path, then a width-2 reader distilled on it: L_read
+    falls, E_C and the reader are both scored (they read the source differently), and the run's
+    files are left as they were."""
+    import distill_reader
+
+    from vidgan_kit.recipe import read_recipe_table, validate_recipe
+    from vidgan_kit.training import train
+
+    from ..e2e.conftest import TINY, make_host
+
+    host = make_host()
+    table = read_recipe_table(TINY)
+    table["model"]["content_encoder"] = {"type": "layered_content_encoder", "width": 4}
+    table["model"]["decoder"] = {"type": "sprite_frame_decoder", "boundary": "reflect", "source_bounces": "unfold",
+                                 "source_path": "parts", "unfold_turns_from": "parts"}
+    run_dir = tmp_path / "run"
+    train(validate_recipe(table, host.registry, source=str(TINY)), host=host, run_dir=run_dir, quiet=True)
+    files = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+
+    results = distill_reader.main([str(run_dir), "--width", "2", "--steps", "60", "--clips", "2", "--pairs", "6",
+                                   "--leakage-triples", "5", "--threads", "1"])
+    assert results["losses"][-1] < results["losses"][0]
+    encoder, reader = results["encoder"], results["reader"]
+    assert encoder["transfer/psnr"] != reader["transfer/psnr"] and encoder["static/psnr"] == reader["static/psnr"]
+    assert "| reader, width 2 |" in capsys.readouterr().out
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == files

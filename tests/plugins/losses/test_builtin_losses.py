@@ -590,20 +590,30 @@ def test_background_plate_scores_the_plate_against_the_median_where_things_move(
     assert plate(ctx, "generator").item() == pytest.approx(4 * 1.4 / (4 + 8 * 0.5))
 
 
+def _encoder_with_reader(registry, frames: int):
+    """A layered E_C (width 4) with a width-2 source reader at 8×8, two random clips of
+    ``frames`` frames, and the reader's mask logits of them ``[2, frames, 2, 8, 8]``."""
+    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4, "source_reader_width": 2},
+                             geometry=VideoGeometry(frames=frames, height=8, width=8))
+    video = torch.rand(2, frames, 3, 8, 8) * 2 - 1
+    with torch.no_grad():
+        read = encoder.read_mask_logits(video.flatten(0, 1)).view(2, frames, 2, 8, 8)
+    return encoder, video, read
+
+
+def _reader_context(encoder, video: torch.Tensor, codes: torch.Tensor) -> LossContext:
+    return LossContext(model=StubModel(content_encoder=encoder), batch={"video": video},
+                       outputs={"video": video, "content_codes": codes})
+
+
 def test_source_reader_is_the_kl_of_the_readers_masks_from_e_cs_and_trains_the_reader_alone(registry):
     """L_read: KL(E_C's mask distribution ‖ the reader's) per pixel, mean over pixels: zero
     where the reader reads E_C's logits exactly (here the codes are made from the reader's own
     logits), the textbook value where they differ, and its gradient reaches the reader only."""
-    geometry = VideoGeometry(frames=2, height=8, width=8)
-    encoder = registry.build("encoder", "layered_content_encoder",
-                             {"width": 4, "source_reader_width": 2}, geometry=geometry)
-    video = torch.rand(2, 2, 3, 8, 8) * 2 - 1
-    with torch.no_grad():
-        read = encoder.read_mask_logits(video.flatten(0, 1)).view(2, 2, 2, 8, 8)
+    encoder, video, read = _encoder_with_reader(registry, frames=2)
     codes = torch.cat([video, torch.zeros_like(video), read], dim=2)
     reader_loss = loss(registry, "source_reader")
-    ctx = LossContext(model=StubModel(content_encoder=encoder), batch={"video": video},
-                      outputs={"video": video, "content_codes": codes})
+    ctx = _reader_context(encoder, video, codes)
     assert reader_loss(ctx, "generator").item() == pytest.approx(0.0, abs=1e-6)
     codes[:, :, 6:] = torch.randn(2, 2, 2, 8, 8)
     p, q = codes[:, :, 6:].softmax(2), read.softmax(2)
@@ -619,18 +629,11 @@ def test_source_reader_is_the_kl_of_the_readers_masks_from_e_cs_and_trains_the_r
 def test_source_reader_with_frames_learns_from_that_many_evenly_spaced_frames(registry):
     """``frames = 2`` of a 4-frame clip: the KL over frames 1 and 4 alone (the codes of frames 2
     and 3 made far from the reader's, and not counted)."""
-    geometry = VideoGeometry(frames=4, height=8, width=8)
-    encoder = registry.build("encoder", "layered_content_encoder",
-                             {"width": 4, "source_reader_width": 2}, geometry=geometry)
-    video = torch.rand(2, 4, 3, 8, 8) * 2 - 1
-    with torch.no_grad():
-        read = encoder.read_mask_logits(video.flatten(0, 1)).view(2, 4, 2, 8, 8)
+    encoder, video, read = _encoder_with_reader(registry, frames=4)
     logits = read.clone()
     logits[:, 1:3] = torch.randn(2, 2, 2, 8, 8) * 5
     logits[:, 3] += torch.randn(2, 2, 8, 8)
-    codes = torch.cat([video, torch.zeros_like(video), logits], dim=2)
-    ctx = LossContext(model=StubModel(content_encoder=encoder), batch={"video": video},
-                      outputs={"video": video, "content_codes": codes})
+    ctx = _reader_context(encoder, video, torch.cat([video, torch.zeros_like(video), logits], dim=2))
     p, q = logits[:, 3].softmax(1), read[:, 3].softmax(1)
     want = (p * (p.log() - q.log())).sum(1).mean() / 2  # frame 1 adds zero, frames 2 and 3 are not read
     assert loss(registry, "source_reader", frames=2)(ctx, "generator").item() == pytest.approx(want.item(), rel=1e-5)
