@@ -17,7 +17,7 @@ Why after training: trained with the model (the loss in the recipe), a width-16 
 frames a clip lost 0.12 dB of transfer and took the leakage ratio over 0.3 on seed 0
 (``benchmarks/RESULTS.md``, twenty-fourth session); its target moves while E_C learns, and the
 generator's optimiser is tuned for the GAN, not for it. Nothing is written: the checkpoint is
-only read.
+only read (``vidgan distill-reader RUN --out NEW`` distils the same way and writes a new run).
 """
 
 from __future__ import annotations
@@ -33,50 +33,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import learn_synthetic  # noqa: E402  (this folder's benchmark: its evaluation and data split)
 
+from vidgan_builtin.models.reader_distillation import distil, with_reader  # noqa: E402
 from vidgan_kit import PluginHost  # noqa: E402
 from vidgan_kit.checkpoint import latest_checkpoint, read_index  # noqa: E402
-from vidgan_kit.errors import VidganError  # noqa: E402
 from vidgan_kit.eval.protocols import leakage  # noqa: E402
 from vidgan_kit.inference import load_pipeline  # noqa: E402
-from vidgan_kit.interfaces import LossContext  # noqa: E402
-
-
-def with_reader(encoder: Any, width: int, registry: Any) -> Any:
-    """E_C's component with a fresh source reader of ``width``: E_C's weights copied, the
-    reader's drawn as the recipe option would draw them (from its own random numbers)."""
-    if getattr(encoder, "source_reader", None) is not None:
-        raise VidganError("this run's content encoder has a source reader already; distil into a run without one")
-    params = {**encoder.config.model_dump(), "source_reader_width": width, "read_source_with": "encoder"}
-    reading = registry.build("encoder", "layered_content_encoder", params, geometry=encoder.geometry)
-    missing, unexpected = reading.load_state_dict(encoder.state_dict(), strict=False)
-    if unexpected or any(not key.startswith("source_reader.") for key in missing):
-        raise VidganError(f"E_C's weights do not fit the encoder with a reader: missing {missing}, unexpected {unexpected}")
-    return reading
-
-
-def distil(model: Any, train_set: Any, registry: Any, steps: int, clips: int, lr: float) -> list[float]:
-    """Trains the reader alone on E_C's masks of ``clips`` training clips a step; the loss every 500 steps."""
-    encoder = model.content_encoder
-    reader = encoder.source_reader
-    loss_fn = registry.build("loss", "source_reader", {})
-    optimizer = torch.optim.Adam(reader.parameters(), lr)
-    encoder.eval()
-    reader.train()
-    losses = []
-    for step in range(steps):
-        first = step * clips
-        video = torch.stack([train_set.clip(i % len(train_set)) for i in range(first, first + clips)])
-        with torch.no_grad():
-            codes = encoder(video.flatten(0, 1)).view(*video.shape[:2], *encoder.code_shape)
-        ctx = LossContext(model=model, batch={"video": video}, outputs={"video": video, "content_codes": codes})
-        loss = loss_fn(ctx, "generator")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if step % 500 == 0 or step == steps - 1:
-            losses.append(float(loss.detach()))
-    reader.eval()
-    return losses
 
 
 def score(checkpoint: Path, pipe: Any, registry: Any, test_set: Any, pairs: int, triples: int) -> dict[str, Any]:
@@ -107,14 +68,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     checkpoint = latest_checkpoint(args.run)
     index = read_index(checkpoint)
     pipe = load_pipeline(checkpoint, registry=registry, notes=lambda message: None)
-    if pipe.model.content_encoder.__class__.__name__ != "LayeredContentEncoder":
-        raise VidganError(f"{checkpoint}: the content encoder is not layered_content_encoder; nothing to distil")
     pipe.model.content_encoder = with_reader(pipe.model.content_encoder, args.width, registry)
     train_set = learn_synthetic.test_split(index, registry, pipe.geometry, split="train")
     test_set = learn_synthetic.test_split(index, registry, pipe.geometry)
     print(f"{checkpoint}: a width-{args.width} reader, {args.steps} steps of {args.clips} clips, lr {args.lr}", flush=True)
     start = time.perf_counter()
-    losses = distil(pipe.model, train_set, registry, args.steps, args.clips, args.lr)
+    losses = distil(pipe.model, train_set, registry, args.steps, args.clips, args.lr)  # as `vidgan distill-reader`
     print(f"distilled in {time.perf_counter() - start:.0f} s; L_read every 500 steps: "
           + " ".join(f"{v:.4f}" for v in losses), flush=True)
     results: dict[str, Any] = {"checkpoint": str(checkpoint), "width": args.width, "steps": args.steps, "losses": losses}

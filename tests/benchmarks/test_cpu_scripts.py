@@ -83,23 +83,15 @@ def test_the_overhead_is_timed_over_whole_periods_of_lines_and_diagnostics(log_e
 
 
 def test_distill_reader_trains_a_reader_alone_and_scores_both_readings(tmp_path, capsys):
-    """A tiny run with the layered content path, then a width-2 reader distilled on it: L_read
+    """A tiny run with the layered content path (EMA on), then a width-2 reader distilled on it: L_read
     falls, E_C and the reader are both scored (they read the source differently), and the run's
     files are left as they were."""
     import distill_reader
 
-    from vidgan_kit.recipe import read_recipe_table, validate_recipe
-    from vidgan_kit.training import train
+    from ..e2e.test_distill_reader_e2e import layered_run
 
-    from ..e2e.conftest import TINY, make_host
-
-    host = make_host()
-    table = read_recipe_table(TINY)
-    table["model"]["content_encoder"] = {"type": "layered_content_encoder", "width": 4}
-    table["model"]["decoder"] = {"type": "sprite_frame_decoder", "boundary": "reflect", "source_bounces": "unfold",
-                                 "source_path": "parts", "unfold_turns_from": "parts"}
     run_dir = tmp_path / "run"
-    train(validate_recipe(table, host.registry, source=str(TINY)), host=host, run_dir=run_dir, quiet=True)
+    layered_run(run_dir)
     files = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
 
     results = distill_reader.main([str(run_dir), "--width", "2", "--steps", "60", "--clips", "2", "--pairs", "6",
