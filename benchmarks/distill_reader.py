@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import learn_synthetic  # noqa: E402  (this folder's benchmark: its evaluation and data split)
 
-from vidgan_builtin.models.reader_distillation import distil, with_reader  # noqa: E402
+from vidgan_builtin.models.reader_distillation import distil, training_clips, with_reader  # noqa: E402
 from vidgan_kit import PluginHost  # noqa: E402
 from vidgan_kit.checkpoint import latest_checkpoint, read_index  # noqa: E402
 from vidgan_kit.eval.protocols import leakage  # noqa: E402
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     index = read_index(checkpoint)
     pipe = load_pipeline(checkpoint, registry=registry, notes=lambda message: None)
     pipe.model.content_encoder = with_reader(pipe.model.content_encoder, args.width, registry)
-    train_set = learn_synthetic.test_split(index, registry, pipe.geometry, split="train")
+    train_set = training_clips(index, registry)
     test_set = learn_synthetic.test_split(index, registry, pipe.geometry)
     print(f"{checkpoint}: a width-{args.width} reader, {args.steps} steps of {args.clips} clips, lr {args.lr}", flush=True)
     start = time.perf_counter()

@@ -122,8 +122,8 @@ def add_model_set_argument(parser: argparse.ArgumentParser, example: str = "deco
                              " as vidgan eval --model-set")
 
 
-def test_split(index: dict[str, Any], registry: Any, geometry: VideoGeometry, split: str = "test") -> Any:
-    """The run's data set (``split``: test by default) with its own options; it must be synthetic_shapes."""
+def test_split(index: dict[str, Any], registry: Any, geometry: VideoGeometry) -> Any:
+    """The run's data set, test split, with its own options; it must be synthetic_shapes."""
     recipe = index.get("recipe") or {}
     data = recipe.get("data") or {}
     if data.get("type") != "synthetic_shapes":
@@ -131,7 +131,7 @@ def test_split(index: dict[str, Any], registry: Any, geometry: VideoGeometry, sp
             f"{index['path']} was trained on {data.get('type')!r}; this benchmark needs the exact ground truth of"
             " synthetic_shapes (data.type = \"synthetic_shapes\")."
         )
-    return registry.build("dataset", "synthetic_shapes", data.get("params", {}), geometry=geometry, split=split,
+    return registry.build("dataset", "synthetic_shapes", data.get("params", {}), geometry=geometry, split="test",
                           seed=recipe.get("seed", 0))
 
 

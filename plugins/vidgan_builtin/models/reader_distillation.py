@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from vidgan_kit import ComponentSpec
+from vidgan_kit import ComponentSpec, VideoGeometry
 from vidgan_kit.checkpoint import build_model, latest_checkpoint, load_weights, read_index, save_checkpoint, with_model_options
 from vidgan_kit.errors import VidganError
 from vidgan_kit.interfaces import LossContext
@@ -24,7 +24,7 @@ from vidgan_kit.recipe import Recipe
 
 from ..networks.sprites import LayeredContentEncoder
 
-__all__ = ["distil", "distil_source_reader", "with_reader"]
+__all__ = ["distil", "distil_source_reader", "training_clips", "with_reader"]
 
 
 def with_reader(encoder: LayeredContentEncoder, width: int, registry: Any, read_source_with: str = "encoder") -> Any:
@@ -75,6 +75,19 @@ def distil(
     return losses
 
 
+def _saved_recipe(index: dict[str, Any]) -> Recipe:
+    if not index.get("recipe"):
+        raise VidganError(f"{index['path']} has no recipe saved: its training data are unknown")
+    return Recipe.model_validate(index["recipe"])
+
+
+def training_clips(index: dict[str, Any], registry: Any) -> Any:
+    """The training split of the data set a checkpoint's run trained on (its index: ``read_index``)."""
+    recipe = _saved_recipe(index)
+    return registry.build("dataset", recipe.data, geometry=VideoGeometry(**index["geometry"]), split="train",
+                          seed=recipe.seed)
+
+
 def distil_source_reader(
     run: str | Path, out: str | Path, *, registry: Any, width: int = 16, steps: int = 7000, clips: int = 8,
     lr: float = 2e-3, seed: int = 0, progress: Callable[[int, float], Any] | None = None,
@@ -92,9 +105,7 @@ def distil_source_reader(
         raise VidganError(f"{out} exists and is not an empty folder; choose another --out (nothing is overwritten)")
     checkpoint = latest_checkpoint(run)
     index = read_index(checkpoint)
-    if not index.get("recipe"):
-        raise VidganError(f"{checkpoint} has no recipe saved: its training data are unknown")
-    recipe = Recipe.model_validate(index["recipe"])
+    recipe = _saved_recipe(index)
     raw = build_model(index, registry)
     load_weights(raw, checkpoint)
     ema_slots = list(index.get("ema_slots") or [])
@@ -106,8 +117,7 @@ def distil_source_reader(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         teacher.content_encoder = with_reader(teacher.content_encoder, width, registry, "reader")
-    train_set = registry.build("dataset", recipe.data, geometry=teacher.geometry, split="train", seed=recipe.seed)
-    distil(teacher, train_set, registry, steps, clips, lr, progress)
+    distil(teacher, training_clips(index, registry), registry, steps, clips, lr, progress)
     if ema is not None:
         distilled = teacher.content_encoder.source_reader.state_dict()
         raw.content_encoder = with_reader(raw.content_encoder, width, registry, "reader")
