@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="a finished run directory or checkpoint (synthetic_shapes, layered E_C)")
     parser.add_argument("--width", type=int, default=16, help="the reader's width (source_reader_width)")
+    parser.add_argument("--norm", default="none", choices=["none", "group", "instance", "batch"],
+                        help="the reader's normalisation (source_reader_norm)")
     parser.add_argument("--steps", type=int, default=7000, help="distillation steps (7000: about 6 minutes at 32x32)")
     parser.add_argument("--clips", type=int, default=8, help="training clips a step (every frame of each)")
     parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate for the reader")
@@ -68,15 +70,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     checkpoint = latest_checkpoint(args.run)
     index = read_index(checkpoint)
     pipe = load_pipeline(checkpoint, registry=registry, notes=lambda message: None)
-    pipe.model.content_encoder = with_reader(pipe.model.content_encoder, args.width, registry)
+    pipe.model.content_encoder = with_reader(pipe.model.content_encoder, args.width, registry, norm=args.norm)
     train_set = training_clips(index, registry)
     test_set = learn_synthetic.test_split(index, registry, pipe.geometry)
-    print(f"{checkpoint}: a width-{args.width} reader, {args.steps} steps of {args.clips} clips, lr {args.lr}", flush=True)
+    print(f"{checkpoint}: a width-{args.width} reader (norm {args.norm}), {args.steps} steps of {args.clips} clips, lr {args.lr}", flush=True)
     start = time.perf_counter()
     losses = distil(pipe.model, train_set, registry, args.steps, args.clips, args.lr)  # as `vidgan distill-reader`
     print(f"distilled in {time.perf_counter() - start:.0f} s; L_read every 500 steps: "
           + " ".join(f"{v:.4f}" for v in losses), flush=True)
-    results: dict[str, Any] = {"checkpoint": str(checkpoint), "width": args.width, "steps": args.steps, "losses": losses}
+    results: dict[str, Any] = {"checkpoint": str(checkpoint), "width": args.width, "norm": args.norm, "steps": args.steps, "losses": losses}
     encoder = pipe.model.content_encoder
     print("| source read by | transfer, dB (SSIM) | over static | right - wrong | leakage ratio |")
     print("|---|---:|---:|---:|---:|")

@@ -2,7 +2,8 @@
 
 Rows, for a few held-out synthetic clips: the target image (held still), the source
 video whose motion is transferred, the deterministic transfer, the exact ground truth of
-that transfer, then stochastic samples (motion drawn from N(0, I)). Everything comes from
+that transfer, then stochastic samples (motion drawn as the model samples it: the flagship
+recipe from the motion codes' aggregate posterior). Everything comes from
 the toolkit's public API: the run's latest checkpoint through ``load_pipeline`` and the
 test split of the recipe's ``synthetic_shapes`` data set.
 

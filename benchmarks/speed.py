@@ -17,7 +17,8 @@ What one run measures, on ``recipes/dual_mtgan.toml``'s model (``--recipe``, ``-
   eval mode, no gradients, median of ``--transfer-runs``, in each precision config; and
   each slot's share of it (E_C on the image, E_M on the video, G_T, G_I rendering the clip).
   With ``--compile``, also through ``torch.compile`` as ``load_pipeline(compile=True)`` runs
-  it: eager and compiled timed in alternating blocks, the build's seconds, the outputs' difference.
+  it: eager and compiled timed in alternating blocks, the build's seconds, the outputs' difference
+  (``--python-wrapper``: also a build with inductor's Python wrapper, in the same blocks).
 - **trainer overhead** (``overhead``): the same modules, losses and Adam optimisers stepped
   by a bare hand-written loop (data from a plain DataLoader, forward, D step, G step) and by
   ``vidgan_kit.training.train`` for the same steps in the same process, in the recipe's own
@@ -59,6 +60,7 @@ from torch.utils.data import DataLoader
 
 from vidgan_kit import PluginHost, hookimpl
 from vidgan_kit.errors import VidganError
+from vidgan_kit.inference import compile_transfer
 from vidgan_kit.interfaces import LossContext, MotionPosterior
 from vidgan_kit.recipe import Recipe, apply_overrides, read_recipe_table, validate_recipe
 from vidgan_kit.training import train
@@ -305,7 +307,7 @@ def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, te
         setup.model.eval()  # as load_pipeline gives it, and run in inference mode as the pipeline runs it
         with setup.autocast(), torch.inference_mode():
             if args.compile:
-                ms, compiled = compiled_transfer(setup.model, image, video, args.transfer_runs)
+                ms, compiled = compiled_transfer(setup.model, image, video, args.transfer_runs, args.python_wrapper)
                 row.update(compiled)
             else:
                 ms = [t * 1e3 for t in timed(lambda i: setup.model.transfer(image, video), 3, args.transfer_runs)]
@@ -316,23 +318,32 @@ def measure_precision(name: str, recipe: Recipe, registry: Any, dataset: Any, te
     return row
 
 
-def compiled_transfer(model: Any, image: torch.Tensor, video: torch.Tensor, runs: int) -> tuple[list[float], dict[str, float]]:
-    """``model.transfer`` eager and through ``torch.compile`` (as ``load_pipeline(compile=True)``
-    runs it), timed in alternating blocks of ten so that both see the same machine: the eager
-    milliseconds, and the compiled median, the seconds its first call took (the build) and
-    the largest difference between the two outputs."""
-    compiled = torch.compile(model.transfer, dynamic=False)
+def compiled_transfer(
+    model: Any, image: torch.Tensor, video: torch.Tensor, runs: int, python_wrapper: bool = False,
+) -> tuple[list[float], dict[str, float]]:
+    """``model.transfer`` eager and through ``torch.compile`` as ``load_pipeline(compile=True)``
+    builds it (``vidgan_kit.inference.compile_transfer``: the C++ wrapper on a CPU), timed in
+    alternating blocks of ten so that both see the same machine: the eager milliseconds, and the
+    compiled median, the seconds its first call took (the build) and the largest difference
+    between the two outputs. With ``python_wrapper``, a build with inductor's default Python
+    wrapper is timed in the same blocks (``transfer_python_wrapper_ms_median``)."""
+    builds = {"transfer_compiled_ms_median": compile_transfer(model.transfer, image.device)}
+    if python_wrapper:
+        builds["transfer_python_wrapper_ms_median"] = torch.compile(model.transfer, dynamic=False)
     start = time.perf_counter()
-    difference = float((compiled(image, video).float() - model.transfer(image, video).float()).abs().max())
-    build_s = time.perf_counter() - start
+    difference = float((builds["transfer_compiled_ms_median"](image, video).float()
+                        - model.transfer(image, video).float()).abs().max())
+    figures: dict[str, float] = {"compile_build_s": time.perf_counter() - start, "compiled_max_difference": difference}
+    for build in list(builds.values())[1:]:
+        build(image, video)
     eager_ms: list[float] = []
-    compiled_ms: list[float] = []
+    compiled_ms: dict[str, list[float]] = {key: [] for key in builds}
     for block in range(max(1, runs // 10)):
         warmup = 3 if block == 0 else 0
         eager_ms += [t * 1e3 for t in timed(lambda i: model.transfer(image, video), warmup, min(10, runs))]
-        compiled_ms += [t * 1e3 for t in timed(lambda i: compiled(image, video), warmup, min(10, runs))]
-    return eager_ms, {"transfer_compiled_ms_median": statistics.median(compiled_ms), "compile_build_s": build_s,
-                      "compiled_max_difference": difference}
+        for key, build in builds.items():
+            compiled_ms[key] += [t * 1e3 for t in timed(lambda i: build(image, video), warmup, min(10, runs))]
+    return eager_ms, {**figures, **{key: statistics.median(ms) for key, ms in compiled_ms.items()}}
 
 
 def transfer_slots(model: Any, image: torch.Tensor, video: torch.Tensor, runs: int) -> dict[str, float]:
@@ -483,6 +494,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--transfer-runs", type=int, default=30, help="timed transfers per config (median reported)")
     parser.add_argument("--compile", action="store_true",
                         help="also time the transfer through torch.compile (needs a C++ compiler; builds for a minute)")
+    parser.add_argument("--python-wrapper", action="store_true",
+                        help="with --compile, also time a build with inductor's Python wrapper (the pipeline's uses"
+                             " the C++ wrapper on a CPU), in the same alternating blocks")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--device", default="cpu",
                         help="cpu (the issue's targets are for 2 CPU cores), cuda or cuda:N: GPU figures for comparison")
@@ -561,6 +575,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"  {row['config']}: one transfer through torch.compile {row['transfer_compiled_ms_median']:.2f} ms"
                   f" against {row['transfer_ms_median']:.2f} eager (median, alternating blocks of 10); built in"
                   f" {row['compile_build_s']:.0f} s; frames differ by {row['compiled_max_difference']:.1e} at most")
+        if "transfer_python_wrapper_ms_median" in row:
+            print(f"  {row['config']}: built with inductor's Python wrapper instead of the C++ one"
+                  f" {row['transfer_python_wrapper_ms_median']:.2f} ms (same blocks)")
         if "transfer_slots_ms" in row:
             slots = ", ".join(f"{slot} {ms:.2f}" for slot, ms in row["transfer_slots_ms"].items())
             print(f"  {row['config']}: one transfer's slots, ms (median): {slots}; the rest "

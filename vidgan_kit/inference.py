@@ -19,6 +19,7 @@ resize, with a note on stderr).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -33,10 +34,37 @@ from .interfaces import ModelAssembly
 from .layout import VideoGeometry, assert_video
 from .registry import ComponentRegistry
 
-__all__ = ["Pipeline", "load_pipeline"]
+__all__ = ["Pipeline", "compile_transfer", "load_pipeline"]
 
 ImageInput = torch.Tensor | str | os.PathLike[str]
 VideoInput = torch.Tensor | str | os.PathLike[str]
+
+
+def compile_transfer(transfer: Callable[..., torch.Tensor], device: str | torch.device) -> Callable[..., torch.Tensor]:
+    """``transfer`` through ``torch.compile`` as :class:`Pipeline` runs it with ``compile=True``:
+    built for the shapes of its first call (``dynamic=False``; a transfer's inputs keep the
+    model's shapes) and, on a CPU, with inductor's C++ wrapper, which calls the graph's kernels
+    from C++ rather than Python: a compiled 64×64 transfer was about 0.5 ms faster with it
+    (``benchmarks/RESULTS.md``, twenty-fifth session). Builds on the first call."""
+    options = {"cpp_wrapper": True} if torch.device(device).type == "cpu" else None
+    _drop_c_shim_notes()
+    return torch.compile(transfer, dynamic=False, options=options)
+
+
+class _CShimNotes(logging.Filter):
+    """Drops inductor's warning that an operator has no C shim and goes through its proxy
+    executor: with the C++ wrapper it comes once per such operator of every build (the
+    registration's FFT and 2×2 solves), is about inductor's plumbing, not the user's inputs,
+    and the frames are the same either way."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "missing a c-shim implementation" not in str(record.msg)
+
+
+def _drop_c_shim_notes() -> None:
+    log = logging.getLogger("torch._inductor.ir")
+    if not any(isinstance(f, _CShimNotes) for f in log.filters):
+        log.addFilter(_CShimNotes())
 
 
 class Pipeline:
@@ -61,7 +89,7 @@ class Pipeline:
         # default recipe at 64x64 took 16.5 ms compiled against 16.6 eager (scratch timing,
         # twentieth session): nothing to gain there.
         transfer = getattr(self.model, "transfer", None)
-        self._compiled_transfer = torch.compile(transfer, dynamic=False) if compile and callable(transfer) else None
+        self._compiled_transfer = compile_transfer(transfer, self.device) if compile and callable(transfer) else None
 
     def __repr__(self) -> str:
         spec = getattr(self.model, "component_spec", None)

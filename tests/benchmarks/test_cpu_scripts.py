@@ -62,10 +62,13 @@ def test_the_default_model_transfers_through_torch_compile(capsys):
     compiled frames are the eager ones."""
     import speed
 
-    figures = speed.main([*TOY, "--configs", "transfer", "--compile", "--steps", "1", "--warmup", "0", "--transfer-runs", "1"])
+    figures = speed.main([*TOY, "--configs", "transfer", "--compile", "--python-wrapper", "--steps", "1", "--warmup", "0",
+                          "--transfer-runs", "1"])
     row = figures["configs"][0]
     assert row["transfer_compiled_ms_median"] > 0 and row["compiled_max_difference"] < 1e-3
-    assert "through torch.compile" in capsys.readouterr().out
+    assert row["transfer_python_wrapper_ms_median"] > 0  # the pipeline's C++-wrapper build against the Python one
+    printed = capsys.readouterr().out
+    assert "through torch.compile" in printed and "Python wrapper" in printed
 
 
 @pytest.mark.parametrize(("log_every", "diagnostics_every", "steps"), [(10, None, 10), (10, 50, 50), (3, 4, 12), (1, None, 10)])
@@ -101,3 +104,23 @@ def test_distill_reader_trains_a_reader_alone_and_scores_both_readings(tmp_path,
     assert encoder["transfer/psnr"] != reader["transfer/psnr"] and encoder["static/psnr"] == reader["static/psnr"]
     assert "| reader, width 2 |" in capsys.readouterr().out
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == files
+
+
+def test_make_hero_draws_target_source_transfer_truth_and_samples(tmp_path, monkeypatch, capsys):
+    """The docs' hero picture from a tiny synthetic run: one GIF of the clip's frames, a row each
+    for the target, the source, the transfer, the ground truth and every sample, a column per pair."""
+    import make_hero
+    import torch
+
+    from vidgan_kit.io import read_video, video_grid
+
+    from ..e2e.conftest import TINY_GEOMETRY as g
+    from ..e2e.test_distill_reader_e2e import layered_run
+
+    run_dir, out = tmp_path / "run", tmp_path / "hero.gif"
+    layered_run(run_dir)
+    monkeypatch.setattr(sys, "argv", ["make_hero.py", str(run_dir), "--out", str(out), "--clips", "3", "--samples", "2"])
+    make_hero.main()
+    expected = video_grid([torch.zeros(3, g.frames, 3, g.height, g.width)] * 6)
+    assert tuple(read_video(out).shape) == tuple(expected.shape)
+    assert "rows target | source | transfer | truth | 2 samples; 3 pairs" in capsys.readouterr().out

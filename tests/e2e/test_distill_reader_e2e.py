@@ -58,6 +58,8 @@ def test_distill_reader_writes_a_new_run_that_reads_the_source_with_the_reader(c
     pipe = load_pipeline(new_dir, registry=host.registry, notes=lambda message: None)
     encoder = pipe.model.content_encoder
     assert (encoder.config.source_reader_width, encoder.config.read_source_with) == (2, "reader")
+    assert encoder.config.source_reader_norm == "none"  # the command's default: no GroupNorm to pay for
+    assert not any(isinstance(m, torch.nn.GroupNorm) for m in encoder.source_reader.modules())
     clip = torch.rand(TINY_GEOMETRY.frames, 3, TINY_GEOMETRY.height, TINY_GEOMETRY.width) * 2 - 1
     with_reader = pipe.transfer(clip[0], clip)
     plain = load_pipeline(new_dir, registry=host.registry, notes=lambda message: None,

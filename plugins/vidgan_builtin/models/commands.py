@@ -22,6 +22,8 @@ def distill_reader(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="New run folder to write (must not exist, or be empty).",
                                           show_default=False)],
     width: Annotated[int, typer.Option("--width", min=1, help="The reader's width (source_reader_width).")] = 16,
+    norm: Annotated[str, typer.Option("--norm", help="The reader's normalisation (source_reader_norm): none, group,"
+                                                    " instance or batch.")] = "none",
     steps: Annotated[int, typer.Option("--steps", min=1, help="Distillation steps (7000: about 6 minutes at 32x32"
                                                               " on 2 CPU cores).")] = 7000,
     clips: Annotated[int, typer.Option("--clips", min=1, help="Training clips a step (every frame of each).")] = 8,
@@ -41,7 +43,7 @@ def distill_reader(
     def progress(step: int, loss: float) -> None:
         err.print(f"step {step + 1}/{steps}  L_read {loss:.4f}")
 
-    path = distil_source_reader(run, out_dir, registry=STATE.host(plugin).registry, width=width, steps=steps,
+    path = distil_source_reader(run, out_dir, registry=STATE.host(plugin).registry, width=width, norm=norm, steps=steps,
                                 clips=clips, lr=lr, seed=seed, progress=progress)
     out.print(f"wrote {path}")
 

@@ -27,14 +27,18 @@ from ..networks.sprites import LayeredContentEncoder
 __all__ = ["distil", "distil_source_reader", "training_clips", "with_reader"]
 
 
-def with_reader(encoder: LayeredContentEncoder, width: int, registry: Any, read_source_with: str = "encoder") -> Any:
-    """``encoder``'s component with a fresh source reader of ``width`` (drawn from its own random
-    numbers, as the recipe option draws it) and ``read_source_with`` set; E_C's weights copied."""
+def with_reader(
+    encoder: LayeredContentEncoder, width: int, registry: Any, read_source_with: str = "encoder", norm: str = "none",
+) -> Any:
+    """``encoder``'s component with a fresh source reader of ``width`` and normalisation ``norm``
+    (drawn from its own random numbers, as the recipe option draws it) and ``read_source_with``
+    set; E_C's weights copied."""
     if not isinstance(encoder, LayeredContentEncoder):
         raise VidganError(f"only layered_content_encoder has a source reader; this run's E_C is {type(encoder).__name__}")
     if encoder.source_reader is not None:
         raise VidganError("this run's content encoder has a source reader already")
-    params = {**encoder.config.model_dump(), "source_reader_width": width, "read_source_with": read_source_with}
+    params = {**encoder.config.model_dump(), "source_reader_width": width, "source_reader_norm": norm,
+              "read_source_with": read_source_with}
     reading = registry.build("encoder", "layered_content_encoder", params, geometry=encoder.geometry)
     missing, unexpected = reading.load_state_dict(encoder.state_dict(), strict=False)
     if unexpected or any(not key.startswith("source_reader.") for key in missing):
@@ -89,10 +93,10 @@ def training_clips(index: dict[str, Any], registry: Any) -> Any:
 
 
 def distil_source_reader(
-    run: str | Path, out: str | Path, *, registry: Any, width: int = 16, steps: int = 7000, clips: int = 8,
-    lr: float = 2e-3, seed: int = 0, progress: Callable[[int, float], Any] | None = None,
+    run: str | Path, out: str | Path, *, registry: Any, width: int = 16, norm: str = "none", steps: int = 7000,
+    clips: int = 8, lr: float = 2e-3, seed: int = 0, progress: Callable[[int, float], Any] | None = None,
 ) -> Path:
-    """Distils a source reader of ``width`` into the layered E_C of ``run``'s latest checkpoint
+    """Distils a source reader of ``width`` and normalisation ``norm`` into the layered E_C of ``run``'s latest checkpoint
     (its EMA E_C where the run keeps one: the weights a transfer uses) and writes a new run
     folder ``out`` whose checkpoint reads a transfer's source with it (``read_source_with =
     "reader"``): every other weight, raw and EMA, as in ``run``; the same distilled reader in
@@ -116,13 +120,14 @@ def distil_source_reader(
     teacher = ema or raw
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        teacher.content_encoder = with_reader(teacher.content_encoder, width, registry, "reader")
+        teacher.content_encoder = with_reader(teacher.content_encoder, width, registry, "reader", norm)
     distil(teacher, training_clips(index, registry), registry, steps, clips, lr, progress)
     if ema is not None:
         distilled = teacher.content_encoder.source_reader.state_dict()
-        raw.content_encoder = with_reader(raw.content_encoder, width, registry, "reader")
+        raw.content_encoder = with_reader(raw.content_encoder, width, registry, "reader", norm)
         raw.content_encoder.source_reader.load_state_dict(distilled)
-    options = [f"content_encoder.source_reader_width={width}", 'content_encoder.read_source_with="reader"']
+    options = [f"content_encoder.source_reader_width={width}", f'content_encoder.source_reader_norm="{norm}"',
+               'content_encoder.read_source_with="reader"']
     spec = ComponentSpec.model_validate(with_model_options(index["model"], options))
     raw.component_spec = spec  # what a later load rebuilds: E_C with its reader
     return save_checkpoint(

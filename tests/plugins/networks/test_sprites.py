@@ -116,6 +116,27 @@ def test_a_source_reader_reads_a_transfers_source_and_leaves_the_encoder_as_it_w
         registry.build("encoder", "layered_content_encoder", {"read_source_with": "reader"}, geometry=G)
 
 
+def test_a_source_readers_normalisation_is_its_own(registry):
+    """source_reader_norm sets the reader's normalisation alone: without one its convolutions
+    carry biases and nothing normalises; E_C keeps its GroupNorm and its weights either way."""
+    torch.manual_seed(0)
+    grouped = registry.build("encoder", "layered_content_encoder", {"parts": 2, "width": 8, "source_reader_width": 4},
+                             geometry=G)
+    torch.manual_seed(0)
+    bare = registry.build("encoder", "layered_content_encoder",
+                          {"parts": 2, "width": 8, "source_reader_width": 4, "source_reader_norm": "none"}, geometry=G)
+    norms = [m for m in bare.source_reader.modules() if isinstance(m, torch.nn.GroupNorm)]
+    convs = [m for m in bare.source_reader.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert not norms and convs and all(m.bias is not None for m in convs)
+    assert any(isinstance(m, torch.nn.GroupNorm) for m in grouped.source_reader.modules())
+    assert [type(m) for m in bare.down.modules()] == [type(m) for m in grouped.down.modules()]
+    ec = {k: v for k, v in grouped.state_dict().items() if not k.startswith("source_reader.")}
+    assert all(torch.equal(v, bare.state_dict()[k]) for k, v in ec.items())
+    frames = torch.rand(3, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert bare.read_mask_logits(frames).shape == (3, 3, 32, 32)
+
+
 def test_the_content_heads_split_convolution_is_the_stacked_one(registry):
     torch.manual_seed(0)
     enc = registry.build("encoder", "layered_content_encoder", {"parts": 2, "width": 8}, geometry=G)
