@@ -2,22 +2,35 @@
 
 Pages written under ``docs/reference/``: the recipe keys (from the pydantic models), the
 component catalogue (from the live registry, built-ins only so the page does not depend on
-what else is installed), and the CLI (from the Typer app). A test regenerates them in
-memory and fails when the committed files are stale.
+what else is installed; the networks' tensor shapes measured by running them), and the CLI
+(from the Typer app). A test regenerates them in memory and fails when the committed files
+are stale.
 """
 
 from __future__ import annotations
 
+import inspect
+import itertools
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import torch
 import typer
 from pydantic import BaseModel
 
+from . import interfaces
+from .eval import base as metric_base
+from .interfaces import ContentEncoder, MotionEncoder, TemporalGenerator
 from .introspect import component_options
 from .plugins import ENV_DISABLE_AUTOLOAD, OWN_DISTRIBUTION, PluginHost
-from .registry import KINDS
+from .registry import KINDS, ComponentEntry, ComponentRegistry
+from .testing import CONTRACT_GEOMETRY, ContractSettings, build_component
+# The contract's runner makes each kind's inputs and calls the component as its contract test does:
+# the page's shapes are the ones that test checks.
+from .testing.contracts import _forward as run_contract_forward
 
 __all__ = ["generate_pages", "write_pages", "main"]
 
@@ -69,23 +82,153 @@ def recipe_page() -> str:
     return "".join(parts)
 
 
-def components_page(host: PluginHost) -> str:
-    parts = [HEADER, "# Component catalogue\n\n",
-             "Every built-in component, by kind, with its options. Use a component in a recipe with ",
-             "`type = \"name\"`; `vidgan list-components` and `vidgan show-component NAME` show the same ",
-             "for whatever plugins you have installed.\n\n"]
-    for kind, blurb in KINDS.items():
-        entries = [e for e in host.registry.list(kind) if e.distribution == OWN_DISTRIBUTION]
-        if not entries:
+# -- the catalogue's shapes ------------------------------------------------------------------
+
+#: Kinds whose components are built and run for their shapes: the networks. Losses (a scalar
+#: per step), model assemblies, datasets and metrics show their interface's contract instead.
+_MEASURED_KINDS = ("encoder", "temporal_generator", "decoder", "discriminator")
+
+#: The wiring a temporal generator and a decoder get from their neighbours, as a model assembly
+#: wires them (the "wiring keywords" of vidgan_kit.interfaces): ContractSettings field <- the
+#: interface whose components provide it, and the attribute they provide it as.
+_WIRING: dict[str, dict[str, tuple[type, str]]] = {
+    "temporal_generator": {"motion_dim": (MotionEncoder, "motion_dim")},
+    "decoder": {"content_shape": (ContentEncoder, "code_shape"), "frame_code_dim": (TemporalGenerator, "frame_code_dim")},
+}
+
+
+def _interface_contracts() -> dict[str, str]:
+    """Base class name or kind -> the "forward" column of the table in vidgan_kit.interfaces'
+    docstring, the one place that states each kind's shapes (read here so the page cannot
+    disagree with it). A kind's row names its base class on the next, indented line."""
+    lines = (interfaces.__doc__ or "").splitlines()
+    borders = [i for i, line in enumerate(lines) if line.startswith("====")]
+    forward_col = [m.start() for m in re.finditer("=+", lines[borders[0]])][-1]  # the table's last column
+    out: dict[str, str] = {}
+    last = ""
+    for line in lines[borders[1] + 1:borders[2]]:
+        if line.startswith("  "):  # the base class of the row above
+            out[line.strip()] = last
+        elif line.strip():
+            kind, last = line.split()[0], line[forward_col:].strip()
+            out.setdefault(kind, last)
+    return out
+
+
+def _base_of(factory: Any, module: str) -> type | None:
+    """The first class in ``factory``'s MRO defined in ``module`` (its interface)."""
+    return next((b for b in type.mro(factory) if b.__module__ == module), None) if isinstance(factory, type) else None
+
+
+def _contract(entry: ComponentEntry, contracts: dict[str, str]) -> str:
+    """The shapes ``entry``'s interface promises, from the interfaces' own docs."""
+    metric = _base_of(entry.factory, metric_base.__name__)
+    if entry.kind == "metric" and metric is not None:
+        # Metrics are not in that table: their interface (vidgan_kit.eval.base) documents the
+        # methods that take the clips; a FrameMetric adds `score`.
+        return "; ".join(f"`{name}(pred, target)`: {inspect.getdoc(getattr(metric, name)).splitlines()[0].rstrip('.')}"
+                         for name in ("score", "update") if hasattr(metric, name))
+    base = _base_of(entry.factory, interfaces.__name__)
+    row = contracts.get(base.__name__ if base else "", contracts.get(entry.kind))
+    return f"`{row}`" if row else "(no shape contract documented)"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"[{', '.join(map(str, value.shape))}]"
+    if isinstance(value, tuple) and hasattr(value, "_fields"):  # a NamedTuple (MotionPosterior)
+        return f"{type(value).__name__}({', '.join(f'{k} {_describe(v)}' for k, v in zip(value._fields, value, strict=True))})"
+    return repr(value)
+
+
+def _measure(kind: str, name: str, registry: ComponentRegistry, settings: ContractSettings) -> tuple[str, Any]:
+    """Build ``name`` with its default options as the contract test builds it and run the
+    contract's forward once (the same inputs the contract checks); returns the first call's
+    "inputs -> output" (named after the component's forward arguments) and the module."""
+    module = build_component(kind, name, registry=registry, settings=settings)
+    calls: list[str] = []
+
+    def record(mod: Any, args: tuple, kwargs: dict, output: Any) -> None:
+        if not calls:  # the contract's own call; later ones are its extra checks (render_held...)
+            bound = inspect.signature(mod.forward).bind(*args, **kwargs).arguments
+            inputs = ", ".join(f"{k} {_describe(v)}" if isinstance(v, torch.Tensor) else f"{k} = {_describe(v)}"
+                               for k, v in bound.items())
+            calls.append(f"{inputs} → {_describe(output)}")
+
+    handle = module.register_forward_hook(record, with_kwargs=True)
+    try:
+        with torch.no_grad():
+            run_contract_forward(kind, f"{kind} component {name!r}", module, settings)
+    finally:
+        handle.remove()
+    if not calls:
+        raise RuntimeError("its contract's run never called it")
+    return calls[0], module
+
+
+def _partner_orders(entry: ComponentEntry, measured: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Combinations of already measured components to wire ``entry`` to, most fitting first.
+    Several may fit (a sprite decoder reads any map with enough planes): a component whose
+    summary says it is for this one (``(for warp_frame_decoder)``) comes first."""
+    choices = []
+    for base, _ in _WIRING[entry.kind].values():
+        names = [n for n, (_, m) in measured.items() if isinstance(m, base)]
+        choices.append(sorted(names, key=lambda n: entry.name not in measured[n][0].summary))
+    return list(itertools.product(*choices))
+
+
+def _shapes_line(entry: ComponentEntry, registry: ComponentRegistry, measured: dict[str, Any],
+                 contracts: dict[str, str]) -> str:
+    """One "**Shapes:**" line; records a measured network in ``measured`` (name -> (entry, module))."""
+    contract = _contract(entry, contracts)
+    if entry.kind not in _MEASURED_KINDS:
+        return f"**Shapes:** {contract} (the `{entry.kind}` interface's contract).\n\n"
+    settings = ContractSettings()
+    wiring = _WIRING.get(entry.kind, {})
+    error = f"no measured {', '.join(b.__name__ for b, _ in wiring.values())} to wire it to"
+    for partners in _partner_orders(entry, measured) if wiring else [()]:
+        wired = {key: getattr(measured[p][1], attr) for (key, (_, attr)), p in zip(wiring.items(), partners, strict=True)}
+        try:
+            call, module = _measure(entry.kind, entry.name, registry, replace(settings, **wired))
+        except Exception as exc:  # any failure (a required option, a geometry it rejects): try the next wiring
+            error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
             continue
-        parts.append(f"## {kind}\n\n{blurb[0].upper() + blurb[1:]}.\n\n")
-        for e in entries:
-            parts.append(f"### `{e.name}`\n\n{e.summary}\n\n")
-            base = next((b.__name__ for b in type.mro(e.factory) if b.__module__ == "vidgan_kit.interfaces"), None) \
-                if isinstance(e.factory, type) else None
-            if base:
-                parts.append(f"Implements `vidgan_kit.interfaces.{base}`.\n\n")
-            parts.append(_options_table(e.config_model) + "\n" if e.config_model.model_fields else "No options.\n\n")
+        measured[entry.name] = (entry, module)
+        via = f", wired to {' and '.join(f'`{p}`' for p in partners)}" if partners else ""
+        return f"**Shapes:** `{call}` (measured{via}; the interface: {contract}).\n\n"
+    return (f"**Shapes:** {contract} (the interface's contract: it could not be built and run at the reference"
+            f" geometry: {_escape(error)}).\n\n")
+
+
+def components_page(host: PluginHost) -> str:
+    g, batch = CONTRACT_GEOMETRY, ContractSettings().batch
+    parts = [HEADER, "# Component catalogue\n\n",
+             "Every built-in component, by kind, with its options and tensor shapes. Use a component in a recipe with ",
+             "`type = \"name\"`; `vidgan list-components` and `vidgan show-component NAME` show the same ",
+             "for whatever plugins you have installed.\n\n",
+             "Shapes follow the toolkit's layout: videos `[B, T, C, H, W]`, frames `[N, C, H, W]`. ",
+             f"Those of the networks ({', '.join(_MEASURED_KINDS)}) are measured: each is built with its default ",
+             f"options at the contract tests' geometry (T = {g.frames} frames of C = {g.channels} channels, ",
+             f"{g.height}×{g.width} pixels; B = {batch} clips) and run once on random input as its contract test ",
+             "runs it; temporal generators and decoders are wired to the codes of the components named. ",
+             "The other kinds show their interface's contract.\n\n"]
+    contracts = _interface_contracts()
+    measured: dict[str, Any] = {}
+    # KINDS lists the networks in the order they wire up (encoders first), so a temporal generator's
+    # or decoder's neighbours are measured before it. Forked RNG: docsgen leaves the global seed alone.
+    with torch.random.fork_rng(devices=[]):
+        for kind, blurb in KINDS.items():
+            entries = [e for e in host.registry.list(kind) if e.distribution == OWN_DISTRIBUTION]
+            if not entries:
+                continue
+            parts.append(f"## {kind}\n\n{blurb[0].upper() + blurb[1:]}.\n\n")
+            for e in entries:
+                parts.append(f"### `{e.name}`\n\n{e.summary}\n\n")
+                base = _base_of(e.factory, interfaces.__name__)
+                if base:
+                    parts.append(f"Implements `vidgan_kit.interfaces.{base.__name__}`.\n\n")
+                parts.append(_shapes_line(e, host.registry, measured, contracts))
+                parts.append(_options_table(e.config_model) + "\n" if e.config_model.model_fields else "No options.\n\n")
     return "".join(parts)
 
 
