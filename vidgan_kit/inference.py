@@ -218,10 +218,11 @@ def load_pipeline(
     :param options: model options changed from the checkpoint's, each ``"slot.option=value"``
         (e.g. ``decoder.source_bounces=unfold``); only options that change no weights load.
     :param compile: run ``transfer`` through ``torch.compile`` (needs a C++
-        compiler on a CPU). The first call builds it (37 s for the default recipe's 64×64
-        transfer on 2 CPU cores); later ones are faster (31.2 → 22.4 ms there, the same frames
-        within 1e-5: ``benchmarks/speed.py --configs transfer --compile``), so it pays off
-        over many transfers, not for one. Inputs keep the model's shapes, so it builds once.
+        compiler on a CPU; :func:`compile_transfer`). The first call builds it (43 s for the
+        default recipe's 64×64 transfer on 2 CPU cores); later ones are faster (17.0 → 11.6 ms
+        there, the same frames within 1e-5: ``benchmarks/speed.py --configs transfer
+        --compile``), so it pays off over many transfers, not for one. Inputs keep the model's
+        shapes, so it builds once.
     """
     if registry is None:
         from . import load_registry
