@@ -7,11 +7,12 @@ so a later block may use what an earlier one made, as a reader's would.
 - ``bash``/``shell``: run with ``bash -e``, except install
   commands, which must be the README's set-up commands. ``<!-- docs-test: dry-run -->``
   before a block turns its ``vidgan run`` commands into ``--dry-run`` (long trainings are
-  validated and built, not run); ``<!-- docs-test: skip -->`` is allowed only on blocks that
-  cannot run on one CPU machine (multi-node) and are marked ``text`` otherwise.
+  validated and built, not run). There is no skip: a command that cannot run on one CPU
+  machine (multi-node, hours of training) goes in a ``text`` block, and ``test_commands.py``
+  checks it against the program it calls.
 - ``toml``: parsed; a whole recipe is validated against the registry.
 - snippet includes (``--8<-- "path"``): the file must exist (its own tests run it).
-- ``text``/``console`` output and the like: not code, nothing to run.
+- ``text``/``console``: output and the like, and commands too long to run (checked by ``test_commands.py``).
 """
 
 from __future__ import annotations

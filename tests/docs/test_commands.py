@@ -5,7 +5,8 @@ blocks of long or multi-machine runs, and commands written in the prose and the 
 benchmarks of half an hour, trainings of hours) cannot run in a test, so each is checked
 instead: ``vidgan ...`` names real (sub)commands and only options they take; ``python
 benchmarks/X.py ...`` names a script that exists and only options its ``--help`` lists;
-``python -m vidgan_kit.M`` a module that imports; and every recipe override
+``python -m vidgan_kit.M`` a module that imports, ``python -m vidgan_kit ...`` and
+``torchrun ... -m vidgan_kit ...`` the vidgan command they run; and every recipe override
 (``--set key=value``) validates against the recipe the command trains (``recipes/X.toml``
 where it names one, else the flagship recipe, which the benchmarks default to). Placeholder
 values (``RUN``, ``M``, ``...``) are left unchecked. The generated reference pages are left
@@ -28,8 +29,8 @@ import pytest
 from .blocks import DOCS, FENCE, REPO, code_blocks
 
 #: A command in backticks in the prose or a table; it may wrap over lines.
-INLINE = re.compile(r"`((?:vidgan |python benchmarks/|python -m vidgan_kit)[^`]*)`")
-STARTS = ("vidgan ", "python benchmarks/", "python -m vidgan_kit")
+INLINE = re.compile(r"`((?:vidgan |python benchmarks/|python -m vidgan_kit|torchrun )[^`]*)`")
+STARTS = ("vidgan ", "python benchmarks/", "python -m vidgan_kit", "torchrun ")
 #: A value standing for what the reader fills in (RUN, M, N, CKPT, ...), or elided.
 PLACEHOLDER = re.compile(r"^([A-Z][A-Z0-9_]*|\.\.\.|<[^>]*>)$")
 FLAGSHIP = REPO / "recipes" / "dual_mtgan.toml"
@@ -118,6 +119,9 @@ def test_the_docs_show_commands_to_check():
 def test_a_documented_command_calls_what_exists(where: str, command: str) -> None:
     # [...] marks what may be left out: checked as if given.
     tokens = shlex.split(re.sub(r"[\[\]\\]", " ", command), posix=True)
+    if "vidgan_kit" in tokens and tokens[tokens.index("vidgan_kit") - 1] == "-m":
+        # python -m vidgan_kit / torchrun ... -m vidgan_kit: the vidgan command, in each process.
+        tokens = ["vidgan", *tokens[tokens.index("vidgan_kit") + 1:]]
     if tokens[0] == "vidgan":
         _check_vidgan(tokens)
     elif tokens[:2] == ["python", "-m"]:
