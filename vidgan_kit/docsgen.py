@@ -30,7 +30,7 @@ from .registry import KINDS, ComponentEntry, ComponentRegistry
 from .testing import CONTRACT_GEOMETRY, ContractSettings, build_component
 # The contract's runner makes each kind's inputs and calls the component as its contract test does:
 # the page's shapes are the ones that test checks.
-from .testing.contracts import _forward as run_contract_forward
+from .testing.contracts import run_contract_forward
 
 __all__ = ["generate_pages", "write_pages", "main"]
 

@@ -40,7 +40,7 @@ from ..interfaces import (
 from ..layout import VideoGeometry
 from ..registry import ComponentRegistry
 
-__all__ = ["ContractSettings", "check_component", "build_component", "CONTRACT_GEOMETRY"]
+__all__ = ["ContractSettings", "check_component", "build_component", "run_contract_forward", "CONTRACT_GEOMETRY"]
 
 #: Small enough to be quick on a CPU, large enough for four stride-2 layers.
 CONTRACT_GEOMETRY = VideoGeometry(frames=8, channels=3, height=32, width=32)
@@ -266,7 +266,10 @@ _RUNNERS: dict[str, Callable[[str, nn.Module, ContractSettings, torch.Generator]
 }
 
 
-def _forward(kind: str, label: str, m: nn.Module, s: ContractSettings) -> Any:
+def run_contract_forward(kind: str, label: str, m: nn.Module, s: ContractSettings) -> Any:
+    """Run component ``m`` of ``kind`` once on the contract's seeded inputs (as
+    :func:`check_component` does) and return its output; ``label`` names it in errors. The
+    component catalogue's shapes come from this call."""
     gen = torch.Generator().manual_seed(s.seed)
     torch.manual_seed(s.seed)  # components may draw noise internally
     return _RUNNERS[kind](label, m, s, gen)
@@ -326,7 +329,7 @@ def _check_state_round_trip(kind: str, label: str, m: nn.Module, name: str, para
     m.eval()
     other.eval()
     with torch.no_grad():
-        _check_same(label, _forward(kind, label, m, s), _forward(kind, label, other, s),
+        _check_same(label, run_contract_forward(kind, label, m, s), run_contract_forward(kind, label, other, s),
                     "outputs differ after a safetensors round trip of the state dict")
 
 
@@ -418,9 +421,9 @@ def check_component(
                 "two builds under one seed have different initial weights")
     component.train()
     twin.train()
-    out = _forward(kind, label, component, settings)
+    out = run_contract_forward(kind, label, component, settings)
     _assert_finite(label, out)
-    _check_same(label, out, _forward(kind, label, twin, settings), "the same seed and input gave different outputs")
+    _check_same(label, out, run_contract_forward(kind, label, twin, settings), "the same seed and input gave different outputs")
     if kind == "model":
         _check_group_gradients(label, component, out)
     else:
