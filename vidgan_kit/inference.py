@@ -44,8 +44,8 @@ def compile_transfer(transfer: Callable[..., torch.Tensor], device: str | torch.
     """``transfer`` through ``torch.compile`` as :class:`Pipeline` runs it with ``compile=True``:
     built for the shapes of its first call (``dynamic=False``; a transfer's inputs keep the
     model's shapes) and, on a CPU, with inductor's C++ wrapper, which calls the graph's kernels
-    from C++ rather than Python: a compiled 64×64 transfer was about 0.5 ms faster with it
-    (``benchmarks/RESULTS.md``, twenty-fifth session). Builds on the first call."""
+    from C++ rather than Python: a compiled 64×64 transfer was 0.3-2.4 ms faster with it in
+    alternated runs (``benchmarks/RESULTS.md``, twenty-fifth session). Builds on the first call."""
     options = {"cpp_wrapper": True} if torch.device(device).type == "cpu" else None
     _drop_c_shim_notes()
     return torch.compile(transfer, dynamic=False, options=options)

@@ -96,11 +96,11 @@ def distil_source_reader(
     run: str | Path, out: str | Path, *, registry: Any, width: int = 16, norm: str = "none", steps: int = 7000,
     clips: int = 8, lr: float = 2e-3, seed: int = 0, progress: Callable[[int, float], Any] | None = None,
 ) -> Path:
-    """Distils a source reader of ``width`` and normalisation ``norm`` into the layered E_C of ``run``'s latest checkpoint
-    (its EMA E_C where the run keeps one: the weights a transfer uses) and writes a new run
-    folder ``out`` whose checkpoint reads a transfer's source with it (``read_source_with =
-    "reader"``): every other weight, raw and EMA, as in ``run``; the same distilled reader in
-    the raw and the EMA E_C. The training clips are the run's own data set's. ``out`` must not
+    """Distils a source reader of ``width`` and normalisation ``norm`` into the layered E_C of
+    ``run``'s latest checkpoint (its EMA E_C where the run keeps one: the weights a transfer
+    uses) and writes a new run folder ``out`` whose checkpoint reads a transfer's source with it
+    (``read_source_with = "reader"``): every other weight, raw and EMA, as in ``run``; the same
+    distilled reader in the raw and the EMA E_C. The training clips are the run's own data set's. ``out`` must not
     exist or be empty: nothing is overwritten. Returns the new checkpoint's path."""
     if min(width, steps, clips) < 1 or not lr > 0:
         raise VidganError(f"width, steps and clips must be >= 1 and lr > 0 (got {width}, {steps}, {clips}, {lr})")

@@ -192,8 +192,8 @@ class LayeredContentEncoder(ContentEncoder):
             # so every other slot starts (and, the reader's targets detached, trains) bit for bit
             # as without it, and a run with a reader compares to one without on the same weights.
             with torch.random.fork_rng(devices=[]):
-                rw = config.source_reader_width
-                self.source_reader = nn.ModuleDict(dict(zip(("down", "up"), _encoder_decoder(c, rw, config.source_reader_norm))))
+                rw, norm = config.source_reader_width, config.source_reader_norm
+                self.source_reader = nn.ModuleDict(dict(zip(("down", "up"), _encoder_decoder(c, rw, norm))))
                 self.source_reader["head"] = nn.Conv2d(rw + c, k + 1, 3, 1, 1)
                 _part_prior_bias(self.source_reader["head"], 0, k, config.part_prior)
 
