@@ -91,11 +91,11 @@ def test_distill_reader_trains_a_reader_alone_and_scores_both_readings(tmp_path,
     files are left as they were."""
     import distill_reader
 
-    from ..e2e.test_distill_reader_e2e import layered_run
+    from ..e2e.test_distill_reader_e2e import folder_bytes, layered_run
 
     run_dir = tmp_path / "run"
     layered_run(run_dir)
-    files = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    files = folder_bytes(run_dir)
 
     results = distill_reader.main([str(run_dir), "--width", "2", "--steps", "60", "--clips", "2", "--pairs", "6",
                                    "--leakage-triples", "5", "--threads", "1"])
@@ -103,7 +103,7 @@ def test_distill_reader_trains_a_reader_alone_and_scores_both_readings(tmp_path,
     encoder, reader = results["encoder"], results["reader"]
     assert encoder["transfer/psnr"] != reader["transfer/psnr"] and encoder["static/psnr"] == reader["static/psnr"]
     assert "| reader, width 2 |" in capsys.readouterr().out
-    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == files
+    assert folder_bytes(run_dir) == files
 
 
 def test_make_hero_draws_target_source_transfer_truth_and_samples(tmp_path, monkeypatch, capsys):

@@ -29,6 +29,11 @@ def layered_run(run_dir: Path) -> None:
     train(validate_recipe(table, host.registry, source=str(TINY)), host=host, run_dir=run_dir, quiet=True)
 
 
+def folder_bytes(folder: Path) -> dict[Path, bytes]:
+    """Every file under ``folder`` with its bytes: a snapshot to show that nothing in it changed."""
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def test_distill_reader_writes_a_new_run_that_reads_the_source_with_the_reader(cli: Invoke, tmp_path: Path) -> None:
     """The new run's checkpoint rebuilds E_C with a reader that reads a transfer's source; every
     other weight, raw and EMA, is the run's, the raw and the EMA E_C carry the same reader, and
@@ -40,11 +45,11 @@ def test_distill_reader_writes_a_new_run_that_reads_the_source_with_the_reader(c
 
     run_dir, new_dir = tmp_path / "run", tmp_path / "distilled"
     layered_run(run_dir)
-    files = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    files = folder_bytes(run_dir)
 
     result = cli("distill-reader", run_dir, "--out", new_dir, "--width", "2", "--steps", "30", "--clips", "2")
     assert result.exit_code == 0, result.output
-    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == files
+    assert folder_bytes(run_dir) == files
 
     for rel, a, b in slot_weights(run_dir, new_dir):
         own = {k for k in b if k.startswith("source_reader.")}
