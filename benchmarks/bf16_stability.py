@@ -11,7 +11,7 @@ counts as non-finite when a weight is (a non-finite loss makes one at that step)
 
 - ``shipped``: the built-in 3D trunks as they are (``ShortClipConv3d`` pads time with explicit
   zeros for a clip shorter than its temporal kernel under CPU bf16 autocast);
-- ``plain``: the same model with ``nn.Conv3d``'s own forward, as before the nineteenth session.
+- ``plain``: the same model with ``nn.Conv3d``'s own forward (the control).
 
 Why: torch 2.13's oneDNN bf16 kernel for the weight gradient of such a convolution (D_V's last
 level at 16 frames) reads memory it never wrote, so whether a run goes NaN depends on what the

@@ -28,10 +28,10 @@ its own):
   against clip B.
 
 Seeds: the seed draws the weights, the training clips and the held-out test clips, and on this
-benchmark it moved transfer - static by 1.2-1.4 dB at 3441 steps (RESULTS, twelfth session),
-more than most single changes. ``--seeds 0,1`` trains one run per seed (``OUT/seed-S``) and,
-like ``--evaluate`` with several runs, ends with each figure's mean, minimum and maximum over
-the runs: compare a change by those, not by one run.
+benchmark it has moved transfer - static by 1.2-1.4 dB at 3441 steps, more than most single
+changes. ``--seeds 0,1`` trains one run per seed (``OUT/seed-S``) and, like ``--evaluate``
+with several runs, ends with each figure's mean, minimum and maximum over the runs: compare a
+change by those, not by one run.
 
 Targets: transfer >= static + 6 dB; right - wrong motion >= 4 dB. The EMA weights are
 scored when the checkpoint has them (as ``vidgan transfer`` uses them); ``--weights raw``
