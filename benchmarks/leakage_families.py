@@ -1,7 +1,7 @@
 """Where does a model's leakage come from? ``vidgan eval``'s leakage ratio split by motion family.
 
     python benchmarks/leakage_families.py runs/NAME
-    python benchmarks/leakage_families.py runs/NAME --triples 256 --model-set decoder.source_turn=parts
+    python benchmarks/leakage_families.py runs/NAME --triples 256 --model-set decoder.max_shift=3.0
 
 For a model trained on ``synthetic_shapes``: the triples ``vidgan eval --leakage-triples N``
 scores (:func:`vidgan_kit.eval.leakage_picks`, the run's own test split), each transfer
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--triples", type=int, default=256, help="leakage triples (vidgan eval --leakage-triples)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the triples' draw (vidgan eval's is 0)")
     parser.add_argument("--batch", type=int, default=32, help="triples per batch")
-    add_model_set_argument(parser, "decoder.source_turn=parts")
+    add_model_set_argument(parser, "decoder.max_shift=3.0")
     args = parser.parse_args(argv)
 
     host = PluginHost.create()

@@ -114,7 +114,7 @@ def wrong_motion_indices(pairs: list[tuple[int, int]]) -> list[int]:
     return out
 
 
-def add_model_set_argument(parser: argparse.ArgumentParser, example: str = "decoder.source_bounces=unfold") -> None:
+def add_model_set_argument(parser: argparse.ArgumentParser, example: str = "decoder.max_shift=3.0") -> None:
     """``--model-set SLOT.OPTION=VALUE`` (repeatable), as ``vidgan eval``'s: score a checkpoint with
     a model option changed that changes no weights (``load_pipeline(options=...)``)."""
     parser.add_argument("--model-set", action="append", default=[], metavar="SLOT.OPTION=VALUE",

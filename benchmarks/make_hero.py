@@ -8,7 +8,7 @@ the toolkit's public API: the run's latest checkpoint through ``load_pipeline`` 
 test split of the recipe's ``synthetic_shapes`` data set.
 
     python benchmarks/make_hero.py runs/dual_mtgan --out docs/assets/hero.gif
-    python benchmarks/make_hero.py RUN --model-set decoder.source_path=parts   # a checkpoint scored with an option
+    python benchmarks/make_hero.py RUN --model-set decoder.max_shift=3.0   # a checkpoint scored with an option
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2, help="rows of stochastic samples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fps", type=int, default=8)
-    add_model_set_argument(parser, "decoder.source_turn=parts")
+    add_model_set_argument(parser, "decoder.max_shift=3.0")
     args = parser.parse_args()
 
     registry = load_registry()

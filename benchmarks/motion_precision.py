@@ -2,7 +2,7 @@
 
     python benchmarks/motion_precision.py runs/NAME
     python benchmarks/motion_precision.py runs/NAME --pairs 128 --weights raw
-    python benchmarks/motion_precision.py runs/NAME --model-set decoder.unfold_at=turns
+    python benchmarks/motion_precision.py runs/NAME --model-set decoder.max_shift=3.0
 
 For a model with ``layered_content_encoder`` + ``sprite_frame_decoder`` trained on
 ``synthetic_shapes``: on held-out pairs (target A, source clip B) of the run's own test
@@ -17,17 +17,11 @@ far its idea of the object's *displacement since frame 1* is from the truth's, i
   best-tracking keypoint (the one with the smallest error per family) on clip B.
 - ``G_I reconstruction``: where the decoder moves the anchor (the part's centroid in B's
   first frame) with B's own motion codes; the path the reconstruction Ṽ_x draws.
-- ``source path, folded`` / ``unfolded`` (``sprite_frame_decoder.source_bounces = "unfold"``):
-  the path of B's part as a transfer reads it (the codes' path, or with ``source_path =
-  "parts"`` the part as E_C finds it in every frame of B; against B's path) and as it unfolds
-  it (against B's *free* path, the truth's before the edges fold it): how well the
-  transfer undoes B's bounces. Where nothing bounces the two are the same.
 - ``G_I transfer``: where it moves A's anchor with B's motion codes, against the transfer
   truth ``render(A, motion B)``; what ``learn_synthetic``'s transfer figure sees.
 - ``exact copy``: B's true displacement put on A, against the same truth: what a perfect
   motion copy misses because the truth replays B's motion *factors* in A's geometry (see
-  ``transfer_ceiling.py``). A model that copies paths cannot fall far below it; one that
-  replays a velocity in A's geometry (``sprite_frame_decoder.boundary = "reflect"``) can.
+  ``transfer_ceiling.py``). A model that copies paths cannot fall far below it.
   Circular and linear pairs are also shown split: ``copy exact`` where no wall parts the
   two paths (the copy's error below 0.05 px in every frame), ``walls differ`` where one does.
 
@@ -74,27 +68,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from learn_synthetic import add_model_set_argument, test_split  # noqa: E402
 from segmentation_targets import turn_from_silhouettes  # noqa: E402
 
-from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, _bound_radius, trajectory  # noqa: E402
+from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, trajectory  # noqa: E402
 from vidgan_builtin.networks._affine import landing, map_turn, mask_moments, pixel_grid  # noqa: E402
 from vidgan_kit.inference import load_pipeline  # noqa: E402
 
-STAGES = ("E_C masks", "E_M keypoints", "G_I reconstruction", "source path, folded", "source path, unfolded",
-          "G_I transfer", "exact copy")
+STAGES = ("E_C masks", "E_M keypoints", "G_I reconstruction", "G_I transfer", "exact copy")
 FORM_STAGES = ("G_I reconstruction", "G_I transfer", "exact copy")
 #: Families whose truth is a path (bounced off the walls); their pairs are also split by whether the
 #: source's path, copied, is the truth (no wall met differently), to tell bounce errors from the rest.
 TRANSLATIONS = ("circular", "linear")
 #: An exact copy's largest per-frame error below this (pixels) counts as exact.
 COPY_EXACT_PX = 0.05
-#: A motion that leaves the object where frame 1 has it (its true centre at frame 1 is the content's).
-REST = MotionFactors(kind="linear", speed=0.0, direction=0.0, sign=1, radius=0.0)
 
 
-def true_centres(content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry,
-                 walls: bool = True) -> torch.Tensor:
-    """The object's centre per frame in normalised (x, y) (the frame spans [-1, 1]): ``[T, 2]``;
-    ``walls=False``: the free path, before the edges fold it."""
-    cx, cy, _, _ = trajectory(content, motion, geometry, walls)
+def true_centres(content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry) -> torch.Tensor:
+    """The object's centre per frame in normalised (x, y) (the frame spans [-1, 1]): ``[T, 2]``."""
+    cx, cy, _, _ = trajectory(content, motion, geometry)
     side = min(geometry.height, geometry.width)
     xy = np.stack([cx * side / geometry.width, cy * side / geometry.height], axis=1) * 2 - 1
     return torch.tensor(xy, dtype=torch.float32)
@@ -110,43 +99,19 @@ def displacement_error_px(path: torch.Tensor, truth: torch.Tensor, geometry: Vid
 
 
 def part_motion(
-    decoder: torch.nn.Module, content: torch.Tensor, frame_codes: torch.Tensor, source: torch.Tensor | None = None,
-    tracks: torch.Tensor | None = None,
+    decoder: torch.nn.Module, content: torch.Tensor, frame_codes: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """What the decoder does to part 0 of a content map in each frame: where its anchor lands,
     its scale and its rotation (forward, radians). The backward map ``src(p) = a + A (p - a) + e``
-    (``decoder.part_maps``: as applied, after any bounce) sends the output point ``a - A⁻¹ e``
-    to the anchor ``a``; ``A = R(-θ) / s`` for a similarity. ``source``, ``tracks``: in a
-    transfer, the source's first content map (every frame's, for a decoder that reads the whole
-    clip) and E_M's tracks, for a decoder that reads them.
+    (``decoder.part_maps``) sends the output point ``a - A⁻¹ e`` to the anchor ``a``;
+    ``A = R(-θ) / s`` for a similarity.
     content [B, *content_shape], frame_codes [B, T, F] → ([B, T, 2], [B, T], [B, T])."""
-    linear, shift = decoder.part_maps(content, frame_codes, source if decoder.uses_transfer_source else None,
-                                      tracks if decoder.uses_source_tracks else None)
+    linear, shift = decoder.part_maps(frame_codes)
     linear, shift = linear[:, :, 0], shift[:, :, 0]
     anchors = decoder.anchors(decoder.layers(content)[2])
     point = landing(anchors[:, None, 0].expand_as(shift), linear, shift)
     scale = torch.linalg.det(linear).abs().clamp_min(1e-8).rsqrt()
     return point, scale, map_turn(linear)
-
-
-def reflect_walls(
-    decoder: torch.nn.Module, content: torch.Tensor, contents: list[ContentFactors], geometry: VideoGeometry
-) -> torch.Tensor:
-    """Where a reflecting decoder puts a target's walls against the truth's, in pixels: per
-    target ``[B, 4]``: the mean |reach - margin| over both axes, its signed mean (reach -
-    margin: > 0 bounces too early), and the distances of the anchor and of the confident
-    pixels' centroid from the true centre. The truth's centre bounces at ``margin``, the
-    shape's bound radius, from each edge; the decoder's bouncing point (``bounce_point``: the
-    anchor or that centroid) at its reach (``sprite_frame_decoder.bounce_geometry``)."""
-    masks = decoder.layers(content)[2]
-    half = torch.tensor([geometry.width / 2, geometry.height / 2])
-    reach = decoder.bounce_geometry(masks)[1][:, 0] * half  # [B, 2] px
-    side = min(geometry.height, geometry.width)
-    margin = torch.tensor([_bound_radius(c.shape, c.size / 2) * side for c in contents]).unsqueeze(1)
-    centre = torch.stack([true_centres(c, REST, geometry)[0] for c in contents])
-    anchor_error = ((decoder.anchors(masks)[:, 0] - centre) * half).norm(dim=-1)
-    centre_error = ((decoder.part_centres(masks)[:, 0] - centre) * half).norm(dim=-1)
-    return torch.stack([(reach - margin).abs().mean(-1), (reach - margin).mean(-1), anchor_error, centre_error], 1)
 
 
 def true_scale_angle(content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry) -> torch.Tensor:
@@ -181,7 +146,6 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost,
     errors: dict[str, dict[str, list[torch.Tensor]]] = defaultdict(lambda: defaultdict(list))
     probe: dict[str, list[torch.Tensor]] = defaultdict(list)  # zoom sources: features and true log scale per frame
     turn_probe: dict[str, list[torch.Tensor]] = defaultdict(list)  # rotation sources: the same for the turn
-    walls: list[torch.Tensor] = []  # boundary = reflect: [B, 4] reach error, reach bias, anchor and centre error (px)
     for start in range(0, len(pairs), 32):
         chunk = pairs[start : start + 32]
         data = test.transfer_batch(chunk)
@@ -198,16 +162,9 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost,
         masks = encoder.part_masks(source_codes)  # [B*T, K, H, W]
         mask_centres = mask_moments(masks, grid)[0].view(b, t, -1, 2)[:, :, 0]
         frame_codes = model.temporal_generator(MotionPosterior(*model.motion_encoder(source)).mean, t)
-        source_clip = source_codes.view(b, t, *source_codes.shape[1:])
-        source_first = source_clip[:, 0]
-        transfer_source = source_clip if decoder.uses_source_clip else source_first  # what the transfer reads
+        source_first = source_codes.view(b, t, *source_codes.shape[1:])[:, 0]
         recon_point, recon_scale, recon_angle = part_motion(decoder, source_first, frame_codes)
-        target_content = encoder(image)
-        tracks = model.motion_encoder.tracks(source) if decoder.uses_source_tracks else None
-        moved_point, moved_scale, moved_angle = part_motion(decoder, target_content, frame_codes, transfer_source,
-                                                            tracks)
-        if getattr(decoder.config, "boundary", "none") == "reflect":
-            walls.append(reflect_walls(decoder, target_content, [a for a, _, _ in factors], geometry))
+        moved_point, moved_scale, moved_angle = part_motion(decoder, encoder(image), frame_codes)
         found = {
             "E_C masks": displacement_error_px(mask_centres, source_truth, geometry),
             "G_I reconstruction": displacement_error_px(recon_point, source_truth, geometry),
@@ -220,11 +177,6 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost,
             "G_I transfer angle": angle_error_deg(moved_angle, transfer_form[..., 1]),
             "exact copy angle": angle_error_deg(source_form[..., 1], transfer_form[..., 1]),
         }
-        if decoder.uses_transfer_source:  # source_bounces = unfold: the source's path as the transfer unfolds it
-            free_truth = torch.stack([true_centres(c, m, geometry, walls=False) for _, c, m in factors])
-            seen, free = decoder.source_free_path(transfer_source, frame_codes, tracks)
-            found["source path, folded"] = displacement_error_px(seen[:, :, 0], source_truth, geometry)
-            found["source path, unfolded"] = displacement_error_px(free[:, :, 0], free_truth, geometry)
         if callable(keypoint_moments):
             centres = keypoint_moments(source)[0].transpose(1, 2)  # [B, K, T, 2]
             found["E_M keypoints"] = displacement_error_px(centres, source_truth.unsqueeze(1), geometry)  # [B, K, T-1]
@@ -271,11 +223,6 @@ def measure(run: Path, pairs_n: int, seed: int, use_ema: bool, host: PluginHost,
             table[f"{what} probe"] = {name: held_out_r2(torch.cat(collected[name]), target)
                                       for name in PROBED if collected[name]}
             table[f"{what} follow"] = {name: follows(torch.cat(collected[name]), target) for name in followed}
-    if walls:
-        error = torch.cat(walls)
-        table["walls"] = {"reach error": float(error[:, 0].mean()), "reach bias": float(error[:, 1].mean()),
-                          "anchor error": float(error[:, 2].mean()), "centre error": float(error[:, 3].mean()),
-                          "bounce point": decoder.config.bounce_point, "targets": len(error)}
     table["read-out"] = read_out_norms(decoder)
     return table, geometry
 
@@ -295,7 +242,7 @@ def read_out_norms(decoder: Any) -> dict[str, float]:
     return {name: float(row.norm()) for name, row in zip(names, weight) if name != "(unused)"}
 
 
-SUMMARIES = ("scale probe", "scale follow", "turn probe", "turn follow", "walls", "read-out")
+SUMMARIES = ("scale probe", "scale follow", "turn probe", "turn follow", "read-out")
 PROBED = ("E_M features", "G_T frame codes")
 FOLLOWED = ("E_C soft masks", "E_C masks > 0.5", "G_I reconstruction")
 TURN_FOLLOWED = ("E_C masks > 0.5", "G_I reconstruction")
@@ -345,7 +292,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the pair draw, as learn_synthetic")
     parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
                         help="the EMA weights (as inference uses them) or the raw trained weights")
-    add_model_set_argument(parser, "decoder.unfold_at=turns")
+    add_model_set_argument(parser, "decoder.max_shift=3.0")
     args = parser.parse_args(argv)
     print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
     table, geometry = measure(args.run, args.pairs, args.eval_seed, args.weights == "ema", PluginHost.create(),
@@ -381,13 +328,6 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                     "How the turn since frame 1 (radians) follows the truth's; E_C masks: read off their"
                     " silhouettes' angular moments (benchmarks/segmentation_targets.py)",
                     table["rotation"]["pairs"])
-    if "walls" in table:
-        w = table["walls"]
-        print()
-        print(f"Walls of the reflecting decoder on the {w['targets']} targets, pixels: reach against the truth's margin"
-              f" (the shape's bound radius) {w['reach error']:.2f} off per axis (bias {w['reach bias']:+.2f}:"
-              f" > 0 bounces early); from the true centre: anchor {w['anchor error']:.2f}, confident pixels'"
-              f" centroid {w['centre error']:.2f} (bounce_point = {w['bounce point']})")
     print()
     print("The decoder's motion read-out, weight norm per output (part 1; zero at initialisation by default): "
           + ", ".join(f"{name} {norm:.4f}" for name, norm in table["read-out"].items()))

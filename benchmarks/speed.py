@@ -347,37 +347,19 @@ def compiled_transfer(
 
 
 def transfer_slots(model: Any, image: torch.Tensor, video: torch.Tensor, runs: int) -> dict[str, float]:
-    """Median milliseconds of each slot's share of one transfer (E_C on the image, and on the
-    video's first frame for a decoder that reads the source's geometry, or on every frame for
-    one that reads the whole source clip, as ``encode_transfer`` reads them; E_M on the video, with
-    its tracks for a decoder that reads them; G_T; G_I rendering the clip), called as
-    ``transfer`` calls them, without gradients (in the caller's inference mode, as the pipeline runs them).
-    For a decoder that reads no codes in a transfer (``uses_transfer_codes`` false) E_M and G_T
-    are not run and not listed."""
-    uses_source, uses_tracks = model.decoder.uses_transfer_source, model.decoder.uses_source_tracks
-    uses_clip = model.decoder.uses_source_clip
-    source_frames = video.flatten(0, 1) if uses_clip else video[:, 0]
-    encode = model.motion_encoder.encode_and_track if uses_tracks else (lambda v: (model.motion_encoder(v), None))
-
-    def encode_content() -> tuple[torch.Tensor, torch.Tensor | None]:
-        if uses_source or uses_clip:
-            return model.content_encoder.encode_transfer(image, source_frames)
-        return model.content_encoder(image), None
-
+    """Median milliseconds of each slot's share of one transfer (E_C on the image, E_M on the
+    video, G_T, G_I rendering the clip), called as ``transfer`` calls them, without gradients
+    (in the caller's inference mode, as the pipeline runs them)."""
     with torch.no_grad():
-        content, source = encode_content()
-        if uses_clip:
-            source = source.view(video.shape[0], video.shape[1], *source.shape[1:])
-        calls = {"E_C": lambda i: encode_content()}
-        if model.decoder.uses_transfer_codes:
-            posterior, tracks = encode(video)
-            z = MotionPosterior(*posterior).mean
-            codes = model.temporal_generator(z, video.shape[1])
-            calls["E_M"] = lambda i: encode(video)
-            calls["G_T"] = lambda i: model.temporal_generator(z, video.shape[1])
-        else:
-            codes, tracks = image.new_zeros(1, video.shape[1], model.temporal_generator.frame_code_dim), None
-        calls["G_I"] = lambda i: model.decoder.render_transfer(content, codes, source, tracks)
+        content = model.content_encoder(image)
+        z = MotionPosterior(*model.motion_encoder(video)).mean
+        codes = model.temporal_generator(z, video.shape[1])
+        calls = {
+            "E_C": lambda i: model.content_encoder(image),
+            "E_M": lambda i: model.motion_encoder(video),
+            "G_T": lambda i: model.temporal_generator(z, video.shape[1]),
+            "G_I": lambda i: model.decoder.render_held(content, codes),
+        }
         return {slot: statistics.median(timed(call, 3, runs)) * 1e3 for slot, call in calls.items()}
 
 

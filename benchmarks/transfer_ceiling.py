@@ -3,7 +3,7 @@
     python benchmarks/transfer_ceiling.py --set video.height=32 --set video.width=32
     python benchmarks/transfer_ceiling.py --recipe recipes/dual_mtgan.toml --pairs 256
     python benchmarks/transfer_ceiling.py --checkpoint runs/NAME --pairs 128   # a layered model's layers
-    python benchmarks/transfer_ceiling.py --checkpoint runs/NAME --model-set decoder.source_path=parts
+    python benchmarks/transfer_ceiling.py --checkpoint runs/NAME --model-set decoder.max_shift=3.0
 
 No model is trained or loaded. ``synthetic_shapes`` defines motion by its *factors*
 (family, speed, direction, sense), and its transfer truth ``render(content A, motion B)``
@@ -56,11 +56,7 @@ from learn_synthetic import (  # noqa: E402
     PSNR_CAP, TARGET_OVER_STATIC_DB, add_model_set_argument, per_frame_scores, test_split,
 )
 
-from vidgan_builtin.data.synthetic import (  # noqa: E402
-    ContentFactors, MotionFactors, _bound_radius, _bounce, render_path, trajectory,
-)
-from vidgan_builtin.networks._affine import unfold_path  # noqa: E402
-from vidgan_builtin.networks.sprites import SpriteFrameDecoder  # noqa: E402
+from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, render_path, trajectory  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,44 +70,12 @@ def copied_path(
     return tx[0] + (sx - sx[0]), ty[0] + (sy - sy[0]), s_scale, t_angle[0] + (s_angle - s_angle[0])
 
 
-def unfolded_path(
-    target: ContentFactors, source: ContentFactors, motion: MotionFactors, geometry: VideoGeometry,
-    at: str,
-) -> tuple[np.ndarray, ...]:
-    """The source's path with its bounces undone at the source's *true* walls as
-    ``sprite_frame_decoder.source_bounces = "unfold"`` undoes them (its default tolerances;
-    ``unfold_at = at``, between frames with ``turns``), moved onto the target and folded at
-    the target's true walls: what that option does with a perfect path and perfect walls."""
-    defaults = SpriteFrameDecoder.Config()
-    side = min(geometry.height, geometry.width)
-    extent = np.array([geometry.width / side, geometry.height / side])
-
-    def walls(content: ContentFactors) -> tuple[np.ndarray, np.ndarray]:
-        margin = _bound_radius(content.shape, content.size / 2)
-        return np.array([margin, margin]), extent - margin
-
-    sx, sy, scale, angle = trajectory(source, motion, geometry)
-    lo, hi = walls(source)
-    seen = torch.tensor(np.stack([sx, sy], 1)).unsqueeze(0)  # [1, T, 2], units of the shorter side
-    # The decoder's tolerances are in normalised units (the frame spans 2); these units span 1.
-    free = unfold_path(seen, torch.tensor(lo).unsqueeze(0), torch.tensor(hi).unsqueeze(0), at,
-                       defaults.unfold_tolerance / 2, defaults.unfold_min_travel / 2, at == "turns")[0][0].numpy()
-    tx, ty, _, t_angle = trajectory(target, motion, geometry)
-    t_lo, t_hi = walls(target)
-    cx = _bounce(tx[0] + free[:, 0] - sx[0], t_lo[0], t_hi[0])
-    cy = _bounce(ty[0] + free[:, 1] - sy[0], t_lo[1], t_hi[1])
-    return cx, cy, scale, t_angle[0] + (angle - angle[0])
-
-
 #: Ideal transfer models for the leakage table: how each builds its path from the target's and
 #: the source's factors (``copy``: the source's path; ``truth``: the target's own trajectory
-#: under the source's motion factors, i.e. the transfer's truth; ``unfold at walls`` and
-#: ``unfold at turns``: :func:`unfolded_path`).
+#: under the source's motion factors, i.e. the transfer's truth).
 IDEAL_MODELS = {
     "ideal copy": ("copy", "copy"),
     "copy, translation from factors": ("truth", "copy"),
-    "copy, source's bounces unfolded at walls": ("unfold at walls", "copy"),
-    "copy, source's bounces unfolded at turns": ("unfold at turns", "copy"),
     "copy, scale and turn from factors": ("copy", "truth"),
     "truth (factors replayed)": ("truth", "truth"),
 }
@@ -123,8 +87,6 @@ def ideal_path(kind: tuple[str, str], target: ContentFactors, source: ContentFac
     makers = {
         "copy": lambda: copied_path(target, source, motion, geometry),
         "truth": lambda: trajectory(target, motion, geometry),
-        "unfold at walls": lambda: unfolded_path(target, source, motion, geometry, "walls"),
-        "unfold at turns": lambda: unfolded_path(target, source, motion, geometry, "turns"),
     }
     paths = {k: makers[k]() for k in set(kind)}
     (cx, cy, _, _), (_, _, scale, angle) = paths[kind[0]], paths[kind[1]]
@@ -219,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--eval-seed", type=int, default=0, help="seed of the pair draw, as learn_synthetic")
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="a layered model (run or checkpoint directory): score its layers moved by ideal motions")
-    add_model_set_argument(parser, "decoder.source_path=parts (with --checkpoint)")
+    add_model_set_argument(parser, "decoder.max_shift=3.0 (with --checkpoint)")
     parser.add_argument("--leakage-triples", default="16,256",
                         help="without --checkpoint: triple counts of the ideal models' leakage table (16: vidgan eval's)")
     parser.add_argument("--weights", choices=("ema", "raw"), default="ema",

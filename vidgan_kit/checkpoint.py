@@ -483,7 +483,7 @@ def _check_components(index: Mapping[str, Any], registry: ComponentRegistry) -> 
 
 def with_model_options(model: Mapping[str, Any], options: Sequence[str]) -> dict[str, Any]:
     """A copy of a saved model spec with options changed: each ``"slot.option=value"`` (a
-    slot's option, e.g. ``decoder.source_bounces=unfold``) or ``"option=value"`` (the
+    slot's option, e.g. ``decoder.max_shift=3.0``) or ``"option=value"`` (the
     assembly's own); the value is read as TOML, as in ``--set``. For options that change no
     weights (how a transfer is rendered, say): loading the weights afterwards is strict, so
     one that does fails there."""

@@ -216,7 +216,7 @@ def load_pipeline(
     :param notes: called with each note about the inputs (resizing, frames dropped) and the
         weights; by default notes are printed to stderr.
     :param options: model options changed from the checkpoint's, each ``"slot.option=value"``
-        (e.g. ``decoder.source_bounces=unfold``); only options that change no weights load.
+        (e.g. ``decoder.max_shift=3.0``); only options that change no weights load.
     :param compile: run ``transfer`` through ``torch.compile`` (needs a C++
         compiler on a CPU; :func:`compile_transfer`). The first call builds it (43 s for the
         default recipe's 64×64 transfer on 2 CPU cores); later ones are faster (17.0 → 11.6 ms

@@ -69,33 +69,12 @@ class ContentEncoder(nn.Module):
     #: Shape of one content code, without the batch dimension: (D,) or (C, h, w).
     code_shape: tuple[int, ...]
 
-    def encode_transfer(self, images: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The content codes of a transfer's target ``images`` [N, C, H, W] and of the source
-        frames a decoder reads [M, C, H, W]: ``(codes [N, *code_shape], codes [M, *code_shape])``.
-        This default encodes both in one batch; an encoder with a cheaper way to read source
-        frames (what a decoder reads of them: :attr:`FrameDecoder.uses_transfer_source`) overrides it."""
-        both = self(torch.cat([images, source]))
-        return both[: images.shape[0]], both[images.shape[0] :]
-
 
 class MotionEncoder(nn.Module):
     """E_M: a whole clip → posterior over the motion code. Kind ``encoder``, role motion."""
 
     role = "motion"
     motion_dim: int
-
-    def tracks(self, video: torch.Tensor) -> torch.Tensor | None:
-        """Points the encoder follows in each frame of ``video`` [B, T, C, H, W]: ``[B, T, K, 2]``
-        in normalised (x, y) (the frame spans [-1, 1]), or None for an encoder that follows no
-        points (this default). A decoder that reads the source's geometry in a transfer
-        (:attr:`FrameDecoder.uses_source_tracks`) sees the source's bounces there frame by
-        frame, sharper than in the motion codes, which a temporal generator draws smooth."""
-        return None
-
-    def encode_and_track(self, video: torch.Tensor) -> tuple[Any, torch.Tensor | None]:
-        """``(self(video), self.tracks(video))`` in one call: an encoder that finds its tracks on
-        the way to its posterior overrides this to do that work once (a transfer needs both)."""
-        return self(video), self.tracks(video)
 
 
 class TemporalGenerator(nn.Module):
@@ -123,44 +102,6 @@ class FrameDecoder(nn.Module):
         held = content.unsqueeze(1).expand(n, t, *content.shape[1:]).reshape(n * t, *content.shape[1:])
         frames = self(held, motion.reshape(n * t, *motion.shape[2:]))
         return frames.view(n, t, *frames.shape[1:])
-
-    #: Whether :meth:`render_transfer` reads the source clip's content code (a model assembly
-    #: computes it only for decoders that do).
-    uses_transfer_source: bool = False
-    #: Whether :meth:`render_transfer` reads the points the motion encoder follows in the
-    #: source clip (:meth:`MotionEncoder.tracks`; an assembly passes them only to decoders that do).
-    uses_source_tracks: bool = False
-    #: Whether :meth:`render_transfer`'s ``source`` is the content code of *every* frame of the
-    #: source clip, ``[N, T, *code_shape]``, instead of its first frame's (implies
-    #: :attr:`uses_transfer_source`; an assembly encodes the whole clip only for decoders that
-    #: read it: it costs E_C on every source frame).
-    uses_source_clip: bool = False
-    #: Whether :meth:`render_transfer`'s frames depend on the motion codes. False for a decoder
-    #: that reads the source's whole motion off its content maps: an assembly then runs neither
-    #: the motion encoder (but for its tracks, where the decoder reads them) nor the temporal
-    #: generator for a transfer and passes zero codes (the contract tests check that any codes
-    #: give the same frames). Reconstruction and sampling still follow the codes.
-    uses_transfer_codes: bool = True
-
-    def render_transfer(
-        self, content: torch.Tensor, motion: torch.Tensor, source: torch.Tensor | None,
-        tracks: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Clips of a motion transfer: the target's content codes [N, *code_shape] animated by the
-        source clip's motion codes [N, T, F], with ``source`` the content code of the source
-        clip's first frame [N, *code_shape] (None where :attr:`uses_transfer_source` is false;
-        every frame's, [N, T, *code_shape], where :attr:`uses_source_clip` is true)
-        and ``tracks`` the points E_M follows in the source clip [N, T, K, 2] (None where
-        :attr:`uses_source_tracks` is false).
-
-        Motion codes say how the source moved *in its own geometry*; a decoder that knows
-        geometry (where walls are, how large a part is) can use the source's to replay the
-        motion in the target's. This default ignores the source: ``render_held``. The contract
-        tests check that a transfer onto the source's own content gives ``render_held``'s frames
-        (for a decoder that reads the whole source clip: that a still clip of the target's own
-        content gives a clip of the right shape and range).
-        """
-        return self.render_held(content, motion)
 
 
 class ImageDiscriminator(nn.Module):

@@ -57,9 +57,7 @@ def test_bf16_stability_counts_runs_per_arm(capsys):
 @pytest.mark.slow  # inductor builds about fifty C++ kernels: most of a minute
 @needs_cpp_compiler
 def test_the_default_model_transfers_through_torch_compile(capsys):
-    """Inductor builds the whole Dual-MTGAN transfer (it rejected one boolean kernel of the
-    bounce finder until _affine.turn_arounds stopped updating a slice in place) and the
-    compiled frames are the eager ones."""
+    """Inductor builds the whole Dual-MTGAN transfer and the compiled frames are the eager ones."""
     import speed
 
     figures = speed.main([*TOY, "--configs", "transfer", "--compile", "--python-wrapper", "--steps", "1", "--warmup", "0",
@@ -85,27 +83,6 @@ def test_the_overhead_is_timed_over_whole_periods_of_lines_and_diagnostics(log_e
     assert speed.overhead_cadence(recipe) == steps
 
 
-def test_distill_reader_trains_a_reader_alone_and_scores_both_readings(tmp_path, capsys):
-    """A tiny run with the layered content path (EMA on), then a width-2 reader distilled on it: L_read
-    falls, E_C and the reader are both scored (they read the source differently), and the run's
-    files are left as they were."""
-    import distill_reader
-
-    from ..e2e.test_distill_reader_e2e import folder_bytes, layered_run
-
-    run_dir = tmp_path / "run"
-    layered_run(run_dir)
-    files = folder_bytes(run_dir)
-
-    results = distill_reader.main([str(run_dir), "--width", "2", "--steps", "60", "--clips", "2", "--pairs", "6",
-                                   "--leakage-triples", "5", "--threads", "1"])
-    assert results["losses"][-1] < results["losses"][0]
-    encoder, reader = results["encoder"], results["reader"]
-    assert encoder["transfer/psnr"] != reader["transfer/psnr"] and encoder["static/psnr"] == reader["static/psnr"]
-    assert "| reader, width 2 |" in capsys.readouterr().out
-    assert folder_bytes(run_dir) == files
-
-
 def test_make_hero_draws_target_source_transfer_truth_and_samples(tmp_path, monkeypatch, capsys):
     """The docs' hero picture from a tiny synthetic run: one GIF of the clip's frames, a row each
     for the target, the source, the transfer, the ground truth and every sample, a column per pair."""
@@ -115,7 +92,7 @@ def test_make_hero_draws_target_source_transfer_truth_and_samples(tmp_path, monk
     from vidgan_kit.io import read_video, video_grid
 
     from ..e2e.conftest import TINY_GEOMETRY as g
-    from ..e2e.test_distill_reader_e2e import layered_run
+    from ..e2e.conftest import layered_run
 
     run_dir, out = tmp_path / "run", tmp_path / "hero.gif"
     layered_run(run_dir)

@@ -73,6 +73,16 @@ def train_tiny(run_dir: Path, *overrides: str, **kwargs: Any) -> Any:
     return train(tiny_recipe(host, *overrides), host=host, run_dir=run_dir, quiet=True, **kwargs)
 
 
+def layered_run(run_dir: Path) -> None:
+    """The tiny recipe with the layered content path, EMA from step 0, trained to its end."""
+    host = make_host()
+    table = read_recipe_table(TINY)
+    table["model"]["content_encoder"] = {"type": "layered_content_encoder", "width": 4}
+    table["model"]["decoder"] = {"type": "sprite_frame_decoder"}
+    table["train"] = {**table.get("train", {}), "ema": {"enabled": True, "start": 0, "decay": 0.5}}
+    train(validate_recipe(table, host.registry, source=str(TINY)), host=host, run_dir=run_dir, quiet=True)
+
+
 def metrics(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
 

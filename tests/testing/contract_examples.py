@@ -61,11 +61,6 @@ _LOSS_MODELS: dict[str, dict[str, Any]] = {
     },
 }
 _LOSS_MODELS["part_trajectory"] = _LOSS_MODELS["background_plate"] = _LOSS_MODELS["motion_segmentation"]
-_LOSS_MODELS["path_smoothness"] = _LOSS_MODELS["motion_segmentation"]
-_LOSS_MODELS["source_reader"] = {
-    **_LOSS_MODELS["motion_segmentation"],
-    "content_encoder": {"type": "layered_content_encoder", "width": 8, "source_reader_width": 4},
-}
 _LOSS_MODELS["keypoint_tracking"] = {
     **_LOSS_MODELS["motion_segmentation"],
     "motion_encoder": {"type": "keypoint_motion_encoder", "width": 8, "hidden": 16},

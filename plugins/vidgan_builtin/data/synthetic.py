@@ -347,16 +347,13 @@ def _fit(p: float, margin: float, extent: float) -> float:
 
 
 def trajectory(
-    content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry, walls: bool = True
+    content: ContentFactors, motion: MotionFactors, geometry: VideoGeometry
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame centre x, centre y, scale and angle (float64 arrays of length T).
 
     Coordinates are in units of the frame's shorter side. At t = 0 every family gives
     exactly (content centre, 1, content orientation); the object never leaves the frame.
-    ``walls=False`` (for probes of motion models): the free path of a linear or circular
-    motion, before the frame's edges fold it; such a path may leave the frame.
     """
-    bounce = _bounce if walls else (lambda x, lo, hi: x)
     t = np.arange(geometry.frames, dtype=np.float64)
     side = min(geometry.height, geometry.width)
     ext_x, ext_y = geometry.width / side, geometry.height / side
@@ -368,14 +365,14 @@ def trajectory(
     scale, angle = np.ones_like(t), np.full_like(t, content.orientation)
     kind, speed = motion.kind, motion.speed
     if kind == "linear":
-        cx = bounce(x0 + math.cos(motion.direction) * speed * t, margin, ext_x - margin)
-        cy = bounce(y0 + math.sin(motion.direction) * speed * t, margin, ext_y - margin)
+        cx = _bounce(x0 + math.cos(motion.direction) * speed * t, margin, ext_x - margin)
+        cy = _bounce(y0 + math.sin(motion.direction) * speed * t, margin, ext_y - margin)
     elif kind == "circular":
         phase = motion.direction + motion.sign * (speed / motion.radius) * t
         dx = motion.radius * (np.cos(phase) - math.cos(motion.direction))
         dy = motion.radius * (np.sin(phase) - math.sin(motion.direction))
-        cx = bounce(x0 + dx, margin, ext_x - margin)
-        cy = bounce(y0 + dy, margin, ext_y - margin)
+        cx = _bounce(x0 + dx, margin, ext_x - margin)
+        cy = _bounce(y0 + dy, margin, ext_y - margin)
     elif kind == "zoom":
         log_scale = _bounce(motion.sign * (speed / content.size) * t, *np.log(ZOOM_RANGE))
         scale = np.exp(log_scale)

@@ -4,12 +4,11 @@ Registered by :mod:`vidgan_builtin.losses.plugin` (kind ``loss``): ``content_con
 (Eq. 1), ``kl_divergence`` (Eq. 2), ``reconstruction`` (Eq. 4), ``image_adversarial``
 (Eq. 5), ``video_adversarial`` (Eq. 6), ``motion_consistency`` (Eq. 7), and for layered
 content paths ``motion_segmentation``, ``part_trajectory``, ``background_plate``,
-``keypoint_tracking``, ``object_tracking`` and ``path_smoothness`` (not in the paper). Weights and
+``keypoint_tracking`` and ``object_tracking`` (not in the paper). Weights and
 schedules are the recipe's (``[losses.NAME] weight/start/ramp``), never the loss's.
 """
 
 from .adversarial import ImageAdversarialLoss, VideoAdversarialLoss
-from .kinematics import PathSmoothnessLoss
 from .layered import BackgroundPlateLoss, MotionSegmentationLoss, PartTrajectoryLoss, moving_pixels
 from .objectives import GanObjective, frozen_call, gan_objective
 from .terms import ContentConsistencyLoss, KLDivergenceLoss, MotionConsistencyLoss, ReconstructionLoss, kl_per_dim
@@ -28,6 +27,5 @@ __all__ = [
     "MotionSegmentationLoss",
     "PartTrajectoryLoss",
     "BackgroundPlateLoss",
-    "PathSmoothnessLoss",
     "moving_pixels",
 ]

@@ -49,7 +49,6 @@ __all__ = [
     "BackgroundPlateLoss",
     "KeypointTrackingLoss",
     "ObjectTrackingLoss",
-    "SourceReaderLoss",
     "moving_pixels",
 ]
 
@@ -230,8 +229,8 @@ class PartTrajectoryLoss(ConfiguredLoss):
     """L_traj: each moved part lands where the content encoder finds it in the clip's frames.
 
     For the reconstruction Ṽ_x (x¹'s content, V's motion codes), the decoder's backward map
-    of part k at frame t (``decoder.part_maps``: as the decoder applies it, after any bounce)
-    is ``src(p) = a + A (p - a) + e`` with ``a`` the part's centroid in x¹. The content
+    of part k at frame t (``decoder.part_maps``: as the decoder applies it) is
+    ``src(p) = a + A (p - a) + e`` with ``a`` the part's centroid in x¹. The content
     encoder's masks of frame x^t give the part's centroid μ_t and covariance Σ_t there. If
     the map is right, it sends μ_t back onto ``a`` and Σ_t onto x¹'s Σ_1: the residuals
     ``A (μ_t - a) + e`` and ``(A Σ_t Aᵀ - Σ_1) / tr Σ_1`` are scored
@@ -241,15 +240,14 @@ class PartTrajectoryLoss(ConfiguredLoss):
     shrinks below ``min_mass`` of its first-frame mass (it left the frame) is not scored.
     With ``spread_threshold`` > 0 the covariances come from the pixels where a mask exceeds
     it: a soft mask's faint tail over the frame can dominate its covariance, which then
-    barely grows when the part does (measured: 8 % of a zoom's true scale change;
-    ``benchmarks/motion_precision.py``). With ``shape = "masks"`` the covariance residual is
-    replaced by a dense one: frame 1's part mask moved by the map (``decoder.move_masks``)
-    against the mask found at frame t, summed absolute difference over the frame in units
-    of the found mask's area. At 600 steps it drew the reconstruction's path more precisely
-    than the covariance residual (``benchmarks/RESULTS.md``, seventh session). Neither
-    residual leads a map from the identity to a turn larger than a few degrees (the image
-    gradient of a turning shape points nowhere beyond its symmetry); ``turn_weight`` > 0
-    adds a turn residual against the turn of E_C's silhouettes, read off their angular
+    barely grows when the part does (``benchmarks/motion_precision.py`` measures it). With
+    ``shape = "masks"`` the covariance residual is replaced by a dense one: frame 1's part
+    mask moved by the map (``decoder.move_masks``) against the mask found at frame t, summed
+    absolute difference over the frame in units of the found mask's area, which draws the
+    reconstruction's path more precisely than the covariance residual. Neither residual
+    leads a map from the identity to a turn larger than a few degrees (the image gradient of
+    a turning shape points nowhere beyond its symmetry); ``turn_weight`` > 0 adds a turn
+    residual against the turn of E_C's silhouettes, read off their angular
     moments (:meth:`_turn_residual`).
     """
 
@@ -318,8 +316,8 @@ class PartTrajectoryLoss(ConfiguredLoss):
                 keep_shape = keep * (found[:, 1:] & found[:, :1]).float()
             spread = cov[:, :1]
             scale = spread.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-4)  # tr Σ_1, [B, 1, K]
-        # The maps as the decoder applies them to x¹'s content (bounces and part units included).
-        linear, shift = part_maps(codes[:, 0].detach(), frame_codes)
+        # The maps as the decoder applies them to x¹'s content.
+        linear, shift = part_maps(frame_codes)
         linear, shift = linear.float()[:, 1:], shift.float()[:, 1:]
         moved = torch.einsum("btkij,btkj->btki", linear, centre[:, 1:] - anchor) + shift
         position = moved.square().sum(-1)  # [B, T-1, K]
@@ -484,40 +482,3 @@ def _binary_cross_entropy(probability: torch.Tensor, target: torch.Tensor) -> to
     not logits, so the with-logits form does not apply."""
     with torch.autocast(probability.device.type, enabled=False):
         return F.binary_cross_entropy(probability.float(), target.float())
-
-
-class SourceReaderLoss(ConfiguredLoss):
-    """L_read: the content encoder's source reader gives E_C's own part masks.
-
-    Not in the paper. A layered content encoder with ``source_reader_width`` carries a narrower
-    network for a transfer's source frames, which only need their masks measured. It learns them
-    from E_C on every frame of the step's clips: the KL divergence of the reader's mask
-    distribution per pixel (background and parts) from E_C's, mean over pixels. E_C's masks are
-    targets (detached), so only the reader learns from it and the rest of the model trains as
-    without it. With ``frames``, it learns from that many frames of each clip, evenly spaced
-    (chosen without random numbers, so the rest of the model still trains bit for bit as
-    without it).
-    """
-
-    phases = ("generator",)
-
-    class Config(ComponentConfig):
-        frames: int = Field(
-            0, ge=0,
-            description="Frames of each clip the reader learns from, evenly spaced from the first to the last (0: "
-            "every frame). Fewer cost less: on every frame of a 64x64 batch a width-16 reader added about 4 % to a "
-            "bf16 step.",
-        )
-
-    def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
-        video = require_output(ctx, "video", "source_reader")
-        codes = require_output(ctx, "content_codes", "source_reader")
-        t = video.shape[1]
-        if 0 < self.config.frames < t:
-            chosen = torch.linspace(0, t - 1, self.config.frames).round().long().to(video.device)
-            video, codes = video[:, chosen], codes[:, chosen]
-        encoder = require_slot(ctx, "content_encoder", "source_reader")
-        read = require_method(encoder, "read_mask_logits", "source_reader", "content encoder", "layered_content_encoder")
-        target = encoder.mask_logits(codes.flatten(0, 1)).detach().float().log_softmax(1)
-        read_logits = read(video.flatten(0, 1)).float().log_softmax(1)
-        return F.kl_div(read_logits, target, log_target=True, reduction="none").sum(1).mean()

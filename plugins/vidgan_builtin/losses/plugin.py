@@ -1,16 +1,14 @@
-"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's seven."""
+"""Registers the built-in losses: Dual-MTGAN's Eq. 1, 2, 4, 5, 6 and 7, and the layered path's five."""
 
 from vidgan_kit import Registrar, hookimpl
 
 from .adversarial import ImageAdversarialLoss, VideoAdversarialLoss
-from .kinematics import PathSmoothnessLoss
 from .layered import (
     BackgroundPlateLoss,
     KeypointTrackingLoss,
     MotionSegmentationLoss,
     ObjectTrackingLoss,
     PartTrajectoryLoss,
-    SourceReaderLoss,
 )
 from .terms import (
     ContentConsistencyLoss,
@@ -63,20 +61,6 @@ def vidgan_register_components(registry: Registrar) -> None:
         PartTrajectoryLoss,
         config=PartTrajectoryLoss.Config,
         summary="L_traj (not in the paper): moved parts land on the parts' centroids and spreads in each frame.",
-    )
-    registry.add(
-        "loss",
-        "source_reader",
-        SourceReaderLoss,
-        config=SourceReaderLoss.Config,
-        summary="L_read (not in the paper): a layered E_C's source reader gives E_C's own part masks.",
-    )
-    registry.add(
-        "loss",
-        "path_smoothness",
-        PathSmoothnessLoss,
-        config=PathSmoothnessLoss.Config,
-        summary="L_smooth (not in the paper): a part's path before the walls' bounces accelerates little.",
     )
     registry.add(
         "loss",

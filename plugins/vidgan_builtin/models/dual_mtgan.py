@@ -186,13 +186,6 @@ class DualMTGAN(ModelAssembly):
             self.register_buffer("posterior_mean_sum", torch.zeros(d))
             self.register_buffer("posterior_square_sum", torch.zeros(d))
             self.register_buffer("posterior_weight", torch.zeros(()))
-        if self.decoder.uses_source_tracks and type(self.motion_encoder).tracks is MotionEncoder.tracks:
-            raise RecipeError([RecipeIssue(
-                "model.decoder",
-                f"{config.decoder.type} finds the source's bounces on the points E_M follows, but"
-                f" model.motion_encoder ({config.motion_encoder.type}) follows none: use a motion encoder with"
-                " tracks (keypoint_motion_encoder), or let the decoder find them in the motion codes",
-            )])
 
     # -- construction ------------------------------------------------------------------
     def _build(self, registry: Any, slot: str, **wiring: Any) -> Any:
@@ -290,7 +283,7 @@ class DualMTGAN(ModelAssembly):
         the aggregate posterior's moments on the batch. The trainer calls it with the weights
         that inference loads (the EMA weights when there are any): sample() feeds its draws to
         the averaged G_T, and the raw encoder's posteriors make a wider Gaussian than the
-        averaged encoder's (benchmarks/RESULTS.md, eighteenth and twentieth sessions)."""
+        averaged encoder's."""
         if self.config.sample_from != "posterior" or step % self.config.posterior_every:
             return
         video = assert_video(batch["video"], "batch['video']", geometry=self.geometry)
@@ -345,46 +338,39 @@ class DualMTGAN(ModelAssembly):
             if switch:
                 self.train(was)
 
-    def transfer(self, image: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
-        """Deterministic motion transfer: ``image`` [B, C, H, W] animated with ``video``'s motion.
+    def encode_motion(self, video: torch.Tensor) -> torch.Tensor:
+        """z_M of each clip of ``video`` [B, T, C, H, W]: the mean of E_M's posterior, in eval mode
+        and without gradients → [B, motion_dim]. The only way a transfer reads its source clip."""
+        assert_video(video, "encode_motion: video", geometry=self.geometry)
+        with self._evaluating():
+            return MotionPosterior(*self.motion_encoder(video)).mean
 
-        ``video`` is [B, T, C, H, W] (or [1, T, ...] for one motion for every image); uses
-        the posterior mean, eval mode and no gradients. Returns [B, T, C, H, W]. A decoder that
-        reads the whole motion off the source clip (``uses_transfer_codes`` false) gets zero
-        codes: E_M and G_T are not run.
+    def animate(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``image`` [B, C, H, W] animated by the motion codes ``z`` [B, motion_dim] (or [1,
+        motion_dim] for one motion for every image): G_I(E_C(image), G_T(z, T)), in eval mode and
+        without gradients → [B, T, C, H, W]."""
+        assert_frames(image, "animate: image", geometry=self.geometry)
+        b, d = image.shape[0], self.motion_encoder.motion_dim
+        if z.dim() != 2 or z.shape[1] != d or z.shape[0] not in (1, b):
+            raise ShapeError(f"animate: expected motion codes [{b} or 1, {d}] for {b} images, got {tuple(z.shape)}")
+        with self._evaluating():
+            content = self.content_encoder(image)
+            codes = self.temporal_generator(z.expand(b, d), self.geometry.frames)
+            return self.decoder.render_held(content, codes)
+
+    def transfer(self, image: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+        """Deterministic motion transfer: ``image`` [B, C, H, W] animated with ``video``'s motion,
+        G_I(E_C(image), G_T(z_M)) with z_M the posterior mean of E_M(video): ``video`` reaches the
+        output only through :meth:`encode_motion`.
+
+        ``video`` is [B, T, C, H, W] (or [1, T, ...] for one motion for every image); eval mode
+        and no gradients. Returns [B, T, C, H, W].
         """
         assert_frames(image, "transfer: image", geometry=self.geometry)
         assert_video(video, "transfer: video", geometry=self.geometry)
         if video.shape[0] not in (1, image.shape[0]):
             raise ShapeError(f"transfer: {image.shape[0]} images but {video.shape[0]} motion videos (give one or as many)")
-        b = image.shape[0]
-        with self._evaluating():
-            source = None
-            if self.decoder.uses_transfer_source or self.decoder.uses_source_clip:
-                # E_C on the images and the source frames the decoder reads (the first, or all): one
-                # batch, or the encoder's cheaper reading of the source (encode_transfer).
-                frames = video if self.decoder.uses_source_clip else video[:, :1]
-                content, source = self.content_encoder.encode_transfer(image, frames.flatten(0, 1))
-                source = source.view(*frames.shape[:2], *source.shape[1:])
-                source = source if self.decoder.uses_source_clip else source[:, 0]
-                source = source.expand(b, *source.shape[1:])
-            else:
-                content = self.content_encoder(image)
-            t, tracks = self.geometry.frames, None
-            if not self.decoder.uses_transfer_codes:  # the decoder reads the whole motion off the source
-                codes = image.new_zeros(b, t, self.temporal_generator.frame_code_dim)
-                if self.decoder.uses_source_tracks:
-                    tracks = self.motion_encoder.tracks(video)
-            else:
-                if self.decoder.uses_source_tracks:
-                    posterior, tracks = self.motion_encoder.encode_and_track(video)
-                else:
-                    posterior = self.motion_encoder(video)
-                z = MotionPosterior(*posterior).mean.expand(b, -1)
-                codes = self.temporal_generator(z, t)
-            if tracks is not None:
-                tracks = tracks.expand(b, *tracks.shape[1:])
-            return self.decoder.render_transfer(content, codes, source, tracks)
+        return self.animate(image, self.encode_motion(video))
 
     def sample(self, image: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Stochastic motion generation: ``n`` clips per image with z_M drawn by

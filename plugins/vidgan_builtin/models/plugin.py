@@ -1,7 +1,5 @@
 """Registers the built-in model assemblies."""
 
-import typer
-
 from vidgan_kit import Registrar, hookimpl
 
 from .dual_mtgan import DualMTGAN, DualMTGANConfig
@@ -16,10 +14,3 @@ def vidgan_register_components(registry: Registrar) -> None:
         config=DualMTGANConfig,
         summary="Dual-MTGAN: E_C, E_M, G_T, G_I with D_I and D_V; deterministic transfer and stochastic sampling.",
     )
-
-
-@hookimpl
-def vidgan_register_commands(app: typer.Typer) -> None:
-    from .commands import register
-
-    register(app)

@@ -3,10 +3,8 @@
 Why beside the paper's ``conv3d_motion_encoder``. With the layered content path, the
 motion code has one job: say how each part moves relative to the first frame. A 3D CNN
 over the clip has to learn to find the object in every frame *and* to subtract positions,
-from a training signal that reaches it through an LSTM and an affine read-out; on two CPU
-cores it learned neither well in 30 minutes (measured: the same checkpoint's layers moved
-by the *true* motion transfer at 31.4 dB, by its own motion path at 24.7 dB; see the
-Dual-MTGAN docs page). Here the geometry is explicit, as in the keypoint detectors of
+from a training signal that reaches it through G_T and an affine read-out, which is slow to
+learn on a small budget. Here the geometry is explicit, as in the keypoint detectors of
 Monkey-Net and the First Order Motion Model:
 
 1. a small 2D network reads each frame (with its change from the first frame) and gives
@@ -157,10 +155,6 @@ class KeypointMotionEncoder(MotionEncoder):
         (normalised (x, y), the frame spans [-1, 1]; float32)."""
         return mask_moments(self.heatmaps(video).float(), self.grid)
 
-    def tracks(self, video: torch.Tensor) -> torch.Tensor:
-        """The keypoints' centres per frame, ``[B, T, K, 2]`` (:meth:`moments`)."""
-        return self.moments(video)[0]
-
     def trajectories(self, video: torch.Tensor) -> torch.Tensor:
         """Per frame and keypoint, the keypoint features the MLP reads: ``[B, T, K, FEATURES_PER_KEYPOINT]``."""
         return self._keypoint_features(self._heatmaps_of(self._detect(video)[0])).to(video.dtype)
@@ -188,20 +182,7 @@ class KeypointMotionEncoder(MotionEncoder):
 
     def forward(self, video: torch.Tensor) -> MotionPosterior:
         assert_video(video, "keypoint_motion_encoder input", geometry=self.geometry)
-        return self._posterior(self.features(video))
-
-    def encode_and_track(self, video: torch.Tensor) -> tuple[MotionPosterior, torch.Tensor]:
-        """The posterior and the keypoints' centres per frame from one pass of the detector (the
-        centres are the first two of each keypoint's features)."""
-        assert_video(video, "keypoint_motion_encoder input", geometry=self.geometry)
-        features = self.features(video)
-        b, t = features.shape[:2]
-        k = self.config.keypoints
-        centres = features[..., : k * FEATURES_PER_KEYPOINT].reshape(b, t, k, FEATURES_PER_KEYPOINT)[..., :2]
-        return self._posterior(features), centres.float()
-
-    def _posterior(self, features: torch.Tensor) -> MotionPosterior:
-        stats = self.head(features.flatten(1))
+        stats = self.head(self.features(video).flatten(1))
         mean, logvar = stats.chunk(2, dim=1)
         lim = self.config.logvar_limit
         return MotionPosterior(mean, logvar.clamp(-lim, lim))

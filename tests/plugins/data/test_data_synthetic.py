@@ -15,8 +15,6 @@ from vidgan_builtin.data.synthetic import (
     MotionFactors,
     SyntheticShapes,
     SyntheticShapesConfig,
-    _bounce,
-    _bound_radius,
     render,
     render_path,
     sample_factors,
@@ -80,26 +78,6 @@ def test_render_path_renders_any_path_and_render_is_it_on_the_trajectory() -> No
     assert not torch.allclose(moved, held, atol=0.1)
     with pytest.raises(DataError, match="8 entries"):
         render_path(content, cx[:4], cy, scale, angle, G)
-
-
-def test_the_free_path_is_the_one_the_walls_fold() -> None:
-    """``trajectory(walls=False)``: a linear motion's centre runs straight on at its speed (past
-    the edges, for probes of models that unfold bounces); the walled path is it folded at the
-    object's margins. Motions that never meet a wall are the same either way."""
-    content, _ = dataset().factors(3)
-    content = dataclasses.replace(content, position=(0.9, 0.5))
-    fast = MotionFactors(kind="linear", speed=0.1, direction=0.0, sign=1, radius=0.2)
-    free_x, free_y, _, _ = trajectory(content, fast, G, walls=False)
-    walled_x, walled_y, _, _ = trajectory(content, fast, G)
-    np.testing.assert_allclose(np.diff(free_x), 0.1)  # straight on, past the right edge
-    assert free_x[-1] > 1 and walled_x.max() < 1
-    margin = _bound_radius(content.shape, content.size / 2)
-    np.testing.assert_allclose(walled_x, _bounce(free_x, margin, 1 - margin), atol=1e-12)
-    assert np.abs(walled_x - free_x).max() > 0.3  # the walls did fold it
-    np.testing.assert_array_equal(free_y, walled_y)
-    turn = MotionFactors(kind="rotation", speed=0.05, direction=0.0, sign=1, radius=0.2)
-    for free, walled in zip(trajectory(content, turn, G, walls=False), trajectory(content, turn, G)):
-        np.testing.assert_array_equal(free, walled)
 
 
 def test_frame_zero_depends_only_on_content() -> None:

@@ -456,31 +456,6 @@ def test_part_trajectory_is_zero_when_the_parts_land_where_they_are(registry, mo
     assert scores["right"].requires_grad  # the motion path learns from it
 
 
-def test_part_trajectory_scores_the_maps_as_the_decoder_applies_them(registry):
-    """With boundary = reflect, a code that carries the part 8 px past its wall lands it 8 px
-    back from the wall; a clip that shows it there is the right answer, not the unbounced one."""
-    geometry = VideoGeometry(frames=2, height=32, width=32)
-    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4}, geometry=geometry)
-    decoder = registry.build("decoder", "sprite_frame_decoder", {"max_shift": 2.0, "boundary": "reflect"},
-                             geometry=geometry, content_shape=encoder.code_shape, frame_code_dim=2)
-    with torch.no_grad():  # code (0, 1): e_x = -1, i.e. 16 px to the right
-        decoder.motion_head.weight[4, 1] = -math.atanh(0.5)
-    first = _square_codes([16])
-    spread = decoder.part_spread(decoder.layers(first[:, 0])[2])
-    wall = 32 - 2.0 * spread[0, 0, 0].item() * 16  # rightmost anchor, pixels (reach: 2 standard deviations)
-    bounced_x0 = round(2 * wall - (20 + 16)) - 4  # the square's left column once its centre is folded back
-    model = StubModel(content_encoder=encoder, decoder=decoder)
-    traj = loss(registry, "part_trajectory")
-    frame_codes = torch.tensor([[[0.0, 0.0], [0.0, 1.0]]])
-    score = {}
-    for name, second in (("bounced", bounced_x0), ("unbounced", 32)):
-        codes = torch.cat([first, _square_codes([min(second, 24)])], dim=1)
-        score[name] = traj(LossContext(model=model, batch={}, outputs={"content_codes": codes,
-                                                                       "frame_codes": frame_codes}), "generator").item()
-    assert score["bounced"] < 0.01
-    assert score["unbounced"] > 0.1
-
-
 def test_part_trajectory_reads_the_spread_off_thresholded_masks_when_asked(registry):
     """A square doubles its side between two frames. In frame 1 its soft mask also has a faint
     tail (0.2) over the box the square will fill: the soft covariance then grows far less
@@ -588,57 +563,6 @@ def test_background_plate_scores_the_plate_against_the_median_where_things_move(
     codes[:, :, 3:6] = codes[:, :, :3]  # ... but a plate that keeps the block is off by 1.4 under it:
     # per frame, 4 block pixels of weight 1 (off by 1.4) and 8 path pixels of weight 1/2 (right)
     assert plate(ctx, "generator").item() == pytest.approx(4 * 1.4 / (4 + 8 * 0.5))
-
-
-def _encoder_with_reader(registry, frames: int):
-    """A layered E_C (width 4) with a width-2 source reader at 8×8, two random clips of
-    ``frames`` frames, and the reader's mask logits of them ``[2, frames, 2, 8, 8]``."""
-    encoder = registry.build("encoder", "layered_content_encoder", {"width": 4, "source_reader_width": 2},
-                             geometry=VideoGeometry(frames=frames, height=8, width=8))
-    video = torch.rand(2, frames, 3, 8, 8) * 2 - 1
-    with torch.no_grad():
-        read = encoder.read_mask_logits(video.flatten(0, 1)).view(2, frames, 2, 8, 8)
-    return encoder, video, read
-
-
-def _reader_context(encoder, video: torch.Tensor, codes: torch.Tensor) -> LossContext:
-    return LossContext(model=StubModel(content_encoder=encoder), batch={"video": video},
-                       outputs={"video": video, "content_codes": codes})
-
-
-def test_source_reader_is_the_kl_of_the_readers_masks_from_e_cs_and_trains_the_reader_alone(registry):
-    """L_read: KL(E_C's mask distribution ‖ the reader's) per pixel, mean over pixels: zero
-    where the reader reads E_C's logits exactly (here the codes are made from the reader's own
-    logits), the textbook value where they differ, and its gradient reaches the reader only."""
-    encoder, video, read = _encoder_with_reader(registry, frames=2)
-    codes = torch.cat([video, torch.zeros_like(video), read], dim=2)
-    reader_loss = loss(registry, "source_reader")
-    ctx = _reader_context(encoder, video, codes)
-    assert reader_loss(ctx, "generator").item() == pytest.approx(0.0, abs=1e-6)
-    codes[:, :, 6:] = torch.randn(2, 2, 2, 8, 8)
-    p, q = codes[:, :, 6:].softmax(2), read.softmax(2)
-    want = (p * (p.log() - q.log())).sum(2).mean()
-    value = reader_loss(ctx, "generator")
-    assert value.item() == pytest.approx(want.item(), rel=1e-5) and value.item() > 0.1
-    value.backward()
-    grads = {name: p.grad for name, p in encoder.named_parameters()}
-    assert all(g is not None and g.abs().sum() > 0 for n, g in grads.items() if n.startswith("source_reader.head"))
-    assert all(g is None for n, g in grads.items() if not n.startswith("source_reader."))
-
-
-def test_source_reader_with_frames_learns_from_that_many_evenly_spaced_frames(registry):
-    """``frames = 2`` of a 4-frame clip: the KL over frames 1 and 4 alone (the codes of frames 2
-    and 3 made far from the reader's, and not counted)."""
-    encoder, video, read = _encoder_with_reader(registry, frames=4)
-    logits = read.clone()
-    logits[:, 1:3] = torch.randn(2, 2, 2, 8, 8) * 5
-    logits[:, 3] += torch.randn(2, 2, 8, 8)
-    ctx = _reader_context(encoder, video, torch.cat([video, torch.zeros_like(video), logits], dim=2))
-    p, q = logits[:, 3].softmax(1), read[:, 3].softmax(1)
-    want = (p * (p.log() - q.log())).sum(1).mean() / 2  # frame 1 adds zero, frames 2 and 3 are not read
-    assert loss(registry, "source_reader", frames=2)(ctx, "generator").item() == pytest.approx(want.item(), rel=1e-5)
-    every = (logits.softmax(2) * (logits.log_softmax(2) - read.log_softmax(2))).sum(2).mean()
-    assert loss(registry, "source_reader")(ctx, "generator").item() == pytest.approx(every.item(), rel=1e-5)
 
 
 def _keypoint_encoder(registry, geometry: VideoGeometry, columns: list[int] | None):

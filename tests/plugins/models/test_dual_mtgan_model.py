@@ -420,129 +420,24 @@ def test_health_warnings_name_each_known_collapse(registry):
     assert model.health_warnings({"diag/motion_gap": float("nan")}, step=500) == {}
 
 
-def test_transfer_passes_the_source_to_a_decoder_that_unfolds_its_bounces(registry):
-    """With sprite_frame_decoder's source_bounces = unfold the transfer reads the source's first
-    frame: onto that frame itself it gives what the plain decoder gives (the same weights), and
-    one motion clip for several images is the same as one each."""
-    def layered(bounces: str) -> DualMTGAN:
-        decoder = {"type": "sprite_frame_decoder", "boundary": "reflect", "motion_init_std": 0.5,
-                   "source_bounces": bounces}
-        return build(registry, {"content_encoder": {"type": "layered_content_encoder", "width": 8},
-                                "decoder": decoder})
-    copy, unfold = layered("copy"), layered("unfold")
-    assert unfold.decoder.uses_transfer_source and not copy.decoder.uses_transfer_source
-    video = clips(b=2)
-    own = unfold.transfer(video[:, 0], video)
-    assert torch.allclose(own, copy.transfer(video[:, 0], video), atol=1e-4)
-    images = clips(b=2, seed=1)[:, 0]
-    one_each = unfold.transfer(images, video[:1].expand(2, *video.shape[1:]))
-    assert torch.allclose(unfold.transfer(images, video[:1]), one_each, atol=1e-5)
-
-
-def spy_on_render_transfer(model: DualMTGAN) -> list[tuple]:
-    """The ``(source, tracks)`` of every call the model's transfer makes to its decoder's
-    ``render_transfer``, appended to the returned list as they happen."""
-    calls: list[tuple] = []
-    original = model.decoder.render_transfer
-
-    def spy(content, motion, source, tracks=None):
-        calls.append((source, tracks))
-        return original(content, motion, source, tracks)
-
-    model.decoder.render_transfer = spy
-    return calls
-
-
-def test_transfer_passes_e_ms_tracks_to_a_decoder_that_finds_bounces_on_them(registry):
-    """With unfold_turns_from = tracks the transfer hands the decoder the points E_M follows
-    in the source (keypoint_motion_encoder's keypoint centres); onto the source's own first
-    frame it is still the reconstruction's path, and an E_M that follows no points is refused
-    when the model is built, naming the slot."""
-    decoder = {"type": "sprite_frame_decoder", "boundary": "reflect", "motion_init_std": 0.5,
-               "source_bounces": "unfold", "unfold_turns_from": "tracks"}
-    layered = {"content_encoder": {"type": "layered_content_encoder", "width": 8}, "decoder": decoder}
-    model = build(registry, {**layered, "motion_encoder": {"type": "keypoint_motion_encoder", "width": 8}})
-    assert model.decoder.uses_source_tracks
-    calls = spy_on_render_transfer(model)
-    video = clips(b=2)
-    out = model.transfer(video[:, 0], video)
-    seen = [tracks for _, tracks in calls]
+def test_transfer_animates_the_image_with_the_motion_encoders_posterior_mean(model):
+    """transfer = animate(image, encode_motion(video)): encode_motion is E_M's posterior mean in
+    eval mode, animate renders E_C(image) with G_T's codes of it; both leave train mode as it was
+    and build no graph. One code animates every image; codes of the wrong shape are refused."""
+    video, image = clips(b=2), clips(b=2, seed=1)[:, 0]
+    model.train()
+    z = model.encode_motion(video)
+    assert model.training and z.shape == (2, model.motion_encoder.motion_dim) and not z.requires_grad
     model.eval()
     with torch.no_grad():
-        expected = model.motion_encoder.tracks(video)
-        held = model.decoder.render_held(model.content_encoder(video[:, 0]),
-                                         model.temporal_generator(model.motion_encoder(video)[0], G.frames))
-    assert torch.allclose(seen[0], expected, atol=1e-6) and seen[0].shape == (2, G.frames, expected.shape[2], 2)
-    assert torch.allclose(out, held, atol=1e-4)
-    with pytest.raises(RecipeError, match="model.decoder.*follows none"):
-        build(registry, layered)  # the default E_M (a 3D CNN) follows no points
-
-
-def test_transfer_encodes_every_source_frame_for_a_decoder_that_reads_the_parts_path(registry):
-    """With source_path = parts the transfer hands the decoder E_C's content maps of every source
-    frame (one E_C pass with the images), and one motion clip for several images is the same as
-    one each."""
-    decoder = {"type": "sprite_frame_decoder", "boundary": "reflect", "motion_init_std": 0.5,
-               "source_bounces": "unfold", "unfold_turns_from": "parts", "source_path": "parts"}
-    model = build(registry, {"content_encoder": {"type": "layered_content_encoder", "width": 8}, "decoder": decoder})
-    assert model.decoder.uses_source_clip
-    calls = spy_on_render_transfer(model)
-    video = clips(b=2)
-    images = clips(b=2, seed=1)[:, 0]
-    out = model.transfer(images, video)
-    seen = [source for source, _ in calls]
-    model.eval()
-    with torch.no_grad():
-        expected = model.content_encoder(video.flatten(0, 1)).view(2, G.frames, *model.content_encoder.code_shape)
-    expected[:, :, 3:6] = 0  # the source frames' background plates: read by no decoder, not computed
-    assert seen[0].shape == expected.shape and torch.allclose(seen[0], expected, atol=1e-5)
-    assert out.shape == video.shape
-    one_each = model.transfer(images, video[:1].expand(2, *video.shape[1:]))
-    assert torch.allclose(model.transfer(images, video[:1]), one_each, atol=1e-5)
-
-
-def test_transfer_runs_no_motion_encoder_for_a_decoder_that_reads_the_whole_motion_off_the_source(registry):
-    """With the path, its bounces, the turn and the zoom all read off the source clip
-    (uses_transfer_codes false) a transfer runs neither E_M nor G_T: the decoder gets zero
-    codes, and its frames are what it renders from the source's content maps alone. With one
-    of them read off the codes, E_M runs as before."""
-    measured = {"type": "sprite_frame_decoder", "boundary": "reflect", "motion_init_std": 0.5, "source_bounces": "unfold",
-                "bounce_point": "centre", "reach_measure": "radius", "learn_reach": False,  # as dual_mtgan.toml
-                "unfold_turns_from": "parts", "source_path": "parts", "source_turn": "parts", "source_scale": "parts"}
-    for decoder, reads_codes in ((measured, False), ({**measured, "source_scale": "codes"}, True)):
-        model = build(registry, {"content_encoder": {"type": "layered_content_encoder", "width": 8}, "decoder": decoder})
-        assert model.decoder.uses_transfer_codes is reads_codes
-        runs = {"motion_encoder": 0, "temporal_generator": 0}
-        for slot in runs:
-            getattr(model, slot).register_forward_hook(lambda *_, slot=slot: runs.__setitem__(slot, runs[slot] + 1))
-        video, images = clips(b=2), clips(b=2, seed=1)[:, 0]
-        out = model.transfer(images, video)
-        assert runs == ({"motion_encoder": 1, "temporal_generator": 1} if reads_codes else
-                        {"motion_encoder": 0, "temporal_generator": 0})
-        if not reads_codes:
-            model.eval()
-            with torch.no_grad():
-                maps = model.content_encoder(torch.cat([images, video.flatten(0, 1)]))
-                source = maps[2:].view(2, G.frames, *maps.shape[1:])
-                codes = torch.randn(2, G.frames, model.temporal_generator.frame_code_dim)
-                expected = model.decoder.render_transfer(maps[:2], codes, source)
-            assert torch.equal(out, expected)
-
-
-def test_a_decoder_that_reads_no_codes_still_gets_e_ms_tracks_when_it_reads_them(registry):
-    """uses_transfer_codes false with uses_source_tracks: the transfer hands the decoder E_M's
-    tracks of the source (and zero codes) without running E_M's forward."""
-    decoder = {"type": "sprite_frame_decoder", "boundary": "reflect", "motion_init_std": 0.5,
-               "source_bounces": "unfold", "unfold_turns_from": "tracks"}
-    model = build(registry, {"content_encoder": {"type": "layered_content_encoder", "width": 8}, "decoder": decoder,
-                             "motion_encoder": {"type": "keypoint_motion_encoder", "width": 8}})
-    model.decoder.__class__ = type("ReadsNoCodes", (type(model.decoder),), {"uses_transfer_codes": False})
-    calls = spy_on_render_transfer(model)
-    forwards = []
-    model.motion_encoder.register_forward_hook(lambda *_: forwards.append(1))
-    video = clips(b=2)
-    model.transfer(clips(b=2, seed=1)[:, 0], video)
-    model.eval()
-    with torch.no_grad():
-        expected = model.motion_encoder.tracks(video)
-    assert not forwards and torch.allclose(calls[0][1], expected, atol=1e-6)
+        assert torch.equal(z, MotionPosterior(*model.motion_encoder(video)).mean)
+        content = model.content_encoder(image)
+        expected = model.decoder.render_held(content, model.temporal_generator(z, G.frames))
+    model.train()
+    assert torch.equal(model.animate(image, z), expected)
+    assert torch.equal(model.transfer(image, video), expected) and model.training
+    one = model.animate(image, z[:1])
+    assert torch.allclose(one, model.animate(image, z[:1].expand(2, -1)), atol=1e-6)
+    for wrong in (z[:, :-1], z[0], torch.cat([z, z])):
+        with pytest.raises(ShapeError, match="animate: expected motion codes"):
+            model.animate(image, wrong)

@@ -72,26 +72,6 @@ def test_trajectories_follow_the_object_in_normalised_units(registry):
     assert torch.allclose(feats[0, :, :, 7:9], torch.zeros(4, 2, 2), atol=1e-4)
 
 
-def test_tracks_are_the_keypoint_centres_and_come_with_the_posterior_in_one_pass(registry):
-    """tracks(): each keypoint's centre per frame, on the moving object; encode_and_track()
-    gives the same tracks and the same posterior as forward() from one pass of the detector."""
-    enc = encoder(registry, keypoints=2)
-    enc.detector = BrightnessDetector(2)
-    calls = []
-    enc.detector.register_forward_hook(lambda *a: calls.append(1))
-    xs = [2, 4, 6, 10]
-    video = moving_square(xs)
-    tracks = enc.tracks(video)
-    assert tracks.shape == (1, 4, 2, 2)
-    assert torch.allclose(tracks[0, :, 0, 0], torch.tensor([(x + 2) / 8 - 1 for x in xs]), atol=1e-3)
-    calls.clear()
-    posterior, together = enc.encode_and_track(video)
-    assert len(calls) == 1
-    assert torch.equal(together, tracks)
-    alone = enc(video)
-    assert torch.equal(posterior.mean, alone.mean) and torch.equal(posterior.logvar, alone.logvar)
-
-
 def test_a_still_clip_has_no_relative_motion_whatever_it_shows(registry):
     torch.manual_seed(0)
     enc = encoder(registry)
