@@ -386,6 +386,26 @@ class DualMTGAN(ModelAssembly):
                 tracks = tracks.expand(b, *tracks.shape[1:])
             return self.decoder.render_transfer(content, codes, source, tracks)
 
+    def encode_motion(self, video: torch.Tensor) -> torch.Tensor:
+        """z_M of each clip ``video`` [B, T, C, H, W]: E_M's posterior mean, [B, motion_dim]
+        (eval mode, no gradients)."""
+        assert_video(video, "encode_motion: video", geometry=self.geometry)
+        with self._evaluating():
+            return MotionPosterior(*self.motion_encoder(video)).mean
+
+    def animate(self, image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``image`` [B, C, H, W] animated by motion codes ``z`` [B, motion_dim] (or [1, motion_dim]
+        for one motion for every image): E_C(image), G_T(z, T), G_I; [B, T, C, H, W] (eval mode,
+        no gradients). ``animate(image, encode_motion(video))`` is a transfer through the learned path."""
+        assert_frames(image, "animate: image", geometry=self.geometry)
+        b, d = image.shape[0], self.motion_encoder.motion_dim
+        if z.dim() != 2 or z.shape[0] not in (1, b) or z.shape[1] != d:
+            raise ShapeError(f"animate: z must be [{b}, {d}] (or [1, {d}]) for {b} images, got {list(z.shape)}")
+        with self._evaluating():
+            content = self.content_encoder(image)
+            codes = self.temporal_generator(z.to(content.device, content.dtype).expand(b, -1), self.geometry.frames)
+            return self._render(content, codes)
+
     def sample(self, image: torch.Tensor, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Stochastic motion generation: ``n`` clips per image with z_M drawn by
         :meth:`motion_draws` (by default N(0, I), as in the paper).

@@ -239,6 +239,27 @@ def test_transfer_is_deterministic_and_restores_train_mode(model):
         model.transfer(image, clips(b=3))
 
 
+def test_encode_motion_and_animate_are_the_transfer_through_the_learned_path(model):
+    video, other = clips(b=2), clips(b=2, seed=2)
+    image = clips(b=2, seed=1)[:, 0]
+    model.train()
+    z = model.encode_motion(video)
+    assert z.shape == (2, model.motion_encoder.motion_dim) and not z.requires_grad and model.training
+    with torch.no_grad():
+        model.eval()
+        assert torch.equal(z, MotionPosterior(*model.motion_encoder(video)).mean)  # the posterior mean
+        model.train()
+    out = model.animate(image, z)
+    assert out.shape == (2, *G.clip_shape) and not out.requires_grad and model.training
+    torch.testing.assert_close(out, model.transfer(image, video))  # this decoder reads nothing else of the source
+    assert not torch.allclose(out, model.animate(image, model.encode_motion(other)))
+    torch.testing.assert_close(model.animate(image, z[:1])[1], model.animate(image, z[:1].expand(2, -1))[1])
+    with pytest.raises(ShapeError, match=r"animate: z must be \[2, \d+\]"):
+        model.animate(image, z[:, :-1])
+    with pytest.raises(ShapeError):
+        model.encode_motion(image)
+
+
 def test_sample_shapes_and_seeding(model):
     image = clips(b=2)[:, 0]
     s1 = model.sample(image, 3, torch.Generator().manual_seed(1))
