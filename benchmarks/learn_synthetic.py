@@ -230,28 +230,40 @@ def minutes_at(times: dict[int, float], step: int) -> float:
 # -- training --------------------------------------------------------------------------------
 
 
+def budget_sessions(table: dict[str, Any], minutes: float, curve_points: int) -> int:
+    """Split ``minutes`` of training over ``curve_points`` sessions in the recipe ``table`` (each
+    session's ``train.max_minutes``; enough checkpoints kept for all); returns the session count."""
+    sessions = max(1, curve_points)
+    train_table = table.setdefault("train", {})
+    train_table["max_minutes"] = minutes / sessions
+    train_table["keep_checkpoints"] = max(int(train_table.get("keep_checkpoints", 3)), sessions + 10)
+    return sessions
+
+
+def run_sessions(recipe: Any, host: PluginHost, run_dir: Path, sessions: int, recipe_text: str, quiet: bool) -> None:
+    """Train ``recipe`` in ``run_dir`` in ``sessions`` resumed sessions (one checkpoint at the end of each)."""
+    for i in range(sessions):
+        t0 = time.monotonic()
+        run = train(recipe, host=host, run_dir=run_dir, resume=i > 0, recipe_text=recipe_text, quiet=quiet)
+        print(f"  session {i + 1}/{sessions}: step {run.step}, {(time.monotonic() - t0) / 60:.2f} min"
+              f" (incl. set-up), {run.status}", flush=True)
+        if run.step >= recipe.train.steps:
+            break  # the recipe's steps are done before the time budget
+
+
 def train_sessions(args: argparse.Namespace, host: PluginHost, overrides: list[str], out: Path | None) -> Path:
     """Train the recipe (with ``overrides``) for ``args.minutes`` in ``args.curve_points`` resumed sessions."""
-    sessions = max(1, args.curve_points)
     table = apply_overrides(read_recipe_table(args.recipe), overrides)
     if (table.get("data") or {}).get("type") != "synthetic_shapes":
         raise VidganError(f"{args.recipe}: data.type must be synthetic_shapes for this benchmark (exact ground truth).")
-    train_table = table.setdefault("train", {})
-    train_table["max_minutes"] = args.minutes / sessions
-    train_table["keep_checkpoints"] = max(int(train_table.get("keep_checkpoints", 3)), sessions + 10)
+    sessions = budget_sessions(table, args.minutes, args.curve_points)
     recipe = validate_recipe(table, host.registry, source=str(args.recipe))
     run_dir = out or REPO / "runs" / f"learn-{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     if run_dir.exists() and any(run_dir.iterdir()):
         raise VidganError(f"{run_dir} exists; choose another --out or evaluate it with --evaluate {run_dir}.")
     text = Path(args.recipe).read_text(encoding="utf-8")
     print(f"training: {args.recipe} for {args.minutes:g} min in {sessions} session(s) -> {run_dir}", flush=True)
-    for i in range(sessions):
-        t0 = time.monotonic()
-        run = train(recipe, host=host, run_dir=run_dir, resume=i > 0, recipe_text=text, quiet=args.quiet)
-        print(f"  session {i + 1}/{sessions}: step {run.step}, {(time.monotonic() - t0) / 60:.2f} min"
-              f" (incl. set-up), {run.status}", flush=True)
-        if run.step >= recipe.train.steps:
-            break  # the recipe's steps are done before the time budget
+    run_sessions(recipe, host, run_dir, sessions, text, args.quiet)
     return run_dir
 
 

@@ -48,6 +48,7 @@ def test_eval_all_protocols_writes_card_report_and_figures(cli, tiny_run, tmp_pa
     assert card.reconstruction is not None and card.transfer is not None and card.disentanglement is not None
     assert card.disentanglement.triples == 5 and s.model_options == ["preview_samples=3"]
     assert set(card.transfer.methods) == {"model", "model_wrong_motion", "static", "copy_source"}
+    assert s.transfer_kind == "ground_truth" and card.real_transfer is None
     assert card.fvd is None and not s.fvd
     raw = json.loads((out / "metric_card.json").read_text())
     assert raw["schema"] == "vidgan-metric-card" and "NaN" not in (out / "metric_card.json").read_text()
@@ -92,17 +93,26 @@ def test_eval_fvd_with_a_tiny_random_extractor(cli, tiny_run, tmp_path):
     assert card.settings.metrics["fvd"]["weights"] == "random" and "warning" in card.settings.metrics["fvd"]
 
 
-def test_eval_transfer_on_data_without_ground_truth_is_a_clear_error(cli, tiny_run, tmp_path):
+def test_eval_transfer_on_a_folder_of_clips_scores_self_transfer(cli, tiny_run, tmp_path):
+    """Data without ground truth gets the real-clip protocol; its wrong source needs a second clip."""
     import torch
 
     from vidgan_kit.io import write_video
 
     clips = tmp_path / "clips"
-    for i in range(3):
+    for i in range(3):  # the by_clip split holds out one of three
         write_video(clips / f"c{i}.gif", torch.rand(6, 3, 16, 16) * 2 - 1)
     result = cli("eval", str(tiny_run), "--data", str(clips), "--out", str(tmp_path / "o"), "--protocol", "transfer",
                  "--no-fvd")
-    assert result.exit_code == 2 and "ground-truth" in result.stderr
+    assert result.exit_code == 2 and "needs at least 2 clips (the wrong source is another clip)" in result.stderr
+    for i in range(3, 20):  # now two of twenty
+        write_video(clips / f"c{i}.gif", torch.rand(6, 3, 16, 16) * 2 - 1)
+    result = cli("eval", str(tiny_run), "--data", str(clips), "--out", str(tmp_path / "o"), "--protocol", "transfer",
+                 "--no-fvd")
+    assert result.exit_code == 0, result.output
+    card = MetricCard.model_validate_json((tmp_path / "o" / "metric_card.json").read_text())
+    assert card.settings.transfer_kind == "real_clips" and card.real_transfer.clips == 2
+    assert card.real_transfer.labels_from is None and card.data.identities is None
 
 
 def test_eval_bad_options(cli, tiny_run, tmp_path):

@@ -41,7 +41,11 @@ def eval_command(
         "Default: the checkpoint's own recipe.")] = None,
     protocol: Annotated[ProtocolName, typer.Option(
         "--protocol", help="paper: best-of-K SSIM/PSNR, reconstruction, diversity, FVD; transfer: ground-truth "
-        "transfer, baselines, leakage (synthetic data); all: both.")] = "paper",
+        "transfer, baselines, leakage on synthetic data, self-transfer with the right, a wrong, the zero and the "
+        "mean motion code and static on real clips; all: both.")] = "paper",
+    real_clips: Annotated[bool, typer.Option(
+        "--real-clips", help="Transfer protocol: score by self-transfer as on real clips even where the data has "
+        "ground truth (data without ground truth always is).")] = False,
     clips: Annotated[int, typer.Option("--clips", "-n", min=1, help="Test clips (the first N of the split).")] = 32,
     samples: Annotated[int, typer.Option("--samples", "-k", min=1, help="K: samples per input image.")] = 25,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the motion samples and of the transfer pairs.")] = 0,
@@ -78,7 +82,8 @@ def eval_command(
     settings = EvalSettings(
         protocol=protocol, clips=clips, samples=samples, seed=seed, joint_by=joint_by, ssim_padding=ssim_padding,
         ci_method=ci, fvd=fvd, fvd_params=_fvd_params(fvd_set), fvd_samples_per_clip=fvd_samples,
-        transfer_pairs=pairs, leakage_triples=leakage_triples, model_options=model_set or [], use_ema=ema,
+        transfer_pairs=pairs, real_clips=real_clips, leakage_triples=leakage_triples, model_options=model_set or [],
+        use_ema=ema,
         device=device,
     )
     registry = STATE.host(plugin).registry
@@ -101,6 +106,16 @@ def eval_command(
         table.add_row("FVD", "n/a" if card.fvd.value is None else f"{card.fvd.value:.2f}")
     if card.transfer is not None and card.transfer.methods["model"].psnr is not None:
         table.add_row("transfer PSNR", card.transfer.methods["model"].psnr.format(2, "dB"))
+    if card.real_transfer is not None:
+        r = card.real_transfer
+        for name in ("right", "wrong", "zero_code", "mean_code", "static"):
+            psnr, ssim = r.methods[name].psnr, r.methods[name].ssim
+            table.add_row(f"transfer, {name.replace('_', ' ')}: PSNR / SSIM",
+                          f"{psnr.format(2, 'dB') if psnr else 'n/a'} / {ssim.format(3) if ssim else 'n/a'}")
+        for name in ("right - wrong", "right - static"):
+            psnr, ssim = r.gaps[name].psnr, r.gaps[name].ssim
+            table.add_row(f"{name.replace(' - ', ' − ')}: PSNR / SSIM",
+                          f"{psnr.format(2, 'dB') if psnr else 'n/a'} / {ssim.format(3) if ssim else 'n/a'}")
     if card.disentanglement is not None:
         ratio = card.disentanglement.leakage_ratio
         table.add_row("leakage ratio", "undefined (motion ignored)" if ratio is None else f"{ratio:.4f}")

@@ -17,7 +17,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .results import DisentanglementResult, FVDResult, ReconstructionResult, StochasticResult, TransferResult
+from .results import (
+    DisentanglementResult,
+    FVDResult,
+    RealTransferResult,
+    ReconstructionResult,
+    StochasticResult,
+    TransferResult,
+)
 
 __all__ = [
     "CARD_SCHEMA",
@@ -54,9 +61,16 @@ class DataInfo(_Strict):
     dataset: str
     params: dict[str, Any]
     split: str
+    split_mode: str | None = Field(None, description="How the data set splits (by_identity, by_time, ...).")
     clips: int = Field(description="Clips actually evaluated.")
     clips_available: int
     clip_selection: str
+    identities: list[str] | None = Field(
+        None, description="Identities of the evaluated clips (None where the data gives no identities)."
+    )
+    identities_in_train: list[str] | None = Field(
+        None, description="Those of them the train split also holds ([]: every evaluated identity is held out)."
+    )
     frames: int
     height: int
     width: int
@@ -79,6 +93,10 @@ class ProtocolSettings(_Strict):
     ci_over: str
     seed: int
     sample_seed_rule: str
+    transfer_kind: Literal["ground_truth", "real_clips"] | None = Field(
+        None, description="How the transfer protocol scored: against synthetic ground truth, or by self-transfer on "
+        "real clips (right, wrong, zero and mean motion codes, static)."
+    )
     transfer_pairs: int | None = None
     leakage_triples: int | None = None
     model_options: list[str] = Field(
@@ -104,6 +122,7 @@ class MetricCard(_Strict):
     fvd: FVDResult | None = None
     transfer: TransferResult | None = None
     disentanglement: DisentanglementResult | None = None
+    real_transfer: RealTransferResult | None = None
     versions: dict[str, str]
     notes: list[str] = Field(default_factory=list)
 

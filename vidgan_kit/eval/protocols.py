@@ -6,7 +6,9 @@ the source...), and per-frame scorers (the ``ssim``/``psnr``/``l1`` metric compo
 
 - ``sample(image [1, C, H, W], k, generator) -> [1, k, T, C, H, W]``;
 - ``transfer(image [B, C, H, W], video [B, T, C, H, W]) -> [B, T, C, H, W]``;
-- ``reconstruct(video [B, T, C, H, W]) -> [B, T, C, H, W]``.
+- ``reconstruct(video [B, T, C, H, W]) -> [B, T, C, H, W]``;
+- ``encode_motion(video [B, T, C, H, W]) -> z [B, D]`` and ``animate(image [B, C, H, W], z [B, D])
+  -> [B, T, C, H, W]``: the learned path of a transfer, ``animate(image, encode_motion(video))``.
 
 Videos are [-1, 1]; scores are taken on [0, 1]. The *scored frames* of the conditioned
 protocols are 1..T-1: frame 0 is (a reproduction of) the input image, scored and reported
@@ -30,6 +32,8 @@ from .results import (
     Curves,
     DisentanglementResult,
     DiversityResult,
+    RealClip,
+    RealTransferResult,
     ReconstructionResult,
     ScoreSet,
     StochasticResult,
@@ -42,12 +46,17 @@ __all__ = [
     "SampleFn",
     "TransferFn",
     "ReconstructFn",
+    "EncodeMotionFn",
+    "AnimateFn",
     "StochasticOutput",
     "stochastic_best_of_k",
     "still_image_sampler",
     "select_best",
     "reconstruction",
     "transfer_ground_truth",
+    "transfer_real",
+    "wrong_source_picks",
+    "WRONG_SOURCE_RULE",
     "leakage",
     "leakage_picks",
     "clip_l1",
@@ -60,6 +69,8 @@ __all__ = [
 SampleFn = Callable[[torch.Tensor, int, torch.Generator], torch.Tensor]
 TransferFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 ReconstructFn = Callable[[torch.Tensor], torch.Tensor]
+EncodeMotionFn = Callable[[torch.Tensor], torch.Tensor]
+AnimateFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Scorers = Mapping[str, FrameMetric]
 
 
@@ -258,9 +269,9 @@ def has_ground_truth(dataset: Any) -> bool:
 def _require_ground_truth(dataset: Any) -> None:
     if not has_ground_truth(dataset):
         raise DataError(
-            f"the transfer protocol needs a data set with ground-truth motion transfer (transfer_pairs, "
+            f"the ground-truth transfer protocol needs a data set with ground-truth motion transfer (transfer_pairs, "
             f"transfer_batch, transfer_truth), such as synthetic_shapes; {type(dataset).__name__} has none. "
-            "Use --protocol paper for real clips."
+            "Real clips are scored by self-transfer (transfer_real)."
         )
 
 
@@ -320,6 +331,118 @@ def transfer_ground_truth(
     result = TransferResult(pairs=len(index_pairs), pair_seed=seed, scored_frames=frames, methods=methods,
                             conditioning_frame=_score_set(model_scores, [0], ci), curves=curves, motion_gain_l1=gain)
     return result, {"image": image, "source": source, "truth": truth, **videos}
+
+
+#: How :func:`wrong_source_picks` chooses (recorded in the metric card).
+WRONG_SOURCE_RULE = (
+    "the first clip after it in index order (cyclically) with another label, preferring one of the same identity; "
+    "without labels, or when every clip shares its label, the first clip after it of the same identity, else the "
+    "next clip"
+)
+
+
+def wrong_source_picks(labels: Sequence[Any], identities: Sequence[str | None]) -> list[int]:
+    """For each clip, the index of the clip whose motion is its wrong source (:data:`WRONG_SOURCE_RULE`).
+
+    Another action of the same person changes the motion and keeps the appearance, so the
+    control measures what the motion adds; ``None`` labels or identities mean unknown.
+    """
+    n = len(labels)
+    if n < 2:
+        raise DataError("the real-clip transfer protocol needs at least 2 clips: the wrong source is another clip")
+    if len(identities) != n:
+        raise ValueError(f"{n} labels but {len(identities)} identities")
+    picks = []
+    for i in range(n):
+        after = [(i + k) % n for k in range(1, n)]
+        other = [j for j in after if labels[i] is not None and labels[j] != labels[i]] or after
+        same = [j for j in other if identities[i] is not None and identities[j] == identities[i]]
+        picks.append((same or other)[0])
+    return picks
+
+
+@torch.no_grad()
+def transfer_real(
+    encode_motion: EncodeMotionFn,
+    animate: AnimateFn,
+    clips: torch.Tensor,
+    scorers: Scorers,
+    *,
+    names: Sequence[str] | None = None,
+    labels: Sequence[Any] | None = None,
+    identities: Sequence[str | None] | None = None,
+    labels_from: str | None = None,
+    ci: CISettings = CISettings(),
+    batch_size: int = 8,
+) -> tuple[RealTransferResult, dict[str, torch.Tensor]]:
+    """Self-transfer on real ``clips [N, T, C, H, W]``: what the motion code adds, without ground truth.
+
+    Each clip's first frame is the target image and the clip is the exact answer. Scored
+    against it: ``animate`` with the clip's own motion code (``right``), with another clip's
+    (``wrong``, :func:`wrong_source_picks`), with z_M = 0 (``zero_code``) and with the mean of
+    the clips' codes (``mean_code``), and the target image held still (``static``). ``names``,
+    ``labels`` and ``identities`` describe the clips (labels choose the wrong sources; ``labels_from``
+    says what they are, for the card).
+    """
+    for name in ("ssim", "psnr"):
+        if name not in scorers:
+            raise ValueError(f"the real-clip transfer protocol needs a {name!r} scorer")
+    n, t = clips.shape[:2]
+    names = list(names) if names is not None else [f"item {i}" for i in range(n)]
+    labels = list(labels) if labels is not None else [None] * n
+    identities = list(identities) if identities is not None else [None] * n
+    if not len(names) == len(labels) == n:
+        raise ValueError(f"{n} clips but {len(names)} names and {len(labels)} labels")
+    picks = wrong_source_picks(labels, identities)
+
+    codes = []
+    for i in range(0, n, batch_size):
+        part = clips[i : i + batch_size]
+        z = encode_motion(part)
+        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[0] != part.shape[0]:
+            got = list(getattr(z, "shape", [])) or type(z).__name__
+            raise ShapeError(f"encode_motion() output: expected [{part.shape[0]}, motion_dim], got {got}")
+        codes.append(z.detach().float().cpu())
+    z = torch.cat(codes)
+    image = clips[:, 0]
+
+    def run(motion: torch.Tensor) -> torch.Tensor:
+        outs = []
+        for i in range(0, n, batch_size):
+            outs.append(_check_output(animate(image[i : i + batch_size], motion[i : i + batch_size]),
+                                      tuple(clips[i : i + batch_size].shape), "animate() output"))
+        return torch.cat(outs)
+
+    videos = {
+        "right": run(z),
+        "wrong": run(z[picks]),
+        "zero_code": run(torch.zeros_like(z)),
+        "mean_code": run(z.mean(dim=0, keepdim=True).expand_as(z)),
+        "static": image.unsqueeze(1).expand_as(clips),
+    }
+    frames = _frames_of(t, True)
+    scores = {name: {m: scorers[m].score(video, clips) for m in ("l1", "psnr", "ssim") if m in scorers}
+              for name, video in videos.items()}
+    right = scores["right"]
+    gaps = {
+        f"right - {name}": _score_set({m: right[m] - other[m] for m in ("psnr", "ssim")}, frames, ci)
+        for name, other in scores.items() if name != "right"
+    }
+    described = [
+        RealClip(clip=names[i], identity=identities[i], label=None if labels[i] is None else str(labels[i]),
+                 wrong_source=names[picks[i]])
+        for i in range(n)
+    ]
+    result = RealTransferResult(
+        clips=n, scored_frames=frames, target_image="frame 0 of each clip",
+        motion_code="encode_motion(clip): the posterior mean of E_M (eval mode)",
+        mean_code=f"the mean of the {n} evaluated clips' motion codes", wrong_source_rule=WRONG_SOURCE_RULE,
+        labels_from=labels_from if any(label is not None for label in labels) else None,
+        clips_scored=described, methods={name: _score_set(s, frames, ci) for name, s in scores.items()}, gaps=gaps,
+        conditioning_frame=_score_set(right, [0], ci),
+        curves={name: _curves(s, frames, ci) for name, s in scores.items()},
+    )
+    return result, {"clips": clips, "wrong_source": clips[picks], **videos}
 
 
 def _color_drift(video: torch.Tensor, image: torch.Tensor, frames: Sequence[int]) -> torch.Tensor:

@@ -121,6 +121,38 @@ def _row2(name: str, s: ScoreSet) -> str:
     return f"| {name} | {_fmt(s.ssim)} | {_fmt(s.psnr, 2)} |"
 
 
+#: Rows of the real-clip transfer table: method key -> what it is.
+REAL_TRANSFER_ROWS = {
+    "right": "right source (the clip itself)",
+    "wrong": "wrong source (another clip's motion code)",
+    "zero_code": "zero motion code (z_M = 0)",
+    "mean_code": "mean motion code",
+    "static": "static (target image held still)",
+}
+
+
+def _real_transfer_lines(card: MetricCard) -> list[str]:
+    r, d = card.real_transfer, card.data
+    assert r is not None
+    held = ""
+    if d.identities is not None:
+        seen = "none seen in training" if d.identities_in_train == [] else (
+            "seen in training: " + ", ".join(d.identities_in_train) if d.identities_in_train else "training unknown")
+        held = f" Identities: {', '.join(d.identities)} ({seen}; split `{d.split_mode}`)."
+    lines = [f"## Motion transfer on real clips: self-transfer ({r.clips} clips)", "",
+             f"Target image: {r.target_image}; each output is scored against the clip itself on frames "
+             f"{r.scored_frames[0]}–{r.scored_frames[-1]}. Motion code: {r.motion_code}; mean code: {r.mean_code}. "
+             f"Wrong source: {r.wrong_source_rule} (labels: {r.labels_from or 'none'}).{held}", "",
+             "| source | SSIM | PSNR (dB) | L1 |", "|---|---|---|---|"]
+    lines += [_row(REAL_TRANSFER_ROWS.get(name, name), scores) for name, scores in r.methods.items()]
+    lines += ["", "Paired differences per clip (mean [95 % CI] over clips):", "",
+              "| difference | SSIM | PSNR (dB) |", "|---|---|---|"]
+    lines += [_row2(name.replace(" - ", " − ").replace("_", " "), scores) for name, scores in r.gaps.items()]
+    lines += ["", "| clip | identity | label | wrong source |", "|---|---|---|---|"]
+    lines += [f"| {c.clip} | {c.identity or ''} | {c.label or ''} | {c.wrong_source} |" for c in r.clips_scored]
+    return [*lines, ""]
+
+
 def markdown_report(card: MetricCard, figures: dict[str, str]) -> str:
     """The report as Markdown tables (numbers are mean [95 % CI] over clips)."""
     st, ck, d = card.settings, card.checkpoint, card.data
@@ -177,6 +209,8 @@ def markdown_report(card: MetricCard, figures: dict[str, str]) -> str:
         gain = "n/a" if t.motion_gain_l1 is None else f"{t.motion_gain_l1:+.4f}"
         lines += ["", f"Motion gain (L1 with the wrong motion clip − L1 with the right one): {gain} "
                   "(> 0 when the model uses the motion clip).", ""]
+    if card.real_transfer is not None:
+        lines += _real_transfer_lines(card)
     if card.disentanglement is not None:
         g = card.disentanglement
         ratio = "undefined (output ignores the motion clip)" if g.leakage_ratio is None else f"{g.leakage_ratio:.4f}"

@@ -16,6 +16,8 @@ __all__ = [
     "StochasticResult",
     "ReconstructionResult",
     "TransferResult",
+    "RealClip",
+    "RealTransferResult",
     "ContentPreservation",
     "DisentanglementResult",
     "FVDResult",
@@ -108,6 +110,40 @@ class TransferResult(_Strict):
     motion_gain_l1: float | None = Field(
         None, description="L1 of the wrong-motion control minus L1 of the model (> 0: the motion clip is used)."
     )
+
+
+class RealClip(_Strict):
+    """One clip of the real-clip transfer protocol: where it comes from and its wrong source."""
+
+    clip: str = Field(description="The clip's name (its path relative to the data's root), or `item i`.")
+    identity: str | None = None
+    label: str | None = Field(None, description="Its class (action), where the data has class folders.")
+    wrong_source: str = Field(description="The clip whose motion code is the wrong source.")
+
+
+class RealTransferResult(_Strict):
+    """Motion transfer on real clips, without ground truth for another identity: self-transfer.
+
+    Per clip, the target image is its first frame and every output is scored against the clip
+    itself. ``methods``: ``right`` (animate(image, encode_motion(clip)): the exact answer is the
+    clip), ``wrong`` (the motion code of ``clips[i].wrong_source``), ``zero_code`` (z_M = 0),
+    ``mean_code`` (z_M = the mean of the evaluated clips' posterior means) and ``static`` (the
+    target image held still). ``gaps``: per clip ``right`` minus each other method (PSNR and
+    SSIM), then mean and interval over clips.
+    """
+
+    clips: int
+    scored_frames: list[int]
+    target_image: str
+    motion_code: str
+    mean_code: str
+    wrong_source_rule: str
+    labels_from: str | None = Field(None, description="What the clips' labels are (None: the data has none).")
+    clips_scored: list[RealClip]
+    methods: dict[str, ScoreSet]
+    gaps: dict[str, ScoreSet]
+    conditioning_frame: ScoreSet = Field(description="The right source's frame 0 (a reproduction of the target).")
+    curves: dict[str, Curves]
 
 
 class ContentPreservation(_Strict):

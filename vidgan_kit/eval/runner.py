@@ -10,13 +10,19 @@ What ``vidgan eval`` runs. The steps, in order:
 4. check that FVD can run (weights fetched) *before* any expensive work;
 5. run the protocols (see :mod:`.protocols`) and write ``metric_card.json``,
    ``report.md``, ``curves_ssim.png``, ``curves_psnr.png`` and example GIFs.
+
+The ``transfer`` protocol is chosen by the data: a data set with ground-truth transfers
+(``synthetic_shapes``) is scored against its truth (:func:`.protocols.transfer_ground_truth`,
+leakage); real clips, or any data with ``real_clips``, by self-transfer through the model's
+``encode_motion`` and ``animate`` (:func:`.protocols.transfer_real`).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +45,7 @@ from .protocols import (
     still_image_sampler,
     stochastic_best_of_k,
     transfer_ground_truth,
+    transfer_real,
 )
 from .report import curve_series, plot_curves, write_report
 from .results import FVDResult
@@ -47,7 +54,9 @@ __all__ = ["EvalSettings", "evaluate", "load_eval_data", "fit_clips", "build_sco
 
 #: Files ``evaluate`` writes (``--overwrite`` replaces exactly these).
 OUTPUT_FILES = ("metric_card.json", "report.md", "curves_ssim.png", "curves_psnr.png", "examples.gif",
-                "transfer_curves_psnr.png", "transfer_examples.gif")
+                "transfer_curves_psnr.png", "transfer_curves_ssim.png", "transfer_examples.gif")
+#: The model methods of the real-clip transfer protocol.
+REAL_TRANSFER_METHODS = ("encode_motion", "animate")
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,7 @@ class EvalSettings:
     fvd_params: dict[str, Any] = field(default_factory=dict)
     fvd_samples_per_clip: int = 1
     transfer_pairs: int | None = None  # default: as many as clips
+    real_clips: bool = False  # transfer protocol by self-transfer even where the data has ground truth
     leakage_triples: int = 16
     model_options: list[str] = field(default_factory=list)  # slot.option=value, changing no weights
     use_ema: bool = True
@@ -81,16 +91,21 @@ class EvalSettings:
 
 
 def load_eval_data(
-    data: str | Path | None, index: dict[str, Any], registry: ComponentRegistry, split: str
+    data: str | Path | Mapping[str, Any] | None, index: dict[str, Any], registry: ComponentRegistry, split: str
 ) -> tuple[Any, ComponentSpec, VideoGeometry, str, int]:
-    """The evaluation data set: from a recipe (.toml), a folder of clips, or the checkpoint's recipe.
+    """The evaluation data set: from a recipe (.toml), a folder of clips, a ``[data]`` table
+    (a mapping, read at the model's geometry), or the checkpoint's recipe.
 
     Returns (dataset, its spec, its geometry, a description of the source, the recipe seed).
     """
     from ..recipe import load_recipe
 
     model_geometry = VideoGeometry(**index["geometry"])
-    if data is None:
+    if isinstance(data, Mapping):
+        spec, _ = registry.resolve("dataset", dict(data), "data")
+        geometry, source = model_geometry, "a [data] table given by the caller"
+        seed = int((index.get("recipe") or {}).get("seed", 0))
+    elif data is None:
         recipe = index.get("recipe")
         if not recipe:
             raise VidganError(f"checkpoint {index['path']} stores no recipe; pass the data with "
@@ -188,6 +203,56 @@ def _on_device(fn: Callable[..., torch.Tensor], device: torch.device) -> Callabl
     return wrapped
 
 
+# -- which clips ------------------------------------------------------------------------------
+
+
+def _describe_items(dataset: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per evaluated item: ``clip`` name, ``identity``, ``label`` (the label that picks the
+    wrong sources) and ``labels_from`` (which: a motion label where items carry one, as
+    ``synthetic_shapes`` does, else the class), from the data set's ``item_info`` where it has one."""
+    info = getattr(dataset, "item_info", None)
+    out = []
+    for i, item in enumerate(items):
+        known = info(i) if callable(info) else {}
+        if "motion_label" in item:
+            label, labels_from = int(item["motion_label"]), "motion_label"
+        elif known.get("class") is not None:
+            label, labels_from = known["class"], "class folder"
+        elif "label" in item:
+            label, labels_from = int(item["label"]), "label"
+        else:
+            label, labels_from = None, None
+        out.append({"clip": known.get("clip") or f"item {i}", "identity": known.get("identity"), "label": label,
+                    "labels_from": labels_from})
+    return out
+
+
+def _identities_seen(
+    described: list[dict[str, Any]], dataset: Any, registry: ComponentRegistry, spec: ComponentSpec,
+    geometry: VideoGeometry, seed: int, data: Any, notes: list[str],
+) -> tuple[list[str] | None, list[str] | None]:
+    """(identities of the evaluated clips, those of them the train split holds): None without identities.
+
+    In the data set's order of identities where it lists them, else in the clips' order."""
+    found = dict.fromkeys(d["identity"] for d in described if d["identity"] is not None)
+    if not found:
+        return None, None
+    listed = list(getattr(dataset, "identities", []))
+    identities = [i for i in listed if i in found] + [i for i in found if i not in listed]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # skipped files were reported when the data set was built
+            train = registry.build("dataset", spec, geometry=geometry, split="train", seed=seed)
+    except VidganError as exc:
+        notes.append(f"identities seen in training unknown: the train split did not build ({exc})")
+        return identities, None
+    if data is not None:
+        notes.append("identities_in_train is read from the train split of the evaluation's [data] table, "
+                     "not from the checkpoint's own recipe")
+    seen = set(getattr(train, "identities", []))
+    return identities, [i for i in identities if i in seen]
+
+
 # -- evaluate ----------------------------------------------------------------------------------
 
 
@@ -234,26 +299,38 @@ def evaluate(
     sha, hashed = checkpoint_sha256(ckpt)
     geometry: VideoGeometry = model.geometry
 
-    dataset, spec, data_geometry, source, _ = load_eval_data(data, index, registry, settings.split)
+    dataset, spec, data_geometry, source, data_seed = load_eval_data(data, index, registry, settings.split)
     available = len(dataset)
     n = min(settings.clips, available)
     if n < 1:
         raise DataError(f"the {settings.split} split of {spec.type} holds no clips")
     with torch.random.fork_rng(devices=[]):
-        raw = torch.stack([dataset[i]["video"] for i in range(n)]).float()
+        items = [dataset[i] for i in range(n)]
+    raw = torch.stack([item["video"] for item in items]).float()
     clips, resize_note = fit_clips(raw, geometry)
+    described = _describe_items(dataset, items)
     notes_out: list[str] = []
     if n < settings.clips:
         notes_out.append(f"asked for {settings.clips} clips, the {settings.split} split holds {available}")
 
     run_paper = settings.protocol in ("paper", "all")
-    run_transfer = settings.protocol in ("transfer", "all")
-    if run_transfer and not has_ground_truth(dataset):
-        if settings.protocol == "transfer":
-            raise DataError(f"--protocol transfer needs ground-truth transfers (synthetic_shapes); "
-                            f"{spec.type} has none")
-        notes_out.append(f"transfer protocol skipped: {spec.type} has no ground-truth transfer")
-        run_transfer = False
+    run_transfer = run_real = False
+    if settings.protocol in ("transfer", "all"):
+        run_real = settings.real_clips or not has_ground_truth(dataset)
+        run_transfer = not run_real
+    if run_real:
+        missing = [m for m in REAL_TRANSFER_METHODS if not callable(getattr(model, m, None))]
+        why = None
+        if missing:
+            why = (f"the real-clip transfer protocol needs the model's encode_motion(video) -> z and "
+                   f"animate(image, z) -> video; {type(model).__name__} has no {' and no '.join(missing)}()")
+        elif n < 2:
+            why = "the real-clip transfer protocol needs at least 2 clips (the wrong source is another clip)"
+        if why is not None:
+            if settings.protocol == "transfer":
+                raise VidganError(why)
+            notes_out.append(f"transfer protocol skipped: {why}")
+            run_real = False
     if run_transfer and (data_geometry != geometry):
         raise DataError(f"the transfer protocol renders truth at the data's geometry {data_geometry}; the model's is "
                         f"{geometry}. Evaluate with a recipe whose [video] matches the checkpoint.")
@@ -261,6 +338,8 @@ def evaluate(
     for needed, method, what in ((run_paper, "sample", "paper"), (run_transfer, "transfer", "transfer")):
         if needed and not callable(getattr(model, method, None)):
             raise VidganError(f"{type(model).__name__} has no {method}(); the {what} protocol needs it")
+    identities, in_train = _identities_seen(described, dataset, registry, spec, data_geometry, data_seed, data,
+                                            notes_out)
 
     fvd_metric = None
     if run_paper and settings.fvd:
@@ -272,7 +351,7 @@ def evaluate(
     scorers = build_scorers(registry, settings)
     _prepare_out(out_dir)
     ci = CISettings(level=settings.ci_level, method=settings.ci_method, seed=settings.seed)  # type: ignore[arg-type]
-    stochastic = recon = fvd = transfer = disent = None
+    stochastic = recon = fvd = transfer = disent = real = None
     figures: dict[str, str] = {}
 
     if run_paper:
@@ -337,6 +416,25 @@ def evaluate(
         write_video(out_dir / "transfer_examples.gif", video_grid(rows), fps=8)
         figures["transfer examples (rows: target, source, transfer, truth, wrong motion)"] = "transfer_examples.gif"
 
+    if run_real:
+        real, videos = transfer_real(
+            _on_device(model.encode_motion, device), _on_device(model.animate, device), clips, scorers,
+            names=[d["clip"] for d in described], labels=[d["label"] for d in described],
+            identities=[d["identity"] for d in described], labels_from=described[0]["labels_from"], ci=ci,
+            batch_size=settings.batch_size,
+        )
+        for metric, label in (("psnr", "PSNR (dB)"), ("ssim", "SSIM")):
+            name = f"transfer_curves_{metric}.png"
+            plot_curves(out_dir / name, curve_series(real.curves, metric),
+                        title=f"self-transfer on real clips: {label} per frame, {real.clips} clips, 95% CI",
+                        ylabel=label)
+            figures[f"real-clip transfer {label} per frame"] = name
+        e = min(settings.examples, n)
+        rows = [videos[key][:e] for key in ("clips", "right", "wrong_source", "wrong", "zero_code", "static")]
+        write_video(out_dir / "transfer_examples.gif", video_grid(rows), fps=8)
+        figures["real-clip transfer examples (rows: clip, right source, wrong source clip, its transfer, zero code,"
+                " static)"] = "transfer_examples.gif"
+
     metrics_desc = {name: m.describe() for name, m in scorers.items()}
     if fvd_metric is not None:
         metrics_desc["fvd"] = fvd_metric.describe()
@@ -347,8 +445,9 @@ def evaluate(
         checkpoint=CheckpointInfo(path=str(ckpt), step=index.get("step"), sha256=sha, files_hashed=hashed,
                                   weights="ema" if use_ema else "raw", model=index["model"]["type"]),
         data=DataInfo(source=source, dataset=spec.type, params=json.loads(json.dumps(spec.params)),
-                      split=settings.split, clips=n, clips_available=available,
-                      clip_selection=f"the first {n} clips of the split, in index order", frames=t,
+                      split=settings.split, split_mode=spec.params.get("split_mode"), clips=n,
+                      clips_available=available, clip_selection=f"the first {n} clips of the split, in index order",
+                      identities=identities, identities_in_train=in_train, frames=t,
                       height=geometry.height, width=geometry.width, channels=geometry.channels, resize=resize_note),
         settings=ProtocolSettings(
             protocol=settings.protocol, samples_k=settings.samples,
@@ -359,12 +458,14 @@ def evaluate(
             ci_over="clips (per-clip mean over scored frames)",
             seed=settings.seed, sample_seed_rule="clip i draws its K motions from torch.Generator seeded "
             "(seed * 1000003 + i) mod (2^63 - 1)",
+            transfer_kind="real_clips" if real else "ground_truth" if transfer else None,
             transfer_pairs=transfer.pairs if transfer else None,
             leakage_triples=disent.triples if disent else None,
             model_options=list(settings.model_options),
             fvd=fvd is not None, fvd_fake_set=fvd.fake_set if fvd else None, device=str(device),
         ),
         stochastic=stochastic, reconstruction=recon, fvd=fvd, transfer=transfer, disentanglement=disent,
+        real_transfer=real,
         versions=library_versions(), notes=notes_out,
     )
     (out_dir / "metric_card.json").write_text(card.to_json() + "\n", encoding="utf-8")

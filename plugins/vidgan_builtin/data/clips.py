@@ -24,6 +24,15 @@ Splits:
     The split is a folder: clips under ``root/train`` train, clips under ``root/test``
     test (the layout ``vidgan data prepare`` writes for UvA-NEMO and BAIR, whose split is
     fixed by the data set). Labels then come from the first sub-folder below the split's.
+``by_identity``
+    Whole identities (people, faces, robots) are held out: every clip of a test identity
+    is in the test split, all its frames, and the train split holds none of them. A clip's
+    identity comes from ``identity_manifest`` (a JSON file mapping clip paths to
+    identities) or from ``identity_pattern`` (a regular expression with a named group
+    ``identity`` searched in the clip's path relative to ``root``, optionally divided by
+    ``identity_divisor``); see :func:`clip_identities`. ``test_identities`` names the
+    held-out identities, else a ``test_fraction`` of them is chosen by a hash salted by
+    ``split_seed``.
 
 Windows: an item is ``geometry.frames`` frames taken every ``frame_stride`` frames. In the
 train split the window starts at a random frame drawn from (seed, index, epoch), see
@@ -36,13 +45,16 @@ one transform per clip, drawn from (seed, index, epoch) too.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from torch.utils.data import Dataset
 
 from vidgan_kit import VideoGeometry
@@ -55,6 +67,7 @@ from .formats import ARRAY_EXTENSIONS, ClipRef, Frames, natural_key
 
 __all__ = [
     "SkippedClipsWarning",
+    "clip_identities",
     "ClipFolderConfig",
     "ClipFolderDataset",
     "FrameStripsConfig",
@@ -70,7 +83,7 @@ __all__ = [
 ]
 
 SPLITS: tuple[str, ...] = ("train", "test")
-DEFAULT_TEST_FRACTION = {"by_clip": 0.1, "by_time": 1 / 3, "by_folder": 0.0}
+DEFAULT_TEST_FRACTION = {"by_clip": 0.1, "by_time": 1 / 3, "by_folder": 0.0, "by_identity": 0.2}
 _LISTED = 10  # bad files named in one warning or error
 
 
@@ -85,19 +98,51 @@ class ClipFolderConfig(DatasetConfig):
         description="Folder holding the clips (searched recursively), or a single file where the format allows. "
         "`~` is expanded; a relative path starts at the working directory."
     )
-    split_mode: Literal["by_clip", "by_time", "by_folder"] = Field(
+    split_mode: Literal["by_clip", "by_time", "by_folder", "by_identity"] = Field(
         "by_clip",
         description="`by_clip`: hold out whole clips; `by_time`: every clip's first frames train, "
-        "its last frames test (the Weizmann protocol); `by_folder`: clips under root/train and root/test.",
+        "its last frames test (the Weizmann protocol); `by_folder`: clips under root/train and root/test; "
+        "`by_identity`: hold out whole identities (people), every clip of them (needs identity_pattern or "
+        "identity_manifest).",
     )
     test_fraction: float | None = Field(
         None,
         ge=0,
         lt=1,
         description="Share held out for test: of the clips for by_clip (default 0.1), of each clip's "
-        "frames for by_time (default 1/3); ignored by by_folder.",
+        "frames for by_time (default 1/3), of the identities for by_identity without test_identities "
+        "(default 0.2, at least one); ignored by by_folder.",
     )
-    split_seed: int = Field(0, description="Salt of the by_clip hash; change it for another split of the same files.")
+    split_seed: int = Field(
+        0, description="Salt of the by_clip and by_identity hashes; change it for another split of the same files."
+    )
+    identity_pattern: str | None = Field(
+        None,
+        description="by_identity: a regular expression with a named group `identity`, searched in each clip's "
+        "path relative to root (`/` between folders): the group is the clip's identity, e.g. "
+        "`^(?P<identity>[^/]+)/` for one folder per person, or `/(?P<identity>[^/_]+)_[^/]+$` for "
+        "`action/person_action.png`. A clip it does not match, and the manifest does not list, is an error.",
+    )
+    identity_divisor: int | None = Field(
+        None,
+        ge=1,
+        description="With identity_pattern: where the group is a whole number n, the identity is n // N (other "
+        "text stays as it is). For files numbered identity-major in blocks of N, which a regular expression "
+        "cannot divide: MoCoGAN's Weizmann strips are numbered 8 * actor + 2 * action slot, so N = 8 gives the "
+        "actor.",
+    )
+    identity_manifest: str | None = Field(
+        None,
+        description="by_identity: a JSON file (relative to root unless absolute) mapping clip paths relative to "
+        'root to identities, `{"anna/wave.mp4": "anna", ...}` (a file of several clips, such as an array, maps all '
+        "of them); its entries take precedence over identity_pattern.",
+    )
+    test_identities: list[str | int] | None = Field(
+        None,
+        description="by_identity: the identities held out for test, as identity_pattern or identity_manifest "
+        "gives them (numbers may be written as numbers); unset: a test_fraction of the identities. The other "
+        "split modes ignore the identity options, so `--set data.split_mode=by_time` switches a recipe back.",
+    )
     frame_stride: int = Field(1, ge=1, description="Take every N-th source frame (a clip then spans (frames-1)*N+1).")
     random_start: bool = Field(
         True,
@@ -124,6 +169,51 @@ class ClipFolderConfig(DatasetConfig):
         "or is left out, counted and listed in a warning (`skip`).",
     )
 
+    @field_validator("identity_pattern")
+    @classmethod
+    def _pattern_has_identity_group(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression: {exc}") from None
+        if "identity" not in compiled.groupindex:
+            raise ValueError("needs a named group `identity`, e.g. '^(?P<identity>[^/]+)/' (one folder per person)")
+        return value
+
+    @field_validator("test_identities")
+    @classmethod
+    def _identities_as_text(cls, value: list[str | int] | None) -> list[str] | None:
+        if value is None:
+            return value
+        names = [str(v) for v in value]
+        if not names:
+            raise ValueError("is empty; name at least one identity, or leave it out to hold out a test_fraction")
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"names {', '.join(repeated)} more than once")
+        return names
+
+    @model_validator(mode="after")
+    def _identity_options_fit(self) -> ClipFolderConfig:
+        problems = []
+        has_rule = self.identity_pattern is not None or self.identity_manifest is not None
+        if self.split_mode == "by_identity" and not has_rule:
+            problems.append(("identity_pattern", "split_mode = 'by_identity' needs identity_pattern or "
+                             "identity_manifest: how to tell a clip's identity"))
+        if self.split_mode == "by_identity" and self.test_identities is not None and self.test_fraction is not None:
+            problems.append(("test_fraction", "give test_identities or test_fraction, not both"))
+        if self.identity_divisor is not None and self.identity_pattern is None:
+            problems.append(("identity_divisor", "divides the number identity_pattern captures; set identity_pattern"))
+        if problems:
+            raise ValidationError.from_exception_data(type(self).__name__, [
+                InitErrorDetails(type=PydanticCustomError("value_error", message), loc=(key,),
+                                 input=getattr(self, key))
+                for key, message in problems
+            ])
+        return self
+
 
 def _unit_hash(*parts: object) -> float:
     """A number in [0, 1) from the parts, the same on every machine and Python run."""
@@ -133,6 +223,72 @@ def _unit_hash(*parts: object) -> float:
 
 def _entropy(*parts: int) -> list[int]:
     return [int(p) % 2**64 for p in parts]
+
+
+def _read_identity_manifest(path: Path) -> dict[str, str]:
+    where = f"identity_manifest {str(path)!r}"
+    if not path.is_file():
+        raise DataError(f"{where} does not exist (a relative path starts at the data set's root)")
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"cannot read {where}: {exc}") from None
+    if not isinstance(mapping, dict):
+        raise DataError(f'{where} must be a JSON object mapping clip paths to identities, {{"anna/wave.mp4": "anna"}}')
+    bad = [k for k, v in mapping.items() if not isinstance(v, str | int) or isinstance(v, bool)]
+    if bad:
+        raise DataError(f"{where}: the identity of {bad[0]!r} is {mapping[bad[0]]!r}; identities are strings or "
+                        "whole numbers")
+    return {str(k): str(v) for k, v in mapping.items()}
+
+
+def _file_name(ref: ClipRef, root: Path) -> str:
+    """The path relative to ``root`` of the file holding ``ref`` (several clips share an array's)."""
+    try:
+        return Path(ref.path).relative_to(root).as_posix()
+    except ValueError:
+        return ref.name
+
+
+def clip_identities(config: ClipFolderConfig, refs: list[ClipRef], root: Path) -> dict[str, str]:
+    """The identity of every clip, by clip name: from ``identity_manifest`` where it lists the
+    clip (or the file holding it), else from ``identity_pattern`` (and ``identity_divisor``).
+
+    Empty unless ``split_mode`` is ``by_identity``. A clip without an identity is a
+    :class:`DataError` naming the clips.
+    """
+    if config.split_mode != "by_identity":
+        return {}
+    manifest: dict[str, str] = {}
+    if config.identity_manifest is not None:
+        path = Path(config.identity_manifest).expanduser()
+        manifest = _read_identity_manifest(path if path.is_absolute() else root / path)
+    pattern = re.compile(config.identity_pattern) if config.identity_pattern is not None else None
+    found: dict[str, str] = {}
+    unmatched: list[str] = []
+    for ref in refs:
+        listed = manifest.get(ref.name, manifest.get(_file_name(ref, root)))
+        if listed is not None:
+            found[ref.name] = listed
+            continue
+        match = pattern.search(ref.name) if pattern is not None else None
+        if match is None or match.group("identity") is None:
+            unmatched.append(ref.name)
+            continue
+        identity = match.group("identity")
+        if config.identity_divisor is not None and identity.isascii() and identity.isdigit():
+            identity = str(int(identity) // config.identity_divisor)
+        found[ref.name] = identity
+    if unmatched:
+        rules = " and ".join(
+            f"{key} ({value!r})" for key, value in (("identity_manifest", config.identity_manifest),
+                                                     ("identity_pattern", config.identity_pattern))
+            if value is not None
+        )
+        listing = ", ".join(repr(n) for n in unmatched[:_LISTED]) + (" ..." if len(unmatched) > _LISTED else "")
+        raise DataError(f"no identity for {len(unmatched)} clip(s) under {str(root)!r} from {rules}: {listing} "
+                        "(names are paths relative to root)")
+    return found
 
 
 class ClipFolderDataset(Dataset[dict[str, Any]]):
@@ -198,6 +354,12 @@ class ClipFolderDataset(Dataset[dict[str, Any]]):
             except DataError as exc:
                 self._fail(str(path), exc)
         self.classes = self._classes(refs)
+        #: by_identity: the identity of each clip, by name (empty in the other split modes).
+        self.clip_identity = clip_identities(config, refs, self.root)
+        #: by_identity: the identities held out for test (in both splits' data sets).
+        self.test_identities: list[str] = []
+        if config.split_mode == "by_identity":
+            self.test_identities = self._held_out(sorted(set(self.clip_identity.values()), key=natural_key))
         self.clips: list[tuple[ClipRef, int, int, int | None]] = []  # (clip, first frame, end, label)
         for ref, (lo, hi) in self._split(refs):
             if hi - lo < self._span:
@@ -211,6 +373,9 @@ class ClipFolderDataset(Dataset[dict[str, Any]]):
                 )
                 continue
             self.clips.append((ref, lo, hi, self._label(ref)))
+        #: by_identity: the identities of this split's clips, in natural order.
+        self.identities = sorted({self.clip_identity[ref.name] for ref, *_ in self.clips if ref.name in
+                                  self.clip_identity}, key=natural_key)
         if self.skipped:
             warnings.warn(self._skip_report(), SkippedClipsWarning, stacklevel=2)
         if not self.clips:
@@ -260,12 +425,47 @@ class ClipFolderDataset(Dataset[dict[str, Any]]):
     def _label(self, ref: ClipRef) -> int | None:
         return self.classes.index(self._class_of(ref)) if self.classes else None  # type: ignore[arg-type]
 
+    def _held_out(self, identities: list[str]) -> list[str]:
+        """by_identity: the test identities, ``test_identities`` or a hashed ``test_fraction`` of them."""
+        wanted = self.config.test_identities
+        if wanted is not None:
+            missing = [i for i in wanted if i not in identities]
+            if missing:
+                raise DataError(f"{self.name}: test_identities {', '.join(map(repr, missing))} match no clip under "
+                                f"{str(self.root)!r}; its identities are {', '.join(identities) or '(none)'}")
+            if len(wanted) == len(identities):
+                raise DataError(f"{self.name}: test_identities hold out every identity under {str(self.root)!r} "
+                                f"({', '.join(identities)}): the train split would be empty")
+            return sorted(wanted, key=natural_key)
+        if len(identities) < 2:
+            raise DataError(f"{self.name}: split_mode 'by_identity' needs two identities or more; the clips under "
+                            f"{str(self.root)!r} have {', '.join(identities) or 'none'}")
+        fraction = self.config.test_fraction if self.config.test_fraction is not None else DEFAULT_TEST_FRACTION[
+            "by_identity"]
+        count = min(max(1, round(fraction * len(identities))), len(identities) - 1)
+        ranked = sorted(identities, key=lambda i: _unit_hash(self.config.split_seed, "identity", i))
+        return sorted(ranked[:count], key=natural_key)
+
+    def item_info(self, index: int) -> dict[str, Any]:
+        """Where item ``index`` comes from: ``clip`` (its path relative to root), ``identity`` (None
+        outside by_identity), ``label`` and ``class`` (None without class folders), ``frames``
+        (the clip's usable range [first, end) in this split)."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        ref, lo, hi, label = self.clips[index % len(self.clips)]
+        return {"clip": ref.name, "identity": self.clip_identity.get(ref.name), "label": label,
+                "class": self.classes[label] if label is not None else None, "frames": [lo, hi]}
+
     def _split(self, refs: list[ClipRef]) -> list[tuple[ClipRef, tuple[int, int]]]:
         """The clips of this split with their usable frame range [lo, hi)."""
         mode = self.config.split_mode
         fraction = self.config.test_fraction if self.config.test_fraction is not None else DEFAULT_TEST_FRACTION[mode]
         if mode == "by_folder":  # the folder already chose: every clip found is in this split
             return [(r, (0, r.frames)) for r in refs]
+        if mode == "by_identity":
+            held_out = set(self.test_identities)
+            want = self.split == "test"
+            return [(r, (0, r.frames)) for r in refs if (self.clip_identity[r.name] in held_out) == want]
         if mode == "by_time":
             out = []
             for ref in refs:

@@ -243,6 +243,14 @@ def _frames_summary(values: list[int]) -> str:
     return f"{min(values)} / {statistics.median(values):g} / {max(values)}"
 
 
+def _identity_counts(ds: Any) -> str:
+    """``"anna (3 clips), ben (2)"``: each identity of a split with its clip count."""
+    counts = Counter(ds.clip_identity[ref.name] for ref, *_ in ds.clips)
+    held = "held out: " if getattr(ds, "split", None) == "test" and getattr(ds, "test_identities", None) else ""
+    parts = [f"{identity} ({counts[identity]}{' clips' if i == 0 else ''})" for i, identity in enumerate(ds.identities)]
+    return held + ", ".join(parts)
+
+
 def _preview(ds: Any, path: Path) -> int:
     from vidgan_kit.io import frame_grid, write_image
 
@@ -320,6 +328,9 @@ def inspect(
             clips = getattr(d, "clips", None)
             counted = f"{len(clips)} clips, {len(d)} items" if clips is not None else f"{len(d)} items"
             _row(summary, f"{s} split", counted)
+    for s, (d, _, _) in built.items():
+        if d is not None and getattr(d, "identities", None):
+            _row(summary, f"{s} identities", _identity_counts(d))
     clips = getattr(ds, "clips", None) if ds is not None else None
     if clips:
         _row(summary, f"frames per clip ({split.value})", _frames_summary([ref.frames for ref, *_ in clips])

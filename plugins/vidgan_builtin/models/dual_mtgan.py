@@ -355,7 +355,7 @@ class DualMTGAN(ModelAssembly):
             raise ShapeError(f"animate: expected motion codes [{b} or 1, {d}] for {b} images, got {tuple(z.shape)}")
         with self._evaluating():
             content = self.content_encoder(image)
-            codes = self.temporal_generator(z.expand(b, d), self.geometry.frames)
+            codes = self.temporal_generator(z.to(content.device, content.dtype).expand(b, d), self.geometry.frames)
             return self.decoder.render_held(content, codes)
 
     def transfer(self, image: torch.Tensor, video: torch.Tensor) -> torch.Tensor:

@@ -10,6 +10,7 @@ from PIL import Image
 from standins import person_clip, write_avi
 from typer.testing import CliRunner
 
+from tests._actors import NUMBERED, write_actor_strips
 from vidgan_kit import PluginHost
 from vidgan_kit.cli import build_app
 from vidgan_kit.cli._common import reset_state
@@ -116,6 +117,19 @@ def test_inspect_a_recipe_lists_bad_files_instead_of_stopping(cli, tmp_path: Pat
     assert "run (2), walk (1)" in result.stdout and "6 / 7 / 8" in result.stdout
     assert "skipped 1 bad file(s)" in result.stdout and "broken.png" in result.stdout
     assert "with on_error = 'raise' building would stop" in result.stdout
+
+
+def test_inspect_shows_the_identities_of_each_split(cli, tmp_path: Path) -> None:
+    write_actor_strips(tmp_path / "actors", range(3), frames=6, size=8)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text((REPO / "recipes" / "tiny.toml").read_text().replace(
+        'type = "synthetic_shapes"',
+        f'type = "frame_strips"\nroot = "{tmp_path / "actors"}"\nsplit_mode = "by_identity"\n'
+        f"identity_pattern = '{NUMBERED['identity_pattern']}'\nidentity_divisor = 8\ntest_identities = [1]"))
+    result = cli("data", "inspect", recipe, "--set", "video.height=8", "--set", "video.width=8")
+    assert result.exit_code == 0, result.output
+    assert "train identities" in result.stdout and "0 (4 clips), 2 (4)" in result.stdout
+    assert "test identities" in result.stdout and "held out: 1 (4 clips)" in result.stdout
 
 
 def test_inspect_synthetic_recipe_and_bad_targets(cli, tmp_path: Path) -> None:

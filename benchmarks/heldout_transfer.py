@@ -1,0 +1,221 @@
+"""Does the motion code animate people the model never saw? Weizmann with whole actors held out.
+
+    python benchmarks/heldout_transfer.py recipes/weizmann.toml --size 32 --minutes 60
+    python benchmarks/heldout_transfer.py recipes/weizmann.toml --size 32 --minutes 2 --data /path/to/weizmann64
+    python benchmarks/heldout_transfer.py runs/heldout-weizmann-20270101-120000          # a finished run
+
+Training (RUN_OR_RECIPE is a .toml): the recipe's model, losses and training on MoCoGAN's
+Weizmann strips at ``--data`` (default ``../shared/data/weizmann64``, relative to the working
+directory), read with ``recipes/weizmann.toml``'s ``[data]`` table: ``split_mode =
+"by_identity"``, the actor of a clip is its file number // 8, and the actors ``--test-actors``
+(default 5 and 6) are held out, every clip of them. ``--size`` sets the frame size, ``--set``
+changes anything else. The run trains for ``--minutes`` in ``--curve-points`` resumed sessions
+(resuming is exact, so this is one run with a checkpoint at every 1/K of the budget).
+
+Evaluation: ``vidgan eval``'s transfer protocol on real clips (``vidgan_kit.eval.evaluate``,
+protocol ``transfer``) on the held-out actors' test split, for every checkpoint of the run,
+each card in ``RUN/heldout/step-N/``. Per clip the target image is its first frame, every
+output is scored against the clip itself on frames 2..T (1-based), and the motion code is
+the right one (the clip's own), a wrong one (another action of the same actor), zero, or the
+mean of the clips' codes; static holds the target image still. A finished run is scored
+with its own recipe's data, or with the held-out table at ``--data`` when that is given.
+
+Targets (issue 35, frames 2-16): right >= static + 2 dB and + 0.03 SSIM; right - wrong >= 3 dB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+import tomllib
+import warnings
+from pathlib import Path
+from typing import Any
+
+from learn_synthetic import budget_sessions, minutes_at, run_sessions, training_minutes
+
+from vidgan_kit import PluginHost
+from vidgan_kit.checkpoint import list_checkpoints, read_index
+from vidgan_kit.errors import VidganError
+from vidgan_kit.eval.runner import EvalSettings, evaluate
+from vidgan_kit.recipe import apply_overrides, read_recipe_table, validate_recipe
+
+REPO = Path(__file__).resolve().parents[1]
+WEIZMANN_RECIPE = REPO / "recipes" / "weizmann.toml"
+#: Issue 35's targets on held-out actors: (label, summary key, threshold).
+TARGETS = (
+    ("right - static PSNR", "right_minus_static_db", 2.0),
+    ("right - static SSIM", "right_minus_static_ssim", 0.03),
+    ("right - wrong PSNR", "right_minus_wrong_db", 3.0),
+)
+SOURCES = {
+    "right": "right source (the clip itself)",
+    "wrong": "wrong source (another action)",
+    "zero_code": "zero motion code",
+    "mean_code": "mean motion code",
+    "static": "static (target image held still)",
+}
+
+
+def heldout_table(data: Path, actors: list[int]) -> dict[str, Any]:
+    """``recipes/weizmann.toml``'s ``[data]`` table reading ``data``, the ``actors`` held out."""
+    table = tomllib.loads(WEIZMANN_RECIPE.read_text(encoding="utf-8"))["data"]
+    return {**table, "root": str(data.expanduser().absolute()), "split_mode": "by_identity",
+            "test_identities": [str(a) for a in actors]}
+
+
+def train_sessions(args: argparse.Namespace, host: PluginHost) -> Path:
+    """Train the recipe on the held-out split for ``args.minutes`` in ``args.curve_points`` sessions."""
+    table = read_recipe_table(args.target)
+    table["data"] = heldout_table(args.data, args.test_actors)
+    sizes = [f"video.height={args.size}", f"video.width={args.size}"] if args.size else []
+    table = apply_overrides(table, [*sizes, *args.set])
+    sessions = budget_sessions(table, args.minutes, args.curve_points)
+    recipe = validate_recipe(table, host.registry, source=str(args.target))
+    run_dir = args.out or REPO / "runs" / f"heldout-{recipe.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise VidganError(f"{run_dir} exists; choose another --out, or score it: heldout_transfer.py {run_dir}")
+    text = Path(args.target).read_text(encoding="utf-8")
+    print(f"training: {args.target} on {table['data']['root']} (actors {', '.join(map(str, args.test_actors))} held"
+          f" out) for {args.minutes:g} min in {sessions} session(s) -> {run_dir}", flush=True)
+    run_sessions(recipe, host, run_dir, sessions, text, args.quiet)
+    return run_dir
+
+
+def summarise(card: Any) -> dict[str, Any]:
+    """The figures of one card's real-clip transfer: means over clips, gaps, per-frame PSNR."""
+    r = card.real_transfer
+    out: dict[str, Any] = {"step": card.checkpoint.step, "clips": r.clips, "frames": r.scored_frames,
+                           "identities": card.data.identities, "identities_in_train": card.data.identities_in_train}
+    for name, scores in r.methods.items():
+        out[f"{name}/psnr"] = scores.psnr.mean
+        out[f"{name}/ssim"] = scores.ssim.mean
+        out[f"{name}/psnr/per_frame"] = [round(e.mean, 3) for e in r.curves[name].psnr]
+    out["right_minus_static_db"] = r.gaps["right - static"].psnr.mean
+    out["right_minus_static_ssim"] = r.gaps["right - static"].ssim.mean
+    out["right_minus_wrong_db"] = r.gaps["right - wrong"].psnr.mean
+    return out
+
+
+def score(checkpoint: Path, args: argparse.Namespace, host: PluginHost, out_dir: Path, data: Any) -> dict[str, Any]:
+    settings = EvalSettings(protocol="transfer", clips=args.clips, fvd=False, use_ema=args.weights == "ema")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # clips skipped by on_error = "skip" (short test parts) and the like
+        card = evaluate(checkpoint, registry=host.registry, out_dir=out_dir, settings=settings, data=data,
+                        overwrite=True)
+    if card.real_transfer is None:
+        raise VidganError(f"{checkpoint}: the transfer protocol did not score real clips ({'; '.join(card.notes)})")
+    return summarise(card)
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    frames = f"{summary['frames'][0] + 1}-{summary['frames'][-1] + 1}"
+    print(f"| {'source':<34} | {f'PSNR dB ({frames})':>15} | {f'SSIM ({frames})':>12} |")
+    print(f"|{'-' * 36}|{'-' * 16}:|{'-' * 13}:|")
+    for name, label in SOURCES.items():
+        print(f"| {label:<34} | {summary[f'{name}/psnr']:>15.2f} | {summary[f'{name}/ssim']:>12.3f} |")
+    print()
+    print("targets:")
+    for label, key, target in TARGETS:
+        verdict = "met" if summary[key] >= target else "NOT met"
+        print(f"  {label:<20} >= {target:<4g}: {summary[key]:+.3f} -> {verdict}")
+    print(f"right source PSNR per frame (dB): {' '.join(f'{x:.1f}' for x in summary['right/psnr/per_frame'])}")
+
+
+def print_curve(curve: list[dict[str, Any]]) -> None:
+    print(f"| {'step':>6} | {'train min':>9} | {'right dB':>8} | {'wrong dB':>8} | {'zero dB':>7} | {'mean dB':>7} |"
+          f" {'static dB':>9} | {'right SSIM':>10} | {'static SSIM':>11} | {'r-static dB':>11} | {'r-wrong dB':>10} |")
+    print(f"|{'-' * 7}:|{'-' * 10}:|{'-' * 9}:|{'-' * 9}:|{'-' * 8}:|{'-' * 8}:|{'-' * 10}:|{'-' * 11}:|{'-' * 12}:|"
+          f"{'-' * 12}:|{'-' * 11}:|")
+    for p in curve:
+        minutes = "" if math.isnan(p["train_minutes"]) else f"{p['train_minutes']:.1f}"
+        print(f"| {p['step']:>6} | {minutes:>9} | {p['right/psnr']:>8.2f} | {p['wrong/psnr']:>8.2f} |"
+              f" {p['zero_code/psnr']:>7.2f} | {p['mean_code/psnr']:>7.2f} | {p['static/psnr']:>9.2f} |"
+              f" {p['right/ssim']:>10.3f} | {p['static/ssim']:>11.3f} | {p['right_minus_static_db']:>+11.2f} |"
+              f" {p['right_minus_wrong_db']:>+10.2f} |")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("target", type=Path, metavar="RUN_OR_RECIPE",
+                        help="a recipe (.toml) to train, or a run directory to score")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="MoCoGAN's Weizmann strips (default for training: ../shared/data/weizmann64)")
+    parser.add_argument("--test-actors", type=int, nargs="+", default=[5, 6], metavar="ACTOR",
+                        help="actors held out (file number // 8)")
+    parser.add_argument("--minutes", type=float, default=60.0, help="training budget over all sessions")
+    parser.add_argument("--size", type=int, default=None, help="frame size (video.height and video.width)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="recipe override (repeatable)")
+    parser.add_argument("--curve-points", type=int, default=4,
+                        help="training sessions = checkpoints on the curve (1: no curve)")
+    parser.add_argument("--out", type=Path, default=None, help="run directory (default: runs/heldout-<name>-<time>)")
+    parser.add_argument("--clips", type=int, default=32, help="held-out clips scored (the first N of the test split)")
+    parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
+                        help="score the EMA weights (as inference uses them) or the raw trained weights")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--quiet", action="store_true", help="no progress display while training")
+    args = parser.parse_args(argv)
+    if args.minutes <= 0:
+        parser.error("--minutes must be positive")
+    if args.clips < 2:
+        parser.error("--clips must be at least 2 (the wrong source is another clip)")
+    training = args.target.suffix == ".toml"
+    print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    host = PluginHost.create()
+    try:
+        if training:
+            args.data = args.data or Path("../shared/data/weizmann64")
+            run_dir = train_sessions(args, host)
+        elif not (args.target / "checkpoints").is_dir():
+            raise VidganError(f"{args.target}: not a recipe (.toml) nor a run directory (it has no checkpoints/)")
+        else:
+            run_dir = args.target
+        # A run is scored on its own recipe's data (its split says which actors it saw), unless --data names
+        # the held-out table to read instead.
+        data = heldout_table(args.data, args.test_actors) if args.data is not None and not training else None
+        checkpoints = list_checkpoints(run_dir)
+        if not checkpoints:
+            raise VidganError(f"{run_dir} holds no complete checkpoint")
+        times = training_minutes(run_dir)
+        curve = []
+        for step, path in checkpoints if args.curve_points != 1 else checkpoints[-1:]:
+            point = score(path, args, host, run_dir / "heldout" / f"step-{step}", data)
+            point["train_minutes"] = minutes_at(times, step)
+            curve.append(point)
+    except VidganError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+    final = curve[-1]
+    index = read_index(checkpoints[-1][1])
+    g = index["geometry"]
+    print()
+    print(f"run     : {run_dir}")
+    print(f"scored  : step {final['step']} ({args.weights} weights where the checkpoint has them), {final['clips']} "
+          f"held-out clips of identities {', '.join(final['identities'] or ['?'])}, {g['frames']} frames "
+          f"{g['height']}x{g['width']}, after {final['train_minutes']:.1f} min of training")
+    seen = final["identities_in_train"]
+    if seen:
+        print(f"WARNING : identities {', '.join(seen)} are in the run's train split: these clips are not held out")
+    print()
+    print_table(final)
+    if len(curve) > 1:
+        print()
+        print(f"curve ({final['clips']} clips per point, frames {final['frames'][0] + 1}-{final['frames'][-1] + 1}):")
+        print_curve(curve)
+    results = {"run": str(run_dir), "final": final, "curve": curve,
+               "args": {k: str(v) for k, v in vars(args).items()}}
+    if args.json is not None:
+        args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
