@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import typer
 
     from .registry import Registrar
-    from .training.run import RunContext
+    from .run_context import RunContext
 
 __all__ = ["hookspec", "hookimpl", "PROJECT"]
 

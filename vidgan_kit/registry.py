@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ComponentConfig, ComponentSpec, resolve_component
-from .errors import DuplicateComponentError, RegistryError, UnknownComponentError
+from pydantic import ValidationError
+
+from .config import ComponentConfig, ComponentSpec, Slot, issues_from_pydantic, join_path, slot_fields
+from .errors import DuplicateComponentError, RecipeError, RecipeIssue, RegistryError, UnknownComponentError
 from .suggest import closest
 
-__all__ = ["KINDS", "ComponentEntry", "ComponentRegistry", "Registrar"]
+__all__ = ["KINDS", "ComponentEntry", "ComponentRegistry", "Registrar", "validate_component", "resolve_component"]
 
 #: The kinds of component the toolkit knows, with what each one is for.
 KINDS: dict[str, str] = {
@@ -197,3 +199,108 @@ class Registrar:
         if item in {"get", "list", "names", "find", "build", "resolve"}:
             return getattr(self._registry, item)
         raise AttributeError(item)
+
+
+# -- validating component tables against the registry ------------------------------
+
+
+def validate_component(
+    registry: ComponentRegistry,
+    kind: str,
+    table: Any,
+    path: str,
+    issues: list[RecipeIssue],
+    extra_keys: tuple[str, ...] = (),
+) -> tuple[ComponentSpec, ComponentConfig] | None:
+    """Validate one component table; append every problem to ``issues``.
+
+    Returns the normalised spec (defaults filled in, nested slots normalised) and the
+    config object, or ``None`` when the table is invalid.
+    """
+    if isinstance(table, dict) and "type" in table and isinstance(table.get("params"), dict):
+        table = ComponentSpec.model_validate(table)  # the normalised form stored in checkpoints
+    if isinstance(table, ComponentSpec):
+        table = table.to_table()
+    if not isinstance(table, dict):
+        issues.append(RecipeIssue(path, f"expected a table with a 'type' key naming a {kind} component, got {table!r}"))
+        return None
+    name = table.get("type")
+    if not isinstance(name, str):
+        names = registry.names(kind)
+        issues.append(
+            RecipeIssue(join_path(path, "type"), f"missing; choose a {kind} component: {', '.join(names) or '(none registered)'}")
+        )
+        return None
+    try:
+        entry = registry.get(kind, name)
+    except UnknownComponentError as exc:
+        elsewhere = [e.kind for e in registry.find(name)]
+        if elsewhere:
+            hint = f"; {name!r} is a {' and '.join(elsewhere)} component, this slot needs a {kind}"
+        else:
+            hint = f"; did you mean {exc.suggestions[0]}?" if exc.suggestions else ""
+        issues.append(
+            RecipeIssue(
+                join_path(path, "type"),
+                f"unknown {kind} component {name!r}{hint} (run `vidgan list-components --kind {kind}`)",
+            )
+        )
+        return None
+
+    model = entry.config_model
+    params = {k: v for k, v in table.items() if k not in ("type", "kind")}
+    before = len(issues)
+    # Nested slots first: they are validated against the registry, not by pydantic.
+    for field_name, slot in slot_fields(model).items():
+        field = model.model_fields[field_name]
+        if field_name in params:
+            # A component of the wrong role is reported alone: its options would only add noise.
+            if _wrong_role(registry, slot, params[field_name], join_path(path, field_name), issues):
+                continue
+            nested = validate_component(registry, slot.kind, params[field_name], join_path(path, field_name), issues)
+            if nested is not None:
+                params[field_name] = nested[0]
+        elif field.default is not None and isinstance(field.default, ComponentSpec):
+            nested = validate_component(registry, slot.kind, field.default, join_path(path, field_name), issues)
+            if nested is not None:
+                params[field_name] = nested[0]
+    if len(issues) > before:
+        # Still report the non-slot keys' problems, with slots replaced by their defaults.
+        params = {k: v for k, v in params.items() if not isinstance(v, dict | ComponentSpec) or k not in slot_fields(model)}
+    try:
+        config = model.model_validate(params)
+    except ValidationError as err:
+        issues.extend(issues_from_pydantic(err, path, model, extra_keys))
+        return None
+    if len(issues) > before:
+        return None
+    spec = ComponentSpec(kind=kind, type=name, params=config.model_dump(mode="json"))
+    return spec, config
+
+
+def _wrong_role(registry: ComponentRegistry, slot: Slot, table: Any, path: str, issues: list[RecipeIssue]) -> bool:
+    """Report (and return True) when ``table`` names a registered component of the slot's
+    kind that does not derive from the slot's required base class."""
+    name = table.get("type") if isinstance(table, dict) else getattr(table, "type", None)
+    if slot.base is None or not isinstance(name, str) or (slot.kind, name) not in registry:
+        return False
+    factory = registry.get(slot.kind, name).factory
+    if not isinstance(factory, type) or issubclass(factory, slot.base):
+        return False
+    fitting = [e.name for e in registry.list(slot.kind)
+               if isinstance(e.factory, type) and issubclass(e.factory, slot.base)]
+    issues.append(RecipeIssue(
+        join_path(path, "type"),
+        f"{name!r} is not a {slot.base.__name__}, which this slot needs; fitting components: "
+        f"{', '.join(fitting) or '(none registered)'}",
+    ))
+    return True
+
+
+def resolve_component(registry: ComponentRegistry, kind: str, table: Any, path: str = "") -> tuple[ComponentSpec, ComponentConfig]:
+    """Like :func:`validate_component` but raises :class:`RecipeError` with every issue."""
+    issues: list[RecipeIssue] = []
+    result = validate_component(registry, kind, table, path, issues)
+    if result is None:
+        raise RecipeError(issues)
+    return result
