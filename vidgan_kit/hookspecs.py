@@ -59,7 +59,9 @@ def vidgan_register_commands(app: typer.Typer) -> None:
 
     :param app: the root Typer application. Use ``@app.command()`` or
         ``app.add_typer(sub_app, name="...")``. Names already taken by the toolkit's own
-        commands must not be reused.
+        commands must not be reused. The commands reach the running invocation (its
+        registry, consoles, ``--plugin``/``--set`` options and error handling) through
+        :mod:`vidgan_kit.cli.plugin_api` only.
     """
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vidgan_kit import ComponentConfig
-from vidgan_kit.docsgen import _interface_contracts, _shapes_line, components_page
+from vidgan_kit.cli.docsgen import _interface_contracts, _shapes_line, components_page
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 from vidgan_kit.plugins import ENV_DISABLE_AUTOLOAD, PluginHost
 from vidgan_kit.registry import ComponentRegistry

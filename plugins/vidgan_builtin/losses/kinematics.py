@@ -29,7 +29,7 @@ from vidgan_kit import ComponentConfig
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import LossContext
 
-from ..networks._affine import landing
+from ..networks.geometry import landing
 from .objectives import ConfiguredLoss, require_method, require_output, require_slot
 
 __all__ = ["PathSmoothnessLoss", "unbounced_path"]

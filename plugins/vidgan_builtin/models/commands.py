@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from vidgan_kit.cli._common import STATE, PluginOption, err, out, user_errors
+from vidgan_kit.cli.plugin_api import PluginOption, component_registry, err, out, user_errors
 
 __all__ = ["register"]
 
@@ -43,7 +43,7 @@ def distill_reader(
     def progress(step: int, loss: float) -> None:
         err.print(f"step {step + 1}/{steps}  L_read {loss:.4f}")
 
-    path = distil_source_reader(run, out_dir, registry=STATE.host(plugin).registry, width=width, norm=norm, steps=steps,
+    path = distil_source_reader(run, out_dir, registry=component_registry(plugin), width=width, norm=norm, steps=steps,
                                 clips=clips, lr=lr, seed=seed, progress=progress)
     out.print(f"wrote {path}")
 
