@@ -6,22 +6,24 @@ from ._version import __version__
 from .config import ComponentConfig, ComponentSpec, Slot
 from .errors import VidganError
 from .hookspecs import hookimpl
+from .kinds import Kind, Wire
 from .layout import VideoGeometry, assert_frames, assert_video
 from .plugins import PluginHost
-from .registry import KINDS, ComponentEntry, ComponentRegistry, Registrar
+from .registry import ComponentEntry, ComponentRegistry, Registrar
 
 __all__ = [
     "__version__",
-    "KINDS",
     "ComponentConfig",
     "ComponentEntry",
     "ComponentRegistry",
     "ComponentSpec",
+    "Kind",
     "PluginHost",
     "Registrar",
     "Slot",
     "VideoGeometry",
     "VidganError",
+    "Wire",
     "assert_frames",
     "assert_video",
     "hookimpl",

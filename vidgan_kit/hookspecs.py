@@ -41,13 +41,28 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
+def vidgan_register_kinds(registry: Registrar) -> None:
+    """Add kinds of component (a keypoint detector, a dense-motion network, ...).
+
+    Called for every plugin before any plugin registers components, so that a component of
+    the new kind may come from any plugin.
+
+    :param registry: a registrar bound to this plugin. Call
+        ``registry.add_kind(name, description, base=..., contract=..., context=..., wiring=...)``
+        once per kind (see :class:`vidgan_kit.kinds.Kind`). A kind name that is already taken
+        is an error naming both plugins.
+    """
+
+
+@hookspec
 def vidgan_register_components(registry: Registrar) -> None:
     """Register components (encoders, discriminators, losses, datasets, ...).
 
     :param registry: a registrar bound to this plugin. Call
         ``registry.add(kind, name, factory, config=ConfigModel, summary="...")`` once per
-        component. ``kind`` is one of :data:`vidgan_kit.KINDS`; ``name`` is the stable
-        snake_case name recipes use as ``type``; ``factory(config, **wiring)`` builds it.
+        component. ``kind`` is one of ``registry.kinds``: the toolkit's own or one a plugin
+        adds; ``name`` is the stable snake_case name recipes use as ``type``;
+        ``factory(config, **wiring)`` builds it.
         Every entry is attributed to this plugin and its distribution; registering a name
         that another plugin already holds is an error naming both.
     """

@@ -46,7 +46,6 @@ __all__ = [
     "Loss",
     "LossContext",
     "ModelAssembly",
-    "KIND_BASES",
 ]
 
 
@@ -238,15 +237,3 @@ class ModelAssembly(nn.Module):
     def slots(self) -> dict[str, nn.Module]:  # pragma: no cover - interface
         raise NotImplementedError
 
-
-#: Base class expected per (kind, role); used by assemblies and contract tests.
-KIND_BASES: dict[tuple[str, str | None], type[nn.Module]] = {
-    ("encoder", "content"): ContentEncoder,
-    ("encoder", "motion"): MotionEncoder,
-    ("temporal_generator", None): TemporalGenerator,
-    ("decoder", None): FrameDecoder,
-    ("discriminator", "image"): ImageDiscriminator,
-    ("discriminator", "video"): VideoDiscriminator,
-    ("loss", None): Loss,
-    ("model", None): ModelAssembly,
-}

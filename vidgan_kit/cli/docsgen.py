@@ -13,7 +13,6 @@ import inspect
 import itertools
 import re
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,11 @@ from pydantic import BaseModel
 
 from .. import interfaces
 from ..eval import base as metric_base
-from ..interfaces import ContentEncoder, MotionEncoder, TemporalGenerator
 from ..introspect import component_options
+from ..kinds import Kind
 from ..plugins import ENV_DISABLE_AUTOLOAD, OWN_DISTRIBUTION, PluginHost
 from ..recipe import DistributedSection, EMASection, LoaderSection, LossTerm, OptimizerSpec, PhaseSpec, Recipe, TrainSection, VideoSection
-from ..registry import KINDS, ComponentEntry, ComponentRegistry
+from ..registry import ComponentEntry, ComponentRegistry
 from ..testing import CONTRACT_GEOMETRY, ContractSettings, build_component
 # The contract's runner makes each kind's inputs and calls the component as its contract test does:
 # the page's shapes are the ones that test checks.
@@ -85,17 +84,11 @@ def recipe_page() -> str:
 
 # -- the catalogue's shapes ------------------------------------------------------------------
 
-#: Kinds whose components are built and run for their shapes: the networks. Losses (a scalar
-#: per step), model assemblies, datasets and metrics show their interface's contract instead.
-_MEASURED_KINDS = ("encoder", "temporal_generator", "decoder", "discriminator")
-
-#: The wiring a temporal generator and a decoder get from their neighbours, as a model assembly
-#: wires them (the "wiring keywords" of vidgan_kit.interfaces): ContractSettings field <- the
-#: interface whose components provide it, and the attribute they provide it as.
-_WIRING: dict[str, dict[str, tuple[type, str]]] = {
-    "temporal_generator": {"motion_dim": (MotionEncoder, "motion_dim")},
-    "decoder": {"content_shape": (ContentEncoder, "code_shape"), "frame_code_dim": (TemporalGenerator, "frame_code_dim")},
-}
+def _measured(kind: Kind) -> bool:
+    """Whether the catalogue builds and runs components of ``kind`` for their shapes: the networks,
+    built from the geometry and their neighbours' codes alone, with a contract that runs them. Losses
+    (a scalar per step), model assemblies, datasets and metrics show their interface's contract."""
+    return kind.contract is not None and kind.context == ("geometry",)
 
 
 def _interface_contracts() -> dict[str, str]:
@@ -119,6 +112,14 @@ def _interface_contracts() -> dict[str, str]:
 def _base_of(factory: Any, module: str) -> type | None:
     """The first class in ``factory``'s MRO defined in ``module`` (its interface)."""
     return next((b for b in type.mro(factory) if b.__module__ == module), None) if isinstance(factory, type) else None
+
+
+def _kind_base_of(factory: Any, kind: Kind) -> type | None:
+    """The base class a plugin's kind names, when ``factory`` derives from it."""
+    base = kind.base
+    if base is None or base is torch.nn.Module or not isinstance(factory, type) or not issubclass(factory, base):
+        return None
+    return base
 
 
 def _contract(entry: ComponentEntry, contracts: dict[str, str]) -> str:
@@ -159,7 +160,7 @@ def _measure(kind: str, name: str, registry: ComponentRegistry, settings: Contra
     handle = module.register_forward_hook(record, with_kwargs=True)
     try:
         with torch.no_grad():
-            run_contract_forward(kind, f"{kind} component {name!r}", module, settings)
+            run_contract_forward(kind, f"{kind} component {name!r}", module, settings, registry)
     finally:
         handle.remove()
     if not calls:
@@ -167,13 +168,13 @@ def _measure(kind: str, name: str, registry: ComponentRegistry, settings: Contra
     return calls[0], module
 
 
-def _partner_orders(entry: ComponentEntry, measured: dict[str, Any]) -> list[tuple[str, ...]]:
+def _partner_orders(entry: ComponentEntry, registry: ComponentRegistry, measured: dict[str, Any]) -> list[tuple[str, ...]]:
     """Combinations of already measured components to wire ``entry`` to, most fitting first.
     Several may fit (a sprite decoder reads any map with enough planes): a component whose
     summary says it is for this one (``(for warp_frame_decoder)``) comes first."""
     choices = []
-    for base, _ in _WIRING[entry.kind].values():
-        names = [n for n, (_, m) in measured.items() if isinstance(m, base)]
+    for wire in registry.kind(entry.kind).wiring.values():
+        names = [n for n, (_, m) in measured.items() if isinstance(m, wire.provider)]
         choices.append(sorted(names, key=lambda n: entry.name not in measured[n][0].summary))
     return list(itertools.product(*choices))
 
@@ -182,15 +183,15 @@ def _shapes_line(entry: ComponentEntry, registry: ComponentRegistry, measured: d
                  contracts: dict[str, str]) -> str:
     """One "**Shapes:**" line; records a measured network in ``measured`` (name -> (entry, module))."""
     contract = _contract(entry, contracts)
-    if entry.kind not in _MEASURED_KINDS:
+    if not _measured(registry.kind(entry.kind)):
         return f"**Shapes:** {contract} (the `{entry.kind}` interface's contract).\n\n"
     settings = ContractSettings()
-    wiring = _WIRING.get(entry.kind, {})
-    error = f"no measured {', '.join(b.__name__ for b, _ in wiring.values())} to wire it to"
-    for partners in _partner_orders(entry, measured) if wiring else [()]:
-        wired = {key: getattr(measured[p][1], attr) for (key, (_, attr)), p in zip(wiring.items(), partners, strict=True)}
+    wiring = registry.kind(entry.kind).wiring
+    error = f"no measured {', '.join(w.provider.__name__ for w in wiring.values())} to wire it to"
+    for partners in _partner_orders(entry, registry, measured) if wiring else [()]:
+        wired = {key: getattr(measured[p][1], w.attribute) for (key, w), p in zip(wiring.items(), partners, strict=True)}
         try:
-            call, module = _measure(entry.kind, entry.name, registry, replace(settings, **wired))
+            call, module = _measure(entry.kind, entry.name, registry, settings.with_wiring(**wired))
         except Exception as exc:  # any failure (a required option, a geometry it rejects): try the next wiring
             error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
             continue
@@ -201,33 +202,36 @@ def _shapes_line(entry: ComponentEntry, registry: ComponentRegistry, measured: d
             f" geometry: {_escape(error)}).\n\n")
 
 
-def components_page(host: PluginHost) -> str:
+def components_page(host: PluginHost, distribution: str | None = OWN_DISTRIBUTION) -> str:
+    """The catalogue of the components of ``distribution`` (the toolkit's own; None: every one), by kind."""
     g, batch = CONTRACT_GEOMETRY, ContractSettings().batch
+    kinds = host.registry.kinds
+    measured_kinds = [name for name, kind in kinds.items() if _measured(kind)]
     parts = [HEADER, "# Component catalogue\n\n",
              "Every built-in component, by kind, with its options and tensor shapes. Use a component in a recipe with ",
              "`type = \"name\"`; `vidgan list-components` and `vidgan show-component NAME` show the same ",
              "for whatever plugins you have installed.\n\n",
              "Shapes follow the toolkit's layout: videos `[B, T, C, H, W]`, frames `[N, C, H, W]`. ",
-             f"Those of the networks ({', '.join(_MEASURED_KINDS)}) are measured: each is built with its default ",
+             f"Those of the networks ({', '.join(measured_kinds)}) are measured: each is built with its default ",
              f"options at the contract tests' geometry (T = {g.frames} frames of C = {g.channels} channels, ",
              f"{g.height}×{g.width} pixels; B = {batch} clips) and run once on random input as its contract test ",
              "runs it; temporal generators and decoders are wired to the codes of the components named. ",
              "The other kinds show their interface's contract.\n\n"]
     contracts = _interface_contracts()
     measured: dict[str, Any] = {}
-    # KINDS lists the networks in the order they wire up (encoders first), so a temporal generator's
-    # or decoder's neighbours are measured before it. Forked RNG: docsgen leaves the global seed alone.
+    # Kinds come in the order they wire up (encoders first), so a temporal generator's or decoder's
+    # neighbours are measured before it. Forked RNG: docsgen leaves the global seed alone.
     with torch.random.fork_rng(devices=[]):
-        for kind, blurb in KINDS.items():
-            entries = [e for e in host.registry.list(kind) if e.distribution == OWN_DISTRIBUTION]
+        for kind, spec in kinds.items():
+            entries = [e for e in host.registry.list(kind) if distribution is None or e.distribution == distribution]
             if not entries:
                 continue
-            parts.append(f"## {kind}\n\n{blurb[0].upper() + blurb[1:]}.\n\n")
+            parts.append(f"## {kind}\n\n{spec.description[0].upper() + spec.description[1:]}.\n\n")
             for e in entries:
                 parts.append(f"### `{e.name}`\n\n{e.summary}\n\n")
-                base = _base_of(e.factory, interfaces.__name__)
+                base = _base_of(e.factory, interfaces.__name__) or _kind_base_of(e.factory, spec)
                 if base:
-                    parts.append(f"Implements `vidgan_kit.interfaces.{base.__name__}`.\n\n")
+                    parts.append(f"Implements `{base.__module__}.{base.__qualname__}`.\n\n")
                 parts.append(_shapes_line(e, host.registry, measured, contracts))
                 parts.append(_options_table(e.config_model) + "\n" if e.config_model.model_fields else "No options.\n\n")
     return "".join(parts)
