@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._version import __version__
+from .assembly import build_slots
 from .config import ComponentConfig, ComponentSpec, Slot
 from .errors import VidganError
 from .hookspecs import hookimpl
@@ -26,6 +27,7 @@ __all__ = [
     "Wire",
     "assert_frames",
     "assert_video",
+    "build_slots",
     "hookimpl",
     "load_registry",
 ]

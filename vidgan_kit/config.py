@@ -26,17 +26,36 @@ class ComponentConfig(BaseModel):
 
 
 class Slot:
-    """Marks a config field as a nested component of ``kind``.
+    """Marks a config field as a nested component of ``kind``: a slot of a model assembly.
 
-    Use as ``encoder: Annotated[ComponentSpec, Slot("encoder")] = ComponentSpec(...)``.
+    Use as ``encoder: Annotated[ComponentSpec, Slot("encoder", "E_C, the content encoder",
+    ContentEncoder)] = ComponentSpec(type="conv_content_encoder")``. The declaration says all
+    there is about the slot: recipe validation checks its role,
+    :func:`vidgan_kit.assembly.build_slots` builds and wires it, and the docs describe it.
+
+    :param kind: the kind of component it holds.
+    :param description: what it is for, in a few words (the option's description and the
+        wrong-role message say it).
+    :param base: the class its component must derive from (a role within the kind, e.g.
+        ``VideoDiscriminator``): checked when the recipe is validated, so a component of the
+        wrong role fails before any run starts.
+    :param wiring: where its wiring keywords come from, as ``{keyword: "slot.attribute"}``,
+        for a keyword whose source is not the one slot declared before it that holds the
+        kind's provider (:class:`vidgan_kit.kinds.Wire`).
     """
 
-    def __init__(self, kind: str, description: str = "", base: type | None = None) -> None:
+    def __init__(self, kind: str, description: str = "", base: type | None = None,
+                 wiring: dict[str, str] | None = None) -> None:
         self.kind = kind
         self.description = description
-        #: Required base class (a role within the kind, e.g. ``VideoDiscriminator``): checked
-        #: when the recipe is validated, so a wrong-role component fails before any run starts.
         self.base = base
+        self.wiring = dict(wiring or {})
+
+    @property
+    def help(self) -> str:
+        """The option's description: what the slot is for and what fills it."""
+        what = f"any registered {self.kind} component" + (f" that is a {self.base.__name__}" if self.base else "")
+        return f"{self.description}; {what}." if self.description else what[0].upper() + what[1:] + "."
 
     def __repr__(self) -> str:
         return f"Slot({self.kind!r})"

@@ -2,9 +2,11 @@
 
 A component is built by ``factory(config, **wiring)``: ``config`` is its own validated
 :class:`~vidgan_kit.config.ComponentConfig`, ``wiring`` what the assembling code knows
-(always ``geometry``, plus the kind's extra keyword arguments listed below). The model
-assembly checks the base class, so any registered component of the right kind and role
-can fill a slot. The contracts in :mod:`vidgan_kit.testing` check these promises.
+(always ``geometry``, plus the kind's extra keyword arguments listed below). A model
+assembly's slot names the base class its component needs (recipe validation checks it), so
+any registered component of the right kind and role can fill it. The kinds, with their
+wiring and contracts, are declared in :mod:`vidgan_kit.kinds`; the contract tests in
+:mod:`vidgan_kit.testing` check these promises.
 
 =====================  ==========================================  ==================================
 kind / base class      wiring keywords                             forward

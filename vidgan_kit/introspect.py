@@ -61,7 +61,7 @@ def component_options(model: type[BaseModel]) -> list[OptionInfo]:
         slot = slots.get(name)
         if slot is not None:
             out.append(OptionInfo(name, f"{slot.kind} component", _default_label(field),
-                                  field.description or slot.description, slot.kind))
+                                  field.description or slot.help, slot.kind))
         else:
             out.append(OptionInfo(name, type_label(field.annotation), _default_label(field), field.description or ""))
     return out
@@ -74,7 +74,7 @@ def _entry_schema(entry: ComponentEntry, kind_refs: dict[str, str]) -> dict[str,
     for name, slot in slot_fields(entry.config_model).items():
         if slot.kind in kind_refs:
             field = entry.config_model.model_fields[name]
-            props[name] = {"$ref": kind_refs[slot.kind], "description": field.description or ""}
+            props[name] = {"$ref": kind_refs[slot.kind], "description": field.description or slot.help}
     props["type"] = {"const": entry.name, "description": entry.summary}
     schema["required"] = sorted(set(schema.get("required", [])) | {"type"})
     schema["title"] = f"{entry.kind}:{entry.name}"

@@ -22,7 +22,7 @@ from .kind_contracts import ContractCase
 from .kinds import BUILTIN_KINDS, CONTEXT_KEYWORDS, Kind, Wire
 from .suggest import closest
 
-__all__ = ["ComponentEntry", "ComponentRegistry", "Registrar", "validate_component", "resolve_component"]
+__all__ = ["ComponentEntry", "ComponentRegistry", "Registrar", "validate_component", "resolve_component", "role_issue"]
 
 
 @dataclass(frozen=True)
@@ -330,7 +330,12 @@ def validate_component(
         field = model.model_fields[field_name]
         if field_name in params:
             # A component of the wrong role is reported alone: its options would only add noise.
-            if _wrong_role(registry, slot, params[field_name], join_path(path, field_name), issues):
+            table = params[field_name]
+            named = table.get("type") if isinstance(table, dict) else getattr(table, "type", None)
+            factory = registry.get(slot.kind, named).factory if (slot.kind, named) in registry else None
+            issue = role_issue(registry, slot, named, factory, join_path(path, field_name)) if isinstance(factory, type) else None
+            if issue is not None:
+                issues.append(issue)
                 continue
             nested = validate_component(registry, slot.kind, params[field_name], join_path(path, field_name), issues)
             if nested is not None:
@@ -353,23 +358,21 @@ def validate_component(
     return spec, config
 
 
-def _wrong_role(registry: ComponentRegistry, slot: Slot, table: Any, path: str, issues: list[RecipeIssue]) -> bool:
-    """Report (and return True) when ``table`` names a registered component of the slot's
-    kind that does not derive from the slot's required base class."""
-    name = table.get("type") if isinstance(table, dict) else getattr(table, "type", None)
-    if slot.base is None or not isinstance(name, str) or (slot.kind, name) not in registry:
-        return False
-    factory = registry.get(slot.kind, name).factory
-    if not isinstance(factory, type) or issubclass(factory, slot.base):
-        return False
-    fitting = [e.name for e in registry.list(slot.kind)
-               if isinstance(e.factory, type) and issubclass(e.factory, slot.base)]
-    issues.append(RecipeIssue(
+def role_issue(registry: ComponentRegistry, slot: Slot, name: str, got: type, path: str) -> RecipeIssue | None:
+    """The problem with component ``name``, of class ``got``, in ``slot`` at ``path``, or None
+    when it fits: a slot with a ``base`` takes only components that derive from it.
+
+    This is the one role check: validating a recipe applies it to the classes that factories
+    are, and :func:`vidgan_kit.assembly.build_slots` to what any other factory returns."""
+    if slot.base is None or issubclass(got, slot.base):
+        return None
+    fitting = [e.name for e in registry.list(slot.kind) if isinstance(e.factory, type) and issubclass(e.factory, slot.base)]
+    role = f" ({slot.description})" if slot.description else ""
+    return RecipeIssue(
         join_path(path, "type"),
-        f"{name!r} is not a {slot.base.__name__}, which this slot needs; fitting components: "
+        f"{name!r} is not a {slot.base.__name__}, which this slot needs{role}; fitting {slot.kind} components: "
         f"{', '.join(fitting) or '(none registered)'}",
-    ))
-    return True
+    )
 
 
 def resolve_component(registry: ComponentRegistry, kind: str, table: Any, path: str = "") -> tuple[ComponentSpec, ComponentConfig]:
