@@ -51,7 +51,7 @@ from ..checkpoint import (
 from ..distributed import World, average_gradients, convert_sync_batchnorm, leave_without_waiting, lr_factor, record_failure
 from ..errors import CheckpointError, VidganError
 from ..eval.validation import VALIDATION_METRICS, validate, validation_dataset
-from ..interfaces import LossContext
+from ..interfaces import LossContext, ModelAssembly
 from ..io import video_grid, write_video
 from ..plugins import PluginHost
 from ..recipe import OptimizerSpec, Recipe
@@ -168,12 +168,11 @@ def _train(
 
         # ---- model, losses, optimisers ----
         model = registry.build("model", recipe.model, geometry=geometry, registry=registry)
-        for method in ("parameter_groups", "slots"):
-            if not callable(getattr(model, method, None)):
-                raise VidganError(
-                    f"Model {recipe.model.type!r} has no {method}() method; model components must follow"
-                    " vidgan_kit.interfaces.ModelAssembly."
-                )
+        if not isinstance(model, ModelAssembly):
+            raise VidganError(
+                f"Model {recipe.model.type!r} is a {type(model).__name__}; model components must derive from"
+                " vidgan_kit.interfaces.ModelAssembly (the trainer calls its methods)."
+            )
         if cfg.distributed.sync_batchnorm and world.enabled:
             convert_sync_batchnorm(model, device)  # before anything keeps references to modules
         model.to(device)
@@ -321,9 +320,8 @@ def _train(
             host.hook.vidgan_train_start(run=run)
         deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
         health = HealthWatch(model, enabled=run.is_main)
-        progress_keys = tuple(getattr(model, "progress_keys", ()))
         with ProgressDisplay(cfg.steps, start_step, enabled=run.is_main, quiet=quiet,
-                             extra_keys=progress_keys) as progress:
+                             extra_keys=tuple(model.progress_keys)) as progress:
             while step < end:
                 # All ranks stop together: rank clocks differ, the decision must not.
                 if deadline < math.inf and world.any(time.monotonic() >= deadline):
@@ -390,11 +388,10 @@ def _train(
                     ema.update(model, step)
                 step += 1
                 run.step = step
-                if callable(getattr(model, "track_inference_statistics", None)):
-                    # With the weights inference will load, as samples and validation use them.
-                    with (torch.no_grad(), isolated_rng(device), autocast(device, cfg.precision),
-                          ema.applied(model) if ema is not None else nullcontext()):
-                        model.track_inference_statistics(batch, step)
+                # With the weights inference will load, as samples and validation use them.
+                with (torch.no_grad(), isolated_rng(device), autocast(device, cfg.precision),
+                      ema.applied(model) if ema is not None else nullcontext()):
+                    model.track_inference_statistics(batch, step)
 
                 # One device sync per step for all the scalars, not one per scalar; with several
                 # ranks one all-reduce, so that the logged losses are the whole batch's, and a
@@ -419,7 +416,7 @@ def _train(
                 stats["data/epoch"] = float(stream.epoch)
                 for group, opt in optimizers.items():
                     stats[f"lr/{group}"] = float(opt.param_groups[0]["lr"])
-                if step % cfg.diagnostics_period == 0 and callable(getattr(model, "diagnostics", None)):
+                if step % cfg.diagnostics_period == 0:
                     with torch.no_grad(), isolated_rng(device):
                         stats.update({f"diag/{k}": float(v) for k, v in model.diagnostics(batch).items()})
 
@@ -489,18 +486,17 @@ def write_samples(run: RunContext, batch: Any, step: int, *, ema: EMA | None = N
     same noise every time) and leaves the training's RNG streams untouched.
     """
     model = run.model
-    preview = getattr(model, "preview", None)
-    if not callable(preview):
-        return []
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
         generator = torch.Generator(device=run.device).manual_seed(run.recipe.seed)
         with torch.no_grad(), isolated_rng(run.device), (ema.applied(model) if ema is not None else nullcontext()):
-            videos = preview(batch, generator)
+            videos = model.preview(batch, generator)
     finally:
         for m, training in modes.items():
             m.training = training
+    if not videos:
+        return []  # the assembly shows nothing
     rows = [v.detach().float().clamp(-1, 1).cpu() for v in videos.values()]
     grid = video_grid(rows)
     run.samples_dir.mkdir(parents=True, exist_ok=True)
