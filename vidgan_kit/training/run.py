@@ -152,7 +152,7 @@ def write_run_files(
             (run_dir / "recipe.toml").write_text(recipe_text, encoding="utf-8")
         (run_dir / "environment.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
     else:
-        # Keep the first session's environment; record each resume's beside it.
+        # Keep the environment the run started with; record each resume's beside it.
         name = f"environment-resume-{resumed_step:08d}.json"
         (run_dir / name).write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
         if recipe.train.steps != json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))["train"]["steps"]:

@@ -245,8 +245,8 @@ class PartTrajectoryLoss(ConfiguredLoss):
     ``benchmarks/motion_precision.py``). With ``shape = "masks"`` the covariance residual is
     replaced by a dense one: frame 1's part mask moved by the map (``decoder.move_masks``)
     against the mask found at frame t, summed absolute difference over the frame in units
-    of the found mask's area. At 600 steps it drew the reconstruction's path more precisely
-    than the covariance residual (``benchmarks/RESULTS.md``, seventh session). Neither
+    of the found mask's area. It draws the reconstruction's path more precisely than the
+    covariance residual. Neither
     residual leads a map from the identity to a turn larger than a few degrees (the image
     gradient of a turning shape points nowhere beyond its symmetry); ``turn_weight`` > 0
     adds a turn residual against the turn of E_C's silhouettes, read off their angular

@@ -236,7 +236,7 @@ class DualMTGAN(ModelAssembly):
         the aggregate posterior's moments on the batch. The trainer calls it with the weights
         that inference loads (the EMA weights when there are any): sample() feeds its draws to
         the averaged G_T, and the raw encoder's posteriors make a wider Gaussian than the
-        averaged encoder's (benchmarks/RESULTS.md, eighteenth and twentieth sessions)."""
+        averaged encoder's."""
         if self.config.sample_from != "posterior" or step % self.config.posterior_every:
             return
         video = assert_video(batch["video"], "batch['video']", geometry=self.geometry)
