@@ -255,19 +255,10 @@ class Registrar:
             kind, name, factory, config=config, summary=summary, plugin=self.plugin, distribution=self.distribution
         )
 
-    def add_kind(
-        self,
-        name: str,
-        description: str,
-        *,
-        base: type | None = None,
-        contract: Callable[[ContractCase], Any] | None = None,
-        context: tuple[str, ...] = ("geometry",),
-        wiring: Mapping[str, Wire] | None = None,
-    ) -> Kind:
-        """Add a kind of component; see :meth:`ComponentRegistry.add_kind`."""
-        return self._registry.add_kind(name, description, base=base, contract=contract, context=context,
-                                       wiring=wiring, plugin=self.plugin, distribution=self.distribution)
+    def add_kind(self, name: str, description: str, **options: Any) -> Kind:
+        """Add a kind of component; ``options`` are those of :meth:`ComponentRegistry.add_kind`
+        (``base``, ``contract``, ``context``, ``wiring``)."""
+        return self._registry.add_kind(name, description, plugin=self.plugin, distribution=self.distribution, **options)
 
     def __getattr__(self, item: str) -> Any:
         # Read access (get, list, names, kinds) passes through to the registry.
