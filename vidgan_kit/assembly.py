@@ -65,7 +65,8 @@ def _wired(at: str, keyword: str, wire: Wire, slot: Slot, built: dict[str, Any])
         source, _, attribute = slot.wiring[keyword].partition(".")
         if source not in built or not attribute:
             raise VidganError(f"{at}: wiring {keyword} = {slot.wiring[keyword]!r} must name a slot declared before"
-                              f" it and an attribute, as 'slot.attribute' (slots before it: {', '.join(built) or 'none'})")
+                              " it and an attribute, as 'slot.attribute' (slots before it:"
+                              f" {', '.join(built) or 'none'})")
     else:
         providers = [n for n, component in built.items() if isinstance(component, wire.provider)]
         if len(providers) != 1:

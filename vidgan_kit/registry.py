@@ -324,7 +324,9 @@ def validate_component(
             table = params[field_name]
             named = table.get("type") if isinstance(table, dict) else getattr(table, "type", None)
             factory = registry.get(slot.kind, named).factory if (slot.kind, named) in registry else None
-            issue = role_issue(registry, slot, named, factory, join_path(path, field_name)) if isinstance(factory, type) else None
+            issue = None
+            if isinstance(factory, type):
+                issue = role_issue(registry, slot, named, factory, join_path(path, field_name))
             if issue is not None:
                 issues.append(issue)
                 continue
@@ -357,7 +359,8 @@ def role_issue(registry: ComponentRegistry, slot: Slot, name: str, got: type, pa
     are, and :func:`vidgan_kit.assembly.build_slots` to what any other factory returns."""
     if slot.base is None or issubclass(got, slot.base):
         return None
-    fitting = [e.name for e in registry.list(slot.kind) if isinstance(e.factory, type) and issubclass(e.factory, slot.base)]
+    fitting = [e.name for e in registry.list(slot.kind)
+               if isinstance(e.factory, type) and issubclass(e.factory, slot.base)]
     role = f" ({slot.description})" if slot.description else ""
     return RecipeIssue(
         join_path(path, "type"),

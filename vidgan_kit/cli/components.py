@@ -20,7 +20,8 @@ __all__ = ["register"]
 def list_components(
     pattern: Annotated[str | None, typer.Argument(help="Glob or substring to filter names.")] = None,
     kind: Annotated[str | None, typer.Option(
-        "--kind", "-k", help="Only this kind (encoder, decoder, loss, model, dataset, ...; plugins may add kinds).")] = None,
+        "--kind", "-k", help="Only this kind (encoder, decoder, loss, model, dataset, ...; plugins may add kinds)."
+    )] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     plugin: PluginOption = None,
 ) -> None:

@@ -25,7 +25,17 @@ from ..eval import base as metric_base
 from ..introspect import component_options
 from ..kinds import Kind
 from ..plugins import ENV_DISABLE_AUTOLOAD, OWN_DISTRIBUTION, PluginHost
-from ..recipe import DistributedSection, EMASection, LoaderSection, LossTerm, OptimizerSpec, PhaseSpec, Recipe, TrainSection, VideoSection
+from ..recipe import (
+    DistributedSection,
+    EMASection,
+    LoaderSection,
+    LossTerm,
+    OptimizerSpec,
+    PhaseSpec,
+    Recipe,
+    TrainSection,
+    VideoSection,
+)
 from ..registry import ComponentEntry, ComponentRegistry
 from ..testing import CONTRACT_GEOMETRY, ContractSettings, build_component
 # The contract's runner makes each kind's inputs and calls the component as its contract test does:
@@ -168,7 +178,8 @@ def _measure(kind: str, name: str, registry: ComponentRegistry, settings: Contra
     return calls[0], module
 
 
-def _partner_orders(entry: ComponentEntry, registry: ComponentRegistry, measured: dict[str, Any]) -> list[tuple[str, ...]]:
+def _partner_orders(entry: ComponentEntry, registry: ComponentRegistry,
+                    measured: dict[str, Any]) -> list[tuple[str, ...]]:
     """Combinations of already measured components to wire ``entry`` to, most fitting first.
     Several may fit (a sprite decoder reads any map with enough planes): a component whose
     summary says it is for this one (``(for warp_frame_decoder)``) comes first."""
@@ -189,7 +200,8 @@ def _shapes_line(entry: ComponentEntry, registry: ComponentRegistry, measured: d
     wiring = registry.kind(entry.kind).wiring
     error = f"no measured {', '.join(w.provider.__name__ for w in wiring.values())} to wire it to"
     for partners in _partner_orders(entry, registry, measured) if wiring else [()]:
-        wired = {key: getattr(measured[p][1], w.attribute) for (key, w), p in zip(wiring.items(), partners, strict=True)}
+        wired = {key: getattr(measured[p][1], w.attribute)
+                 for (key, w), p in zip(wiring.items(), partners, strict=True)}
         try:
             call, module = _measure(entry.kind, entry.name, registry, settings.with_wiring(**wired))
         except Exception as exc:  # any failure (a required option, a geometry it rejects): try the next wiring

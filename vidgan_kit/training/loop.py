@@ -327,7 +327,8 @@ def _plan_run(recipe: Recipe, registry: ComponentRegistry, world: World, run_dir
         return {"had_run": had_run, "resume_from": str(resume_from) if resume_from else None, "start_step": start_step}
 
     answer = world.on_main(plan)
-    return bool(answer["had_run"]), int(answer["start_step"]), Path(answer["resume_from"]) if answer["resume_from"] else None
+    resume_from = Path(answer["resume_from"]) if answer["resume_from"] else None
+    return bool(answer["had_run"]), int(answer["start_step"]), resume_from
 
 
 def _build_model(recipe: Recipe, registry: ComponentRegistry, world: World, device: torch.device) -> ModelAssembly:

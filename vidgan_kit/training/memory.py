@@ -5,8 +5,9 @@ with a fresh ``mmap`` and gives it back with ``munmap`` when freed. A training s
 CPU allocates the same large activations and gradients every step, so every step the
 kernel hands out, and zeroes, fresh pages for all of them: one page fault per 4 KiB, paid
 by whichever operation first writes a new tensor. Keeping the memory saves that work, a
-large share of a CPU training step. The PyTorch CPU tuning guides fix the same thing by preloading jemalloc or tcmalloc; this does
-it with glibc's own switches, so nothing has to be installed or preloaded.
+large share of a CPU training step. The PyTorch CPU tuning guides fix the same thing by
+preloading jemalloc or tcmalloc; this does it with glibc's own switches, so nothing has to
+be installed or preloaded.
 
 What. Inside :func:`reuse_freed_memory`, glibc serves large blocks from the heap too
 (``M_MMAP_MAX = 0``) and does not give the heap's free top back to the kernel

@@ -54,7 +54,8 @@ class TrainingState:
             "data": self.stream.position(),
             "optimizers": {g: opt.state_dict() for g, opt in self.optimizers.items()},
             "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else {},
-            "loss_buffers": {n: dict(m.named_buffers()) for n, m in self.losses.items() if any(True for _ in m.buffers())},
+            "loss_buffers": {n: dict(m.named_buffers()) for n, m in self.losses.items()
+                             if any(True for _ in m.buffers())},
             "rng": rng[0],
             "world_size": world.world_size,
         }
@@ -74,7 +75,8 @@ class TrainingState:
         saved_groups = set(state["optimizers"])
         if saved_groups != set(self.optimizers):
             raise CheckpointError(
-                f"{checkpoint} has optimiser state for groups {sorted(saved_groups)}, the run has {sorted(self.optimizers)}."
+                f"{checkpoint} has optimiser state for groups {sorted(saved_groups)},"
+                f" the run has {sorted(self.optimizers)}."
             )
         for group, opt in self.optimizers.items():
             lrs = [pg["lr"] for pg in opt.param_groups]

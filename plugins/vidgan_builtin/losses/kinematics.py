@@ -5,8 +5,8 @@ so a motion code can give an unfolded velocity that replays in any target's geom
 the synthetic transfer's truth asks for (``benchmarks/transfer_ceiling.py``: bounces at the
 target's walls are worth 5-6 dB on translating clips). But a rich temporal basis can draw the
 source's folded path just as well, and the reconstruction (the same clip) cannot tell the
-two apart, and reflection alone changes nothing. Here the path the codes draw *before* the bounce pays for its acceleration: a
-folded path has a kink at every wall (a second difference of twice the speed), an unfolded
+two apart, and reflection alone changes nothing. Here the path the codes draw *before* the
+bounce pays for its acceleration: a folded path has a kink at every wall (a second difference of twice the speed), an unfolded
 one none, and a smooth curve (an orbit) only its small, steady curvature. Physical priors
 of this kind (smooth trajectories, collisions explained by the boundary) are common in
 object-centric video models.
