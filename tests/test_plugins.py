@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from vidgan_kit import PluginHost, hookimpl
-from vidgan_kit.errors import DuplicateComponentError, PluginLoadError
+from vidgan_kit.errors import DuplicateComponentError, PluginLoadError, RegistryError
 from vidgan_kit.plugins import ENV_BLOCK, ENV_DISABLE_AUTOLOAD, ENV_PLUGINS, ENV_TRACE
 from vidgan_kit.testing import registered_plugin
 
@@ -150,3 +150,35 @@ def test_registered_plugin_is_always_undone():
         assert ("loss", "temporary_loss") in h.registry
         raise RuntimeError("test body fails")
     assert ("loss", "temporary_loss") not in host.registry and "temp" not in host.infos
+
+
+def test_a_plugin_may_register_components_of_a_kind_another_plugin_adds():
+    from tests.testing.keypoint_kind import KIND, KeypointPlugin, KeypointUserPlugin
+
+    host = PluginHost.create(env={ENV_DISABLE_AUTOLOAD: "1"})
+    # The user of the kind comes first: its components are registered before the kind's plugin
+    # runs its own component hook, so the kind must exist before any component hook runs.
+    host.add_plugin(KeypointUserPlugin(), "kp_user")
+    host.add_plugin(KeypointPlugin(), "keypoints")
+    host.register_components()
+    assert host.registry.kind(KIND).plugin == "keypoints"
+    assert {(e.name, e.plugin) for e in host.registry.list(KIND)} == {
+        ("colour_points", "keypoints"), ("not_a_detector", "keypoints"), ("more_colour_points", "kp_user")}
+    host.register_components()  # again: nothing is added twice
+    assert len(host.registry.list(KIND)) == 3
+
+    host.remove_plugin("keypoints")  # its kind goes, and with it every component of the kind
+    assert KIND not in host.registry.kinds and host.registry.list(KIND) == []
+    assert "conv_frame_decoder" in host.registry.names("decoder")
+
+
+def test_a_plugin_adding_a_kind_that_exists_is_named():
+    class Clash:
+        @hookimpl
+        def vidgan_register_kinds(self, registry):
+            registry.add_kind("decoder", "another decoder")
+
+    host = PluginHost.create(env={ENV_DISABLE_AUTOLOAD: "1"})
+    host.add_plugin(Clash(), "clash")
+    with pytest.raises(RegistryError, match="Kind 'decoder' is added twice: by plugin 'vidgan_kit' and by plugin 'clash'"):
+        host.register_components()

@@ -1,7 +1,8 @@
 import pytest
 
-from vidgan_kit import ComponentConfig, ComponentRegistry
+from vidgan_kit import ComponentConfig, ComponentRegistry, Wire
 from vidgan_kit.errors import DuplicateComponentError, RecipeError, RegistryError, UnknownComponentError
+from vidgan_kit.interfaces import ContentEncoder, FrameDecoder, TemporalGenerator
 from vidgan_kit.registry import Registrar
 
 
@@ -85,3 +86,59 @@ def test_build_validates_params_with_paths():
     with pytest.raises(RecipeError) as exc:
         reg.build("loss", "thing", {"sise": 2})
     assert "loss.sise: unknown key; did you mean size?" in str(exc.value)
+
+
+# -- kinds --------------------------------------------------------------------------------------
+
+
+def test_a_registry_starts_with_the_toolkits_own_kinds_in_wiring_order():
+    reg = ComponentRegistry()
+    assert list(reg.kinds) == ["encoder", "temporal_generator", "decoder", "discriminator", "loss", "model",
+                               "dataset", "metric"]
+    assert {k.plugin for k in reg.kinds.values()} == {"vidgan_kit"}
+    decoder = reg.kind("decoder")
+    assert decoder.base is FrameDecoder and decoder.contract is not None
+    assert decoder.wiring == {"content_shape": Wire(ContentEncoder, "code_shape"),
+                              "frame_code_dim": Wire(TemporalGenerator, "frame_code_dim")}
+    assert reg.kind("model").context == ("geometry", "registry") and reg.kind("loss").context == ()
+
+
+def test_an_added_kind_takes_components_that_list_after_the_toolkits_kinds():
+    reg = ComponentRegistry()
+    kind = Registrar(reg, "kp_plugin", "dist-kp").add_kind("keypoint_detector", "finds points in a frame", base=Thing)
+    assert reg.kind("keypoint_detector") is kind and kind.origin == "plugin 'kp_plugin' (distribution dist-kp)"
+    reg.add("keypoint_detector", "dots", Thing)
+    reg.add("loss", "x", Thing)
+    assert [(e.kind, e.name) for e in reg.list()] == [("loss", "x"), ("keypoint_detector", "dots")]
+    built = reg.build("keypoint_detector", "dots", {"size": 2}, geometry="g")
+    assert built.config.size == 2 and built.component_spec.kind == "keypoint_detector"
+    reg.remove_kind("keypoint_detector")
+    assert "keypoint_detector" not in reg.kinds and ("keypoint_detector", "dots") not in reg
+    with pytest.raises(RegistryError, match="Unknown kind 'keypoint_detector'.*add_kind"):
+        reg.add("keypoint_detector", "dots", Thing)
+
+
+def test_a_kind_added_twice_names_both_plugins():
+    reg = ComponentRegistry()
+    with pytest.raises(RegistryError, match=r"Kind 'encoder' is added twice: by plugin 'vidgan_kit' and by plugin 'p'"):
+        Registrar(reg, "p", None).add_kind("encoder", "another encoder")
+
+
+@pytest.mark.parametrize(
+    "name,options,why",
+    [
+        ("Key-Points", {}, "snake_case"),
+        ("points", {"context": ("geometry", "fps")}, r"unknown context keyword\(s\) \['fps'\]"),
+        ("points", {"wiring": {"size": ("encoder", "size")}}, r"wiring \['size'\] must be Wire"),
+        ("points", {"base": "KeypointDetector"}, "base must be a class"),
+        ("points", {"contract": 3}, "contract must be a function"),
+    ],
+)
+def test_bad_kinds(name, options, why):
+    with pytest.raises(RegistryError, match=why):
+        ComponentRegistry().add_kind(name, "a kind", **options)
+
+
+def test_unknown_kind_suggests_and_lists_the_kinds():
+    with pytest.raises(RegistryError, match=r"Unknown kind 'decodr'; did you mean decoder\? Kinds: encoder, "):
+        ComponentRegistry().kind("decodr")

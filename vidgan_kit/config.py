@@ -9,17 +9,14 @@ whole recipe is checked in one pass and every problem is reported with its TOML 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, get_args
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from .errors import RecipeError, RecipeIssue, UnknownComponentError
-from .suggest import closest, did_you_mean
+from .errors import RecipeIssue
+from .suggest import did_you_mean
 
-if TYPE_CHECKING:
-    from .registry import ComponentRegistry
-
-__all__ = ["ComponentConfig", "ComponentSpec", "Slot", "validate_component", "issues_from_pydantic"]
+__all__ = ["ComponentConfig", "ComponentSpec", "Slot", "issues_from_pydantic", "join_path", "slot_fields"]
 
 
 class ComponentConfig(BaseModel):
@@ -29,17 +26,36 @@ class ComponentConfig(BaseModel):
 
 
 class Slot:
-    """Marks a config field as a nested component of ``kind``.
+    """Marks a config field as a nested component of ``kind``: a slot of a model assembly.
 
-    Use as ``encoder: Annotated[ComponentSpec, Slot("encoder")] = ComponentSpec(...)``.
+    Use as ``encoder: Annotated[ComponentSpec, Slot("encoder", "E_C, the content encoder",
+    ContentEncoder)] = ComponentSpec(type="conv_content_encoder")``. The declaration says all
+    there is about the slot: recipe validation checks its role,
+    :func:`vidgan_kit.assembly.build_slots` builds and wires it, and the docs describe it.
+
+    :param kind: the kind of component it holds.
+    :param description: what it is for, in a few words (the option's description and the
+        wrong-role message say it).
+    :param base: the class its component must derive from (a role within the kind, e.g.
+        ``VideoDiscriminator``): checked when the recipe is validated, so a component of the
+        wrong role fails before any run starts.
+    :param wiring: where its wiring keywords come from, as ``{keyword: "slot.attribute"}``,
+        for a keyword whose source is not the one slot declared before it that holds the
+        kind's provider (:class:`vidgan_kit.kinds.Wire`).
     """
 
-    def __init__(self, kind: str, description: str = "", base: type | None = None) -> None:
+    def __init__(self, kind: str, description: str = "", base: type | None = None,
+                 wiring: dict[str, str] | None = None) -> None:
         self.kind = kind
         self.description = description
-        #: Required base class (a role within the kind, e.g. ``VideoDiscriminator``): checked
-        #: when the recipe is validated, so a wrong-role component fails before any run starts.
         self.base = base
+        self.wiring = dict(wiring or {})
+
+    @property
+    def help(self) -> str:
+        """The option's description: what the slot is for and what fills it."""
+        what = f"any registered {self.kind} component" + (f" that is a {self.base.__name__}" if self.base else "")
+        return f"{self.description}; {what}." if self.description else what[0].upper() + what[1:] + "."
 
     def __repr__(self) -> str:
         return f"Slot({self.kind!r})"
@@ -71,7 +87,8 @@ class ComponentSpec(BaseModel):
         return {"type": self.type, **self.params}
 
 
-def _join(path: str, key: str | int) -> str:
+def join_path(path: str, key: str | int) -> str:
+    """``path`` extended by a key (``a.b``) or a list index (``a[0]``), as recipe issues name places."""
     if isinstance(key, int):
         return f"{path}[{key}]"
     return f"{path}.{key}" if path else str(key)
@@ -113,7 +130,7 @@ def issues_from_pydantic(
     for e in err.errors():
         loc = path
         for part in e["loc"]:
-            loc = _join(loc, part)
+            loc = join_path(loc, part)
         if e["type"] == "extra_forbidden":
             key = str(e["loc"][-1]) if e["loc"] else ""
             owner = _model_at(model, tuple(e["loc"][:-1])) if model is not None else None
@@ -134,112 +151,11 @@ def issues_from_pydantic(
     return issues
 
 
-def validate_component(
-    registry: ComponentRegistry,
-    kind: str,
-    table: Any,
-    path: str,
-    issues: list[RecipeIssue],
-    extra_keys: tuple[str, ...] = (),
-) -> tuple[ComponentSpec, ComponentConfig] | None:
-    """Validate one component table; append every problem to ``issues``.
-
-    Returns the normalised spec (defaults filled in, nested slots normalised) and the
-    config object, or ``None`` when the table is invalid.
-    """
-    if isinstance(table, dict) and "type" in table and isinstance(table.get("params"), dict):
-        table = ComponentSpec.model_validate(table)  # the normalised form stored in checkpoints
-    if isinstance(table, ComponentSpec):
-        table = table.to_table()
-    if not isinstance(table, dict):
-        issues.append(RecipeIssue(path, f"expected a table with a 'type' key naming a {kind} component, got {table!r}"))
-        return None
-    name = table.get("type")
-    if not isinstance(name, str):
-        names = registry.names(kind)
-        issues.append(
-            RecipeIssue(_join(path, "type"), f"missing; choose a {kind} component: {', '.join(names) or '(none registered)'}")
-        )
-        return None
-    try:
-        entry = registry.get(kind, name)
-    except UnknownComponentError as exc:
-        elsewhere = [e.kind for e in registry.find(name)]
-        if elsewhere:
-            hint = f"; {name!r} is a {' and '.join(elsewhere)} component, this slot needs a {kind}"
-        else:
-            hint = f"; did you mean {exc.suggestions[0]}?" if exc.suggestions else ""
-        issues.append(
-            RecipeIssue(
-                _join(path, "type"),
-                f"unknown {kind} component {name!r}{hint} (run `vidgan list-components --kind {kind}`)",
-            )
-        )
-        return None
-
-    model = entry.config_model
-    params = {k: v for k, v in table.items() if k not in ("type", "kind")}
-    before = len(issues)
-    # Nested slots first: they are validated against the registry, not by pydantic.
-    for field_name, field in model.model_fields.items():
+def slot_fields(model: type[BaseModel]) -> dict[str, Slot]:
+    """The fields of ``model`` that hold a nested component, with their :class:`Slot`, in declaration order."""
+    out = {}
+    for name, field in model.model_fields.items():
         slot = next((m for m in field.metadata if isinstance(m, Slot)), None)
-        if slot is None:
-            continue
-        if field_name in params:
-            # A component of the wrong role is reported alone: its options would only add noise.
-            if _wrong_role(registry, slot, params[field_name], _join(path, field_name), issues):
-                continue
-            nested = validate_component(registry, slot.kind, params[field_name], _join(path, field_name), issues)
-            if nested is not None:
-                params[field_name] = nested[0]
-        elif field.default is not None and isinstance(field.default, ComponentSpec):
-            nested = validate_component(registry, slot.kind, field.default, _join(path, field_name), issues)
-            if nested is not None:
-                params[field_name] = nested[0]
-    if len(issues) > before:
-        # Still report the non-slot keys' problems, with slots replaced by their defaults.
-        params = {k: v for k, v in params.items() if not isinstance(v, dict | ComponentSpec) or k not in _slot_names(model)}
-    try:
-        config = model.model_validate(params)
-    except ValidationError as err:
-        issues.extend(issues_from_pydantic(err, path, model, extra_keys))
-        return None
-    if len(issues) > before:
-        return None
-    spec = ComponentSpec(kind=kind, type=name, params=config.model_dump(mode="json"))
-    return spec, config
-
-
-def _wrong_role(registry: ComponentRegistry, slot: Slot, table: Any, path: str, issues: list[RecipeIssue]) -> bool:
-    """Report (and return True) when ``table`` names a registered component of the slot's
-    kind that does not derive from the slot's required base class."""
-    name = table.get("type") if isinstance(table, dict) else getattr(table, "type", None)
-    if slot.base is None or not isinstance(name, str) or (slot.kind, name) not in registry:
-        return False
-    factory = registry.get(slot.kind, name).factory
-    if not isinstance(factory, type) or issubclass(factory, slot.base):
-        return False
-    fitting = [e.name for e in registry.list(slot.kind)
-               if isinstance(e.factory, type) and issubclass(e.factory, slot.base)]
-    issues.append(RecipeIssue(
-        _join(path, "type"),
-        f"{name!r} is not a {slot.base.__name__}, which this slot needs; fitting components: "
-        f"{', '.join(fitting) or '(none registered)'}",
-    ))
-    return True
-
-
-def _slot_names(model: type[BaseModel]) -> set[str]:
-    return {n for n, f in model.model_fields.items() if any(isinstance(m, Slot) for m in f.metadata)}
-
-
-def resolve_component(registry: ComponentRegistry, kind: str, table: Any, path: str = "") -> tuple[ComponentSpec, ComponentConfig]:
-    """Like :func:`validate_component` but raises :class:`RecipeError` with every issue."""
-    issues: list[RecipeIssue] = []
-    result = validate_component(registry, kind, table, path, issues)
-    if result is None:
-        raise RecipeError(issues)
-    return result
-
-
-__all__ += ["resolve_component", "closest"]
+        if slot is not None:
+            out[name] = slot
+    return out

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import typer
 
     from .registry import Registrar
-    from .training.run import RunContext
+    from .run_context import RunContext
 
 __all__ = ["hookspec", "hookimpl", "PROJECT"]
 
@@ -41,13 +41,28 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
+def vidgan_register_kinds(registry: Registrar) -> None:
+    """Add kinds of component (a keypoint detector, a dense-motion network, ...).
+
+    Called for every plugin before any plugin registers components, so that a component of
+    the new kind may come from any plugin.
+
+    :param registry: a registrar bound to this plugin. Call
+        ``registry.add_kind(name, description, base=..., contract=..., context=..., wiring=...)``
+        once per kind (see :class:`vidgan_kit.kinds.Kind`). A kind name that is already taken
+        is an error naming both plugins.
+    """
+
+
+@hookspec
 def vidgan_register_components(registry: Registrar) -> None:
     """Register components (encoders, discriminators, losses, datasets, ...).
 
     :param registry: a registrar bound to this plugin. Call
         ``registry.add(kind, name, factory, config=ConfigModel, summary="...")`` once per
-        component. ``kind`` is one of :data:`vidgan_kit.KINDS`; ``name`` is the stable
-        snake_case name recipes use as ``type``; ``factory(config, **wiring)`` builds it.
+        component. ``kind`` is one of ``registry.kinds``: the toolkit's own or one a plugin
+        adds; ``name`` is the stable snake_case name recipes use as ``type``;
+        ``factory(config, **wiring)`` builds it.
         Every entry is attributed to this plugin and its distribution; registering a name
         that another plugin already holds is an error naming both.
     """
@@ -59,7 +74,9 @@ def vidgan_register_commands(app: typer.Typer) -> None:
 
     :param app: the root Typer application. Use ``@app.command()`` or
         ``app.add_typer(sub_app, name="...")``. Names already taken by the toolkit's own
-        commands must not be reused.
+        commands must not be reused. The commands reach the running invocation (its
+        registry, consoles, ``--plugin``/``--set`` options and error handling) through
+        :mod:`vidgan_kit.cli.plugin_api` only.
     """
 
 

@@ -44,8 +44,8 @@ def compile_transfer(transfer: Callable[..., torch.Tensor], device: str | torch.
     """``transfer`` through ``torch.compile`` as :class:`Pipeline` runs it with ``compile=True``:
     built for the shapes of its first call (``dynamic=False``; a transfer's inputs keep the
     model's shapes) and, on a CPU, with inductor's C++ wrapper, which calls the graph's kernels
-    from C++ rather than Python: a compiled 64×64 transfer was 0.3-2.4 ms faster with it in
-    alternated runs (``benchmarks/RESULTS.md``, twenty-fifth session). Builds on the first call."""
+    from C++ rather than Python, which saves Python's overhead on every call. Builds on the
+    first call."""
     options = {"cpp_wrapper": True} if torch.device(device).type == "cpu" else None
     _drop_c_shim_notes()
     return torch.compile(transfer, dynamic=False, options=options)
@@ -85,9 +85,8 @@ class Pipeline:
         self.geometry: VideoGeometry = model.geometry
         self.source, self.step = source, step
         self.notes = notes or _print_note
-        # torch.compile builds on the first call, not here. Only transfer: eight samples of the
-        # default recipe at 64x64 took 16.5 ms compiled against 16.6 eager (scratch timing,
-        # twentieth session): nothing to gain there.
+        # torch.compile builds on the first call, not here. Only transfer: sampling gains
+        # nothing from compiling.
         transfer = getattr(self.model, "transfer", None)
         self._compiled_transfer = compile_transfer(transfer, self.device) if compile and callable(transfer) else None
 
@@ -173,8 +172,8 @@ class Pipeline:
     def transfer(self, image: ImageInput, video: VideoInput) -> torch.Tensor:
         """Animate ``image`` with the motion of ``video``; returns ``[T, C, H, W]`` in [-1, 1]."""
         fn = self._method("transfer")
-        # Inference mode, not no_grad (which still tracks versions and views): a 64×64 transfer
-        # 6 % shorter on a 2-core CPU, the same output (benchmarks/RESULTS.md, nineteenth session).
+        # Inference mode, not no_grad (which still tracks versions and views): shorter, and the
+        # same output.
         # The result is finished outside it, so the caller gets an ordinary tensor it may modify.
         with torch.inference_mode():
             out = fn(self._image(image), self._video(video))

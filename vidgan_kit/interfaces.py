@@ -2,9 +2,11 @@
 
 A component is built by ``factory(config, **wiring)``: ``config`` is its own validated
 :class:`~vidgan_kit.config.ComponentConfig`, ``wiring`` what the assembling code knows
-(always ``geometry``, plus the kind's extra keyword arguments listed below). The model
-assembly checks the base class, so any registered component of the right kind and role
-can fill a slot. The contracts in :mod:`vidgan_kit.testing` check these promises.
+(always ``geometry``, plus the kind's extra keyword arguments listed below). A model
+assembly's slot names the base class its component needs (recipe validation checks it), so
+any registered component of the right kind and role can fill it. The kinds, with their
+wiring and contracts, are declared in :mod:`vidgan_kit.kinds`; the contract tests in
+:mod:`vidgan_kit.testing` check these promises.
 
 =====================  ==========================================  ==================================
 kind / base class      wiring keywords                             forward
@@ -46,7 +48,6 @@ __all__ = [
     "Loss",
     "LossContext",
     "ModelAssembly",
-    "KIND_BASES",
 ]
 
 
@@ -147,31 +148,21 @@ class Loss(nn.Module):
 class ModelAssembly(nn.Module):
     """Kind ``model``: wires slots into a trainable whole.
 
-    The generic trainer relies on exactly these methods:
+    The generic trainer relies on exactly these methods. An assembly implements three:
 
     - ``forward(batch) -> dict`` runs the generator side once per step;
     - ``parameter_groups() -> dict[str, list[Parameter]]``, one optimiser per group; a
       phase of the same name steps it;
     - ``slots() -> dict[str, nn.Module]``, the named sub-components a checkpoint stores
       one by one (each with its ``component_spec``).
-    Optional:
 
-    - ``diagnostics(batch) -> dict[str, float]``: logged as ``diag/<name>`` every
-      ``train.log_every`` steps;
-    - ``track_inference_statistics(batch, step) -> None``: after every step (``step`` counts
-      the steps done), with the weights inference loads (the EMA weights when ``train.ema``
-      is on), without gradients and with the random streams set aside: for statistics that
-      inference reads and the weights alone do not give (e.g. the spread of the codes a
-      sampler draws);
-    - ``progress_keys``: logged keys (e.g. ``"diag/kl"``) to show in the progress line
-      beside the losses;
-    - ``health_warnings(stats, step) -> dict[str, str]``: given the latest logged values,
-      the problems they reveal (key → message, e.g. a collapsed code). The trainer warns
-      once per key and run (:class:`~vidgan_kit.training.TrainingHealthWarning`) and logs
-      ``warn/<key>`` = 1 at that step.
+    The others do nothing here, and the trainer calls them all the same: an assembly
+    overrides those it has something to say with.
     """
 
     geometry: VideoGeometry
+    #: Logged keys (e.g. ``"diag/kl"``) that the trainer's progress line shows beside the losses.
+    progress_keys: tuple[str, ...] = ()
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -179,15 +170,28 @@ class ModelAssembly(nn.Module):
     def slots(self) -> dict[str, nn.Module]:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def diagnostics(self, batch: dict[str, Any]) -> dict[str, float]:
+        """Numbers that show how training goes on ``batch``, logged as ``diag/<name>`` every
+        ``train.diagnostics_every`` steps (without gradients, the random streams set aside).
+        None here."""
+        return {}
 
-#: Base class expected per (kind, role); used by assemblies and contract tests.
-KIND_BASES: dict[tuple[str, str | None], type[nn.Module]] = {
-    ("encoder", "content"): ContentEncoder,
-    ("encoder", "motion"): MotionEncoder,
-    ("temporal_generator", None): TemporalGenerator,
-    ("decoder", None): FrameDecoder,
-    ("discriminator", "image"): ImageDiscriminator,
-    ("discriminator", "video"): VideoDiscriminator,
-    ("loss", None): Loss,
-    ("model", None): ModelAssembly,
-}
+    def track_inference_statistics(self, batch: dict[str, Any], step: int) -> None:
+        """Update statistics that inference reads and the weights alone do not give (e.g. the
+        spread of the codes a sampler draws). Called after every step (``step`` counts the steps
+        done) with the weights inference loads (the EMA weights when ``train.ema`` is on),
+        without gradients and with the random streams set aside. Nothing here."""
+
+    def health_warnings(self, stats: dict[str, float], step: int) -> dict[str, str]:
+        """The problems the latest logged values ``stats`` reveal: key -> message (e.g. a
+        collapsed code). The trainer warns once per key and run
+        (:class:`~vidgan_kit.training.TrainingHealthWarning`) and logs ``warn/<key>`` = 1 at
+        that step. None here."""
+        return {}
+
+    def preview(self, batch: dict[str, Any], generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """Clips for the sample grid the trainer writes every ``train.sample_every`` steps: row
+        name -> ``[B, T, C, H, W]`` in [-1, 1], drawing noise from ``generator`` (called in eval
+        mode, without gradients, with the EMA weights when there are any). None here: no grid."""
+        return {}
+

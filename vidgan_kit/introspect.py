@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from .config import ComponentSpec, Slot
-from .registry import KINDS, ComponentEntry, ComponentRegistry
+from .config import ComponentSpec, slot_fields
+from .registry import ComponentEntry, ComponentRegistry
 
 __all__ = ["OptionInfo", "component_options", "recipe_json_schema", "type_label"]
 
@@ -56,11 +56,12 @@ def _default_label(field: FieldInfo) -> str:
 def component_options(model: type[BaseModel]) -> list[OptionInfo]:
     """Every option of a config model, in declaration order."""
     out = []
+    slots = slot_fields(model)
     for name, field in model.model_fields.items():
-        slot = next((m for m in field.metadata if isinstance(m, Slot)), None)
+        slot = slots.get(name)
         if slot is not None:
             out.append(OptionInfo(name, f"{slot.kind} component", _default_label(field),
-                                  field.description or slot.description, slot.kind))
+                                  field.description or slot.help, slot.kind))
         else:
             out.append(OptionInfo(name, type_label(field.annotation), _default_label(field), field.description or ""))
     return out
@@ -70,10 +71,10 @@ def _entry_schema(entry: ComponentEntry, kind_refs: dict[str, str]) -> dict[str,
     schema = entry.config_model.model_json_schema(ref_template="#/$defs/{model}")
     defs = schema.pop("$defs", {})
     props = schema.setdefault("properties", {})
-    for name, field in entry.config_model.model_fields.items():
-        slot = next((m for m in field.metadata if isinstance(m, Slot)), None)
-        if slot is not None:
-            props[name] = {"$ref": kind_refs[slot.kind], "description": field.description or ""}
+    for name, slot in slot_fields(entry.config_model).items():
+        if slot.kind in kind_refs:
+            field = entry.config_model.model_fields[name]
+            props[name] = {"$ref": kind_refs[slot.kind], "description": field.description or slot.help}
     props["type"] = {"const": entry.name, "description": entry.summary}
     schema["required"] = sorted(set(schema.get("required", [])) | {"type"})
     schema["title"] = f"{entry.kind}:{entry.name}"
@@ -86,10 +87,10 @@ def recipe_json_schema(registry: ComponentRegistry) -> dict[str, Any]:
     """JSON Schema of a recipe, with one alternative per registered component of each kind."""
     from .recipe import LOSS_SCHEDULE_KEYS, LossTerm, _RecipeShape
 
-    kind_refs = {k: f"#/$defs/component_{k}" for k in KINDS}
+    kind_refs = {k: f"#/$defs/component_{k}" for k in registry.kinds}
     top = _RecipeShape.model_json_schema(ref_template="#/$defs/{model}")
     defs: dict[str, Any] = top.pop("$defs", {})
-    for kind in KINDS:
+    for kind in registry.kinds:
         alternatives = []
         for entry in registry.list(kind):
             built = _entry_schema(entry, kind_refs)

@@ -79,6 +79,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.registry = ComponentRegistry()
         self.infos: dict[str, PluginInfo] = {}
+        self._kinds_added: set[str] = set()  # plugins whose vidgan_register_kinds has run
         self.blocked = set(_split(self.env.get(ENV_BLOCK)))
         for name in self.blocked:
             self.pm.set_blocked(name)
@@ -193,33 +194,43 @@ class PluginHost:
         return self._register(plugin, name, "object", distribution, None, getattr(plugin, "__name__", repr(plugin)))
 
     def remove_plugin(self, name: str) -> None:
-        """Unregister a plugin and drop the components it registered."""
+        """Unregister a plugin and drop the kinds and components it registered."""
         self.pm.unregister(name=name)
         self.infos.pop(name, None)
+        self._kinds_added.discard(name)
         for entry in list(self.registry):
             if entry.plugin == name:
                 self.registry.remove(entry.kind, entry.name)
+        for kind in list(self.registry.kinds.values()):
+            if kind.plugin == name:
+                self.registry.remove_kind(kind.name)
 
     # -- hooks ---------------------------------------------------------------------
     def register_components(self) -> ComponentRegistry:
-        """Call each plugin's ``vidgan_register_components`` once, with a registrar bound to it."""
+        """Call each plugin's ``vidgan_register_kinds``, then each one's ``vidgan_register_components``,
+        once per plugin, with a registrar bound to it (every kind exists before any component)."""
+        for impl in self.pm.hook.vidgan_register_kinds.get_hookimpls():
+            if impl.plugin_name not in self._kinds_added:
+                self._kinds_added.add(impl.plugin_name)
+                self._call_registration(impl, "kinds")
         done = {e.plugin for e in self.registry}
         for impl in self.pm.hook.vidgan_register_components.get_hookimpls():
-            if impl.plugin_name in done:
-                continue
-            info = self.infos.get(impl.plugin_name)
-            registrar = Registrar(self.registry, impl.plugin_name, info.distribution if info else None)
-            try:
-                impl.function(registry=registrar)
-            except VidganError:
-                raise  # already says what is wrong (a duplicate name, say)
-            except Exception as exc:
-                dist = f" (distribution {info.distribution})" if info and info.distribution else ""
-                raise PluginLoadError(
-                    f"Plugin {impl.plugin_name!r}{dist} failed while registering components: "
-                    f"{type(exc).__name__}: {exc}"
-                ) from exc
+            if impl.plugin_name not in done:
+                self._call_registration(impl, "components")
         return self.registry
+
+    def _call_registration(self, impl: Any, what: str) -> None:
+        info = self.infos.get(impl.plugin_name)
+        registrar = Registrar(self.registry, impl.plugin_name, info.distribution if info else None)
+        try:
+            impl.function(registry=registrar)
+        except VidganError:
+            raise  # already says what is wrong (a duplicate name, say)
+        except Exception as exc:
+            dist = f" (distribution {info.distribution})" if info and info.distribution else ""
+            raise PluginLoadError(
+                f"Plugin {impl.plugin_name!r}{dist} failed while registering {what}: {type(exc).__name__}: {exc}"
+            ) from exc
 
     @property
     def hook(self) -> Any:

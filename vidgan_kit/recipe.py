@@ -48,10 +48,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
 
-from .config import ComponentSpec, issues_from_pydantic, validate_component
+from .config import ComponentSpec, issues_from_pydantic
 from .errors import RecipeError, RecipeIssue
 from .layout import VideoGeometry
-from .registry import ComponentRegistry
+from .registry import ComponentRegistry, validate_component
 
 __all__ = [
     "StrictModel",
@@ -70,6 +70,7 @@ __all__ = [
     "validate_recipe",
     "load_recipe",
     "LOSS_SCHEDULE_KEYS",
+    "VALIDATION_METRICS",
 ]
 
 
@@ -178,6 +179,22 @@ class DistributedSection(StrictModel):
     )
 
 
+#: The keys ``vidgan_kit.eval.validate`` reports, each with True when higher is better: what
+#: ``train.validate_metric`` may name and how ``train.keep_best`` compares it.
+VALIDATION_METRICS: dict[str, bool] = {
+    "val/recon_l1": False,
+    "val/recon_psnr": True,
+    "val/recon_ssim": True,
+    "val/best_of_k_ssim": True,
+    "val/best_of_k_psnr": True,
+    "val/diversity": True,
+    "val/transfer_l1": False,
+    "val/transfer_psnr": True,
+    "val/motion_gain_l1": True,
+    "val/leakage_ratio": False,
+}
+
+
 class TrainSection(StrictModel):
     """The generic training loop's settings."""
 
@@ -226,8 +243,6 @@ class TrainSection(StrictModel):
     @field_validator("validate_metric")
     @classmethod
     def _known_validation_metric(cls, value: str) -> str:
-        from .eval.validation import VALIDATION_METRICS
-
         if value not in VALIDATION_METRICS:
             raise ValueError(f"unknown validation metric {value!r}; choose one of {', '.join(VALIDATION_METRICS)}")
         return value

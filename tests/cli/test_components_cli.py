@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 from vidgan_kit import __version__
+from vidgan_kit.testing import registered_plugin
 
 
 def test_list_components_table_and_filters(cli):
@@ -89,3 +90,17 @@ def test_plugin_can_add_a_command(tmp_path):
                           text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "hello video"
+
+
+def test_list_components_and_schema_show_a_kind_a_plugin_adds(cli, host):
+    from tests.testing.keypoint_kind import KIND, KeypointPlugin
+
+    with registered_plugin(KeypointPlugin(), "keypoints", host):
+        listed = cli("list-components", "--kind", KIND, "--json")
+        schema = cli("schema")
+    assert listed.exit_code == 0, listed.output
+    rows = json.loads(listed.stdout)
+    assert {(r["kind"], r["name"], r["plugin"]) for r in rows} == {
+        (KIND, "colour_points", "keypoints"), (KIND, "not_a_detector", "keypoints")}
+    points = json.loads(schema.stdout)["$defs"][f"component_{KIND}"]["oneOf"]
+    assert {p["properties"]["type"]["const"] for p in points} == {"colour_points", "not_a_detector"}

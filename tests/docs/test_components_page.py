@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from vidgan_kit import ComponentConfig
-from vidgan_kit.docsgen import _interface_contracts, _shapes_line, components_page
+from vidgan_kit.cli.docsgen import _interface_contracts, _shapes_line, components_page
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 from vidgan_kit.plugins import ENV_DISABLE_AUTOLOAD, PluginHost
 from vidgan_kit.registry import ComponentRegistry
-from vidgan_kit.testing import CONTRACT_GEOMETRY
+from vidgan_kit.testing import CONTRACT_GEOMETRY, registered_plugin
 
 NETWORK_KINDS = ("encoder", "temporal_generator", "decoder", "discriminator")
 MEASURED = re.compile(r"^\*\*Shapes:\*\* `(?P<call>[^`]+)` \(measured(?:, wired to (?P<via>[^;]+))?; ", re.M)
@@ -116,3 +116,19 @@ def test_components_that_cannot_run_show_their_interface_contract() -> None:
     assert _shapes_line(lone, registry, {}, contracts) == (
         "**Shapes:** `(content [N,*shape], motion [N,d]) -> [N,C,H,W]` (the interface's contract: it could not be"
         " built and run at the reference geometry: no measured ContentEncoder, TemporalGenerator to wire it to).\n\n")
+
+
+def test_the_catalogue_lists_a_kind_a_plugin_adds() -> None:
+    from tests.testing.keypoint_kind import KeypointPlugin
+
+    with registered_plugin(KeypointPlugin(), "keypoints", PluginHost.create(env={ENV_DISABLE_AUTOLOAD: "1"})) as host:
+        own = components_page(host)
+        every = components_page(host, distribution=None)
+    assert "## keypoint_detector" not in own  # the toolkit's page shows its own components only
+    section = every.split("\n## keypoint_detector\n", 1)[1].split("\n## ", 1)[0]
+    assert section.startswith("\nFinds points in a frame.\n")
+    colour = section.split("### `colour_points`", 1)[1].split("### ", 1)[0]
+    assert "Implements `tests.testing.keypoint_kind.KeypointDetector`." in colour
+    match = MEASURED.search(colour)
+    assert match and match["call"].endswith("→ [2, 3, 2]"), colour  # built, wired and run by its kind's contract
+    assert "could not be built and run" in section.split("### `not_a_detector`", 1)[1]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from vidgan_kit.docsgen import generate_pages
+from vidgan_kit.cli.docsgen import generate_pages
 
 from .blocks import DOCS, REPO
 
@@ -16,7 +16,7 @@ from .blocks import DOCS, REPO
 def test_generated_pages_are_current() -> None:
     stale = [rel for rel, text in generate_pages().items()
              if not (DOCS / rel).is_file() or (DOCS / rel).read_text(encoding="utf-8") != text]
-    assert not stale, f"stale generated pages {stale}: run `python -m vidgan_kit.docsgen`"
+    assert not stale, f"stale generated pages {stale}: run `python -m vidgan_kit.cli.docsgen`"
 
 
 def test_mkdocs_build_strict(tmp_path) -> None:

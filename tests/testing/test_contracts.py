@@ -8,7 +8,7 @@ from pydantic import Field
 from torch import nn
 
 from vidgan_kit import ComponentConfig, PluginHost, VideoGeometry, hookimpl, load_registry
-from vidgan_kit.testing import CONTRACT_GEOMETRY, build_component, check_component, registered_plugin
+from vidgan_kit.testing import CONTRACT_GEOMETRY, ContractSettings, build_component, check_component, registered_plugin
 from vidgan_kit.interfaces import FrameDecoder, VideoDiscriminator
 
 REGISTRY = load_registry()
@@ -142,3 +142,28 @@ def test_contract_checks_render_held_against_forward(faulty_host):
 
 def test_contract_geometry_is_small():
     assert CONTRACT_GEOMETRY.height <= 32 and CONTRACT_GEOMETRY.frames <= 8
+
+
+# -- kinds that plugins add ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def keypoint_host():
+    from tests.testing.keypoint_kind import KeypointPlugin
+
+    with registered_plugin(KeypointPlugin(), "keypoints", PluginHost.create()) as host:
+        yield host
+
+
+def test_contract_runs_over_components_of_a_kind_a_plugin_adds(keypoint_host):
+    from tests.testing.keypoint_kind import KIND
+
+    registry = keypoint_host.registry
+    check_component(KIND, "colour_points", registry=registry)
+    with pytest.raises(AssertionError, match=r"'colour_points': points shape \(2, 2, 2\), expected \(2, 3, 2\)"):
+        check_component(KIND, "colour_points", {"mode": "wrong_shape"}, registry=registry)
+    with pytest.raises(AssertionError, match=r"'not_a_detector': must derive from .*keypoint_kind\.KeypointDetector"):
+        check_component(KIND, "not_a_detector", registry=registry)
+    # The kind's wiring keyword gets the contract's value for it.
+    built = build_component(KIND, "colour_points", registry=registry, settings=ContractSettings(motion_dim=5))
+    assert built.motion_dim == 5

@@ -34,8 +34,10 @@ from ..config import ComponentSpec
 from ..errors import DataError, VidganError
 from ..io import resize_video, video_grid, write_video
 from ..layout import VideoGeometry
+from ..recipe import load_recipe
 from ..registry import ComponentRegistry
 from .base import DistributionMetric, FrameMetric
+from .calls import on_device, reconstruct_fn
 from .card import CheckpointInfo, DataInfo, MetricCard, Protocol, ProtocolSettings, checkpoint_sha256, library_versions
 from .protocols import (
     CISettings,
@@ -50,7 +52,7 @@ from .protocols import (
 from .report import curve_series, plot_curves, write_report
 from .results import FVDResult
 
-__all__ = ["EvalSettings", "evaluate", "load_eval_data", "fit_clips", "build_scorers", "reconstruct_fn", "OUTPUT_FILES"]
+__all__ = ["EvalSettings", "evaluate", "load_eval_data", "fit_clips", "build_scorers", "OUTPUT_FILES"]
 
 #: Files ``evaluate`` writes (``--overwrite`` replaces exactly these).
 OUTPUT_FILES = ("metric_card.json", "report.md", "curves_ssim.png", "curves_psnr.png", "examples.gif",
@@ -98,8 +100,6 @@ def load_eval_data(
 
     Returns (dataset, its spec, its geometry, a description of the source, the recipe seed).
     """
-    from ..recipe import load_recipe
-
     model_geometry = VideoGeometry(**index["geometry"])
     if isinstance(data, Mapping):
         spec, _ = registry.resolve("dataset", dict(data), "data")
@@ -162,45 +162,6 @@ def build_scorers(registry: ComponentRegistry, settings: EvalSettings) -> dict[s
         if not isinstance(metric, FrameMetric):
             raise VidganError(f"metric component {name!r} must derive from vidgan_kit.eval.FrameMetric")
     return scorers
-
-
-# -- the model's methods as plain callables ----------------------------------------------------
-
-
-def reconstruct_fn(model: Any) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``model.reconstruct`` if it has one, else ``forward({"video": v})["reconstruction"]`` in eval mode."""
-    own = getattr(model, "reconstruct", None)
-    if callable(own):
-        return own
-
-    def via_forward(video: torch.Tensor) -> torch.Tensor:
-        was = model.training
-        model.eval()
-        try:
-            with torch.no_grad(), torch.random.fork_rng(devices=[]):  # forward may draw prior noise
-                out = model({"video": video})
-        finally:
-            model.train(was)
-        if not isinstance(out, dict) or "reconstruction" not in out:
-            raise VidganError(f"{type(model).__name__}: forward() gives no 'reconstruction'; cannot score Ṽ_x")
-        return out["reconstruction"]
-
-    return via_forward
-
-
-def _on_device(fn: Callable[..., torch.Tensor], device: torch.device) -> Callable[..., torch.Tensor]:
-    def wrapped(*args: Any) -> torch.Tensor:
-        moved = []
-        for a in args:
-            if isinstance(a, torch.Tensor):
-                a = a.to(device)
-            elif isinstance(a, torch.Generator) and device.type != "cpu":
-                a = torch.Generator(device=device).manual_seed(a.initial_seed())
-            moved.append(a)
-        with torch.no_grad():
-            return fn(*moved).detach().float().cpu()
-
-    return wrapped
 
 
 # -- which clips ------------------------------------------------------------------------------
@@ -365,7 +326,7 @@ def evaluate(
 
         keep = max(settings.fvd_samples_per_clip, 3)
         out = stochastic_best_of_k(
-            _on_device(model.sample, device), clips, scorers, samples=settings.samples, seed=settings.seed,
+            on_device(model.sample, device), clips, scorers, samples=settings.samples, seed=settings.seed,
             joint_by=settings.joint_by, keep=keep, ci=ci, diversity_reference=reference,
             progress=lambda i, total: notes(f"stochastic: clip {i}/{total}") if i == total or i % 8 == 0 else None,
         )
@@ -373,7 +334,7 @@ def evaluate(
         still = stochastic_best_of_k(still_image_sampler(clips.shape[1]), clips, scorers, samples=1,
                                      seed=settings.seed, ci=ci)
         stochastic = out.result.model_copy(update={"static": still.result.per_metric})
-        recon, _ = reconstruction(_on_device(reconstruct_fn(model), device), clips, scorers, ci=ci,
+        recon, _ = reconstruction(on_device(reconstruct_fn(model), device), clips, scorers, ci=ci,
                                   batch_size=settings.batch_size)
         curves = {"best of K (per metric)": stochastic.per_metric.curves, "mean of K": stochastic.mean_of_k.curves,
                   "static (input held still)": still.result.per_metric.curves}
@@ -402,9 +363,9 @@ def evaluate(
 
     if run_transfer:
         pairs = settings.transfer_pairs or max(2, settings.clips)
-        transfer, videos = transfer_ground_truth(_on_device(model.transfer, device), dataset, scorers, pairs=pairs,
+        transfer, videos = transfer_ground_truth(on_device(model.transfer, device), dataset, scorers, pairs=pairs,
                                                  seed=settings.seed, ci=ci, batch_size=settings.batch_size)
-        disent = leakage(_on_device(model.transfer, device), dataset, triples=settings.leakage_triples,
+        disent = leakage(on_device(model.transfer, device), dataset, triples=settings.leakage_triples,
                          seed=settings.seed, ci=ci)
         plot_curves(out_dir / "transfer_curves_psnr.png", curve_series(transfer.curves, "psnr"),
                     title=f"transfer vs ground truth: PSNR per frame, {transfer.pairs} pairs, 95% CI",
@@ -418,7 +379,7 @@ def evaluate(
 
     if run_real:
         real, videos = transfer_real(
-            _on_device(model.encode_motion, device), _on_device(model.animate, device), clips, scorers,
+            on_device(model.encode_motion, device), on_device(model.animate, device), clips, scorers,
             names=[d["clip"] for d in described], labels=[d["label"] for d in described],
             identities=[d["identity"] for d in described], labels_from=described[0]["labels_from"], ci=ci,
             batch_size=settings.batch_size,

@@ -5,7 +5,7 @@ with the same protocols as ``vidgan eval`` (smaller K, no FVD, no figures), alwa
 the same clips with the same seeds, so the numbers compare across steps; it draws from no
 global random stream (the training run's RNG state is left exactly as it was).
 
-Keys (direction in :data:`VALIDATION_METRICS`):
+Keys (direction in :data:`vidgan_kit.recipe.VALIDATION_METRICS`):
 
 - ``val/recon_l1``, ``val/recon_psnr``, ``val/recon_ssim``: reconstruction Ṽ_x;
 - ``val/best_of_k_ssim``, ``val/best_of_k_psnr``: the paper's best of K (per metric) over
@@ -23,7 +23,9 @@ from typing import Any
 import torch
 
 from ..layout import VideoGeometry
+from ..recipe import VALIDATION_METRICS
 from ..registry import ComponentRegistry
+from .calls import on_device, reconstruct_fn
 from .protocols import (
     CISettings,
     has_ground_truth,
@@ -32,22 +34,9 @@ from .protocols import (
     stochastic_best_of_k,
     transfer_ground_truth,
 )
+from .runner import EvalSettings, build_scorers, fit_clips
 
 __all__ = ["validate", "VALIDATION_METRICS", "validation_dataset"]
-
-#: key → True when higher is better (what ``train.keep_best`` compares).
-VALIDATION_METRICS: dict[str, bool] = {
-    "val/recon_l1": False,
-    "val/recon_psnr": True,
-    "val/recon_ssim": True,
-    "val/best_of_k_ssim": True,
-    "val/best_of_k_psnr": True,
-    "val/diversity": True,
-    "val/transfer_l1": False,
-    "val/transfer_psnr": True,
-    "val/motion_gain_l1": True,
-    "val/leakage_ratio": False,
-}
 
 
 def validation_dataset(registry: ComponentRegistry, recipe: Any) -> Any:
@@ -77,8 +66,6 @@ def validate(
         depend on it, so the numbers compare across steps).
     :param dataset: the test split, if the caller keeps one (else built from the recipe).
     """
-    from .runner import EvalSettings, _on_device, build_scorers, fit_clips, reconstruct_fn
-
     geometry: VideoGeometry = model.geometry
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
     was_training = model.training
@@ -91,24 +78,24 @@ def validate(
             scorers = build_scorers(registry, EvalSettings(ssim_window=_ssim_window(geometry)))
             ci = CISettings()
             out: dict[str, float] = {}
-            recon, _ = reconstruction(_on_device(reconstruct_fn(model), device), video, scorers, ci=ci)
+            recon, _ = reconstruction(on_device(reconstruct_fn(model), device), video, scorers, ci=ci)
             out["val/recon_l1"] = _mean(recon.scores.l1)
             out["val/recon_psnr"] = _mean(recon.scores.psnr)
             out["val/recon_ssim"] = _mean(recon.scores.ssim)
             if callable(getattr(model, "sample", None)):
-                st = stochastic_best_of_k(_on_device(model.sample, device), video, scorers, samples=samples,
+                st = stochastic_best_of_k(on_device(model.sample, device), video, scorers, samples=samples,
                                           seed=seed, ci=ci)
                 out["val/best_of_k_ssim"] = _mean(st.result.per_metric.scores.ssim)
                 out["val/best_of_k_psnr"] = _mean(st.result.per_metric.scores.psnr)
                 out["val/diversity"] = _mean(st.result.diversity.samples)
             if callable(getattr(model, "transfer", None)) and has_ground_truth(ds) and n >= 2:
-                tr, _ = transfer_ground_truth(_on_device(model.transfer, device), ds, scorers, pairs=n, seed=seed,
+                tr, _ = transfer_ground_truth(on_device(model.transfer, device), ds, scorers, pairs=n, seed=seed,
                                               ci=ci)
                 out["val/transfer_l1"] = _mean(tr.methods["model"].l1)
                 out["val/transfer_psnr"] = _mean(tr.methods["model"].psnr)
                 out["val/motion_gain_l1"] = float("nan") if tr.motion_gain_l1 is None else tr.motion_gain_l1
                 if len(ds) >= 5:
-                    leak = leakage(_on_device(model.transfer, device), ds, triples=n, seed=seed, ci=ci)
+                    leak = leakage(on_device(model.transfer, device), ds, triples=n, seed=seed, ci=ci)
                     out["val/leakage_ratio"] = float("nan") if leak.leakage_ratio is None else leak.leakage_ratio
         finally:
             model.train(was_training)

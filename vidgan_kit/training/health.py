@@ -1,8 +1,8 @@
 """Warnings about a run going wrong while it trains (a collapsed code, an ignored input).
 
 The trainer knows nothing of any model; a model assembly that knows its failure modes
-implements ``health_warnings(stats, step) -> {key: message}`` (see
-:class:`~vidgan_kit.interfaces.ModelAssembly`). :class:`HealthWatch` asks it after every
+overrides ``health_warnings(stats, step) -> {key: message}`` (see
+:class:`~vidgan_kit.interfaces.ModelAssembly`, whose own reports nothing). :class:`HealthWatch` asks it after every
 logged step and warns once per key and run, so a problem that persists does not flood the
 log, and a run resumed later warns again (it may have recovered, or not).
 """
@@ -10,7 +10,8 @@ log, and a run resumed later warns again (it may have recovered, or not).
 from __future__ import annotations
 
 import warnings
-from typing import Any
+
+from ..interfaces import ModelAssembly
 
 __all__ = ["TrainingHealthWarning", "HealthWatch"]
 
@@ -22,9 +23,8 @@ class TrainingHealthWarning(UserWarning):
 class HealthWatch:
     """Asks ``model.health_warnings`` and warns about each new problem once."""
 
-    def __init__(self, model: Any, *, enabled: bool = True) -> None:
-        check = getattr(model, "health_warnings", None)
-        self._check = check if callable(check) and enabled else None
+    def __init__(self, model: ModelAssembly, *, enabled: bool = True) -> None:
+        self._check = model.health_warnings if enabled else None
         self.warned: dict[str, int] = {}
 
     def __call__(self, stats: dict[str, float], step: int) -> dict[str, float]:

@@ -28,7 +28,6 @@ alone writes files. A single process skips every collective.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -39,22 +38,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import (
-    checkpoint_name,
-    list_checkpoints,
-    load_ema_weights,
-    load_training_state,
-    load_weights,
-    read_index,
-    save_checkpoint,
-)
+from ..checkpoint import checkpoint_name, list_checkpoints, read_index
 from ..distributed import World, average_gradients, convert_sync_batchnorm, leave_without_waiting, lr_factor, record_failure
-from ..errors import CheckpointError, VidganError
-from ..eval.validation import VALIDATION_METRICS, validate, validation_dataset
-from ..interfaces import LossContext
+from ..errors import VidganError
+from ..eval.validation import validate, validation_dataset
+from ..interfaces import LossContext, ModelAssembly
 from ..io import video_grid, write_video
 from ..plugins import PluginHost
-from ..recipe import OptimizerSpec, Recipe
+from ..recipe import OptimizerSpec, PhaseSpec, Recipe
+from ..registry import ComponentRegistry
+from .best import KeepBest
 from .data import BatchStream, fixed_batch
 from .device import autocast, check_precision, make_grad_scaler, move_to_device, resolve_device, to_channels_last
 from .ema import EMA
@@ -62,15 +55,9 @@ from .health import HealthWatch
 from .logging import MetricsLogger, ProgressDisplay, quiet_from_env, truncate_metrics
 from .memory import reuse_freed_memory
 from .optim import build_optimizers, check_groups, clip_gradients
+from .resume import TrainingState
 from .run import RunContext, check_resume_recipe, prepare_run_dir, write_run_files
-from .seeding import (
-    DeterminismSettings,
-    capture_rng_state,
-    isolated_rng,
-    rank_seed,
-    restore_rng_state,
-    seed_everything,
-)
+from .seeding import DeterminismSettings, isolated_rng, rank_seed, seed_everything
 
 __all__ = ["train", "write_samples", "PREVIEW_CLIPS"]
 
@@ -129,22 +116,7 @@ def _train(
     cfg = recipe.train
     registry = host.registry
     geometry = recipe.video.geometry()
-
-    # ---- the run directory: never overwrite; a resume continues the same experiment ----
-    # Rank 0 alone looks and decides (another rank could see rank 0's first files and take
-    # them for a run to resume); the others wait for its answer before reading anything.
-    def plan_run() -> dict[str, Any]:
-        had_run = prepare_run_dir(run_dir, resume)
-        checkpoints = list_checkpoints(run_dir) if had_run else []
-        resume_from = checkpoints[-1][1] if checkpoints else None
-        start_step = read_index(resume_from)["step"] if resume_from else 0
-        if had_run:
-            check_resume_recipe(run_dir, recipe, start_step, registry)
-        return {"had_run": had_run, "resume_from": str(resume_from) if resume_from else None, "start_step": start_step}
-
-    plan = world.on_main(plan_run)
-    had_run, start_step = bool(plan["had_run"]), int(plan["start_step"])
-    resume_from = Path(plan["resume_from"]) if plan["resume_from"] else None
+    had_run, start_step, resume_from = _plan_run(recipe, registry, world, run_dir, resume)
     check_precision(device, cfg.precision)
 
     previous_settings = DeterminismSettings.current()
@@ -163,44 +135,13 @@ def _train(
                          if cfg.sample_every and world.is_main else None)
         # Validation scores the same test clips with the same seeds every time (rank 0 only).
         val_dataset = validation_dataset(registry, recipe) if cfg.validate_every and world.is_main else None
-        best_file = run_dir / "best" / "best.json"
-        best_value = json.loads(best_file.read_text())["value"] if best_file.is_file() else None
+        best = KeepBest(run_dir, cfg.validate_metric, enabled=cfg.keep_best)
 
         # ---- model, losses, optimisers ----
-        model = registry.build("model", recipe.model, geometry=geometry, registry=registry)
-        for method in ("parameter_groups", "slots"):
-            if not callable(getattr(model, method, None)):
-                raise VidganError(
-                    f"Model {recipe.model.type!r} has no {method}() method; model components must follow"
-                    " vidgan_kit.interfaces.ModelAssembly."
-                )
-        if cfg.distributed.sync_batchnorm and world.enabled:
-            convert_sync_batchnorm(model, device)  # before anything keeps references to modules
-        model.to(device)
-        if cfg.channels_last:
-            to_channels_last(model)
-        model.train()
-        # Same seed, same weights; rank 0's are copied anyway, so that a component that
-        # initialises from anything else (the clock, a download) cannot split the ranks.
-        world.broadcast_module(model)
+        model = _build_model(recipe, registry, world, device)
         groups = model.parameter_groups()
         check_groups(recipe, groups)
-
-        losses: dict[str, nn.Module] = {
-            name: registry.build("loss", term.spec).to(device) for name, term in recipe.losses.items()
-        }
-        # Which terms feed which phase: a loss declares its phases as a class attribute.
-        phase_terms = {
-            phase.name: [name for name in recipe.losses if phase.name in getattr(losses[name], "phases", ("generator",))]
-            for phase in recipe.phases
-        }
-        for phase in recipe.phases:
-            if not phase_terms[phase.name]:
-                raise VidganError(
-                    f"Phase {phase.name!r} has no loss term: none of the losses ({', '.join(recipe.losses) or 'none'})"
-                    f" declares it. Add a loss for it or remove the phase from the recipe's [[phases]]."
-                )
-
+        losses, phase_terms = _build_losses(recipe, registry, device)
         optimizers = build_optimizers(recipe, groups, lr_scale=lr_factor(cfg.distributed.lr_scaling, world.world_size),
                                       names={id(p): n for n, p in model.named_parameters()})
         # Exactly the parameters each optimiser steps, in its order: what a phase averages.
@@ -212,54 +153,12 @@ def _train(
                 )
         grad_clip = {g: recipe.optimizers.get(g, OptimizerSpec()).grad_clip for g in optimizers}
         scaler = make_grad_scaler(device, cfg.precision)
-        ema = EMA(model, cfg.ema.group, cfg.ema.decay, cfg.ema.start) if cfg.ema.enabled else None
-        if ema is not None and ema.uncovered:
-            warnings.warn(
-                f"EMA: {ema.uncovered} parameter(s) of group {cfg.ema.group!r} belong to the assembly itself, not"
-                " to a slot, and are not averaged.",
-                stacklevel=2,
-            )
+        ema = _make_ema(model, recipe)
 
         # ---- resume: restore every piece of state, the RNGs last ----
+        state = TrainingState(model, losses, optimizers, scaler, ema, stream, world)
         if resume_from is not None:
-            load_weights(model, resume_from)
-            state = load_training_state(resume_from)  # on the CPU: load_state_dict moves what it keeps
-            saved_groups = set(state["optimizers"])
-            if saved_groups != set(optimizers):
-                raise CheckpointError(
-                    f"{resume_from} has optimiser state for groups {sorted(saved_groups)}, the run has {sorted(optimizers)}."
-                )
-            for group, opt in optimizers.items():
-                lrs = [pg["lr"] for pg in opt.param_groups]
-                opt.load_state_dict(state["optimizers"][group])
-                for pg, lr in zip(opt.param_groups, lrs, strict=True):
-                    pg["lr"] = lr  # the saved one was scaled for the saving run's world size
-            if scaler.is_enabled() and state.get("scaler"):
-                scaler.load_state_dict(state["scaler"])
-            if ema is not None:
-                load_ema_weights(ema.modules, resume_from)
-            with torch.no_grad():
-                for name, buffers in state.get("loss_buffers", {}).items():
-                    own = dict(losses[name].named_buffers())
-                    for key, value in buffers.items():
-                        own[key].copy_(value)
-            data = state["data"]
-            saved_world = int(state.get("world_size", 1))
-            if saved_world == world.world_size:
-                stream.seek(data["epoch"], data["batch"])
-            else:
-                consumed = data.get("consumed", data["batch"] * stream.batch_size * saved_world)
-                stream.seek_consumed(data["epoch"], consumed)
-            # Last, so that nothing done while building or loading moves the streams on.
-            # Each rank continues its own streams; a rank the saving run did not have
-            # starts a fresh one derived from the seed, its rank and the step.
-            rank_states = state.get("rng_ranks", {})
-            if world.rank == 0:
-                restore_rng_state(state["rng"])
-            elif saved_world == world.world_size and str(world.rank) in rank_states:
-                restore_rng_state(rank_states[str(world.rank)])
-            else:
-                seed_everything(rank_seed(recipe.seed, world.rank, start_step))
+            state.restore(resume_from, seed=recipe.seed, step=start_step)
         elif world.rank > 0:
             # Every rank has built the same model from the same seed; from here on each
             # draws its own noise (z ~ N(0, I), reparameterisation, dropout). Rank 0 goes
@@ -281,33 +180,15 @@ def _train(
 
     saved_step = start_step if resume_from is not None else None
 
-    def save(step: int) -> Path | None:
-        """Every rank calls it (their RNG states are gathered); rank 0 writes."""
+    def save(step: int) -> None:
+        """Every rank calls it; rank 0 writes, then the plugins hear of it."""
         nonlocal saved_step
         saved_step = step
-        rng = [capture_rng_state()] if not world.enabled else world.gather_tree(capture_rng_state())
-        if not world.is_main:
-            run.last_checkpoint = run.checkpoints_dir / checkpoint_name(step)  # rank 0 is writing it
-            return None
-        state = {
-            "step": step,
-            "data": stream.position(),
-            "optimizers": {g: opt.state_dict() for g, opt in optimizers.items()},
-            "scaler": scaler.state_dict() if scaler.is_enabled() else {},
-            "loss_buffers": {n: dict(m.named_buffers()) for n, m in losses.items() if any(True for _ in m.buffers())},
-            "rng": rng[0],
-            "world_size": world.world_size,
-        }
-        if world.enabled:
-            state["rng_ranks"] = {str(r): s for r, s in enumerate(rng) if r > 0}
-        path = save_checkpoint(
-            run.checkpoints_dir, model, step=step, registry=registry, recipe=recipe,
-            ema=ema.modules if ema is not None else None, training_state=state, keep=cfg.keep_checkpoints,
-        )
-        run.last_checkpoint = path
-        with isolated_rng(device):
-            host.hook.vidgan_checkpoint_saved(run=run, step=step, path=path)
-        return path
+        path = state.save(run.checkpoints_dir, step, registry=registry, recipe=recipe, keep=cfg.keep_checkpoints)
+        run.last_checkpoint = path or run.checkpoints_dir / checkpoint_name(step)  # other ranks: rank 0 is writing it
+        if path is not None:
+            with isolated_rng(device):
+                host.hook.vidgan_checkpoint_saved(run=run, step=step, path=path)
 
     # ---- the loop ----
     end = cfg.steps if max_steps is None else min(cfg.steps, max_steps)
@@ -321,9 +202,8 @@ def _train(
             host.hook.vidgan_train_start(run=run)
         deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
         health = HealthWatch(model, enabled=run.is_main)
-        progress_keys = tuple(getattr(model, "progress_keys", ()))
         with ProgressDisplay(cfg.steps, start_step, enabled=run.is_main, quiet=quiet,
-                             extra_keys=progress_keys) as progress:
+                             extra_keys=tuple(model.progress_keys)) as progress:
             while step < end:
                 # All ranks stop together: rank clocks differ, the decision must not.
                 if deadline < math.inf and world.any(time.monotonic() >= deadline):
@@ -341,42 +221,19 @@ def _train(
                     outputs = model(batch)
                 ctx = LossContext(model=model, batch=batch, outputs=outputs, step=step)
 
-                # Phases due now, with their terms whose scheduled weight is non-zero
-                # (a term before its `start` costs nothing: it is not even evaluated).
-                due = []
-                for phase in recipe.phases:
-                    if phase.active(step):
-                        terms = [(n, w) for n in phase_terms[phase.name] if (w := recipe.losses[n].weight_at(step)) > 0]
-                        if terms:
-                            due.append((phase, terms))
-
+                due = _due_phases(recipe, phase_terms, step)
                 logged: dict[str, torch.Tensor] = {}
                 for i, (phase, terms) in enumerate(due):
                     group = phase.param_group
-                    opt = optimizers[group]
-                    # Freeze every other group for this phase: the generator's adversarial
-                    # loss runs through the discriminator, but must neither step nor fill
-                    # the discriminator's gradients (and vice versa).
-                    frozen = [p for g, ps in groups.items() if g != group for p in ps if p.requires_grad]
-                    for p in frozen:
-                        p.requires_grad_(False)
-                    try:
-                        with autocast(device, cfg.precision):
-                            parts = {n: w * losses[n](ctx, phase.name) for n, w in terms}
-                            total = sum(parts.values())
-                        opt.zero_grad(set_to_none=True)
-                        # Keep the forward's graph while a later phase still backprops through it.
-                        scaler.scale(total).backward(retain_graph=i < len(due) - 1)
-                    finally:
-                        for p in frozen:
-                            p.requires_grad_(True)
+                    total, parts = _phase_backward(phase, terms, ctx, losses, groups, optimizers[group], scaler, device,
+                                                   cfg.precision, keep_graph=i < len(due) - 1)
                     # Average this group's gradients over the ranks (a no-op when alone):
                     # every rank then takes the same step and the weights stay identical.
                     average_gradients(stepped[group], world)
                     if grad_clip[group] > 0:
-                        scaler.unscale_(opt)  # clip the true gradients, not the scaled ones
-                        logged[f"grad_norm/{group}"] = clip_gradients(opt, grad_clip[group])
-                    scaler.step(opt)
+                        scaler.unscale_(optimizers[group])  # clip the true gradients, not the scaled ones
+                        logged[f"grad_norm/{group}"] = clip_gradients(optimizers[group], grad_clip[group])
+                    scaler.step(optimizers[group])
                     for n, value in parts.items():
                         logged[f"loss/{phase.name}/{n}"] = value.detach()
                     logged[f"loss/{phase.name}"] = total.detach()
@@ -390,36 +247,14 @@ def _train(
                     ema.update(model, step)
                 step += 1
                 run.step = step
-                if callable(getattr(model, "track_inference_statistics", None)):
-                    # With the weights inference will load, as samples and validation use them.
-                    with (torch.no_grad(), isolated_rng(device), autocast(device, cfg.precision),
-                          ema.applied(model) if ema is not None else nullcontext()):
-                        model.track_inference_statistics(batch, step)
+                # With the weights inference will load, as samples and validation use them.
+                with (torch.no_grad(), isolated_rng(device), autocast(device, cfg.precision),
+                      ema.applied(model) if ema is not None else nullcontext()):
+                    model.track_inference_statistics(batch, step)
 
-                # One device sync per step for all the scalars, not one per scalar; with several
-                # ranks one all-reduce, so that the logged losses are the whole batch's, and a
-                # non-finite loss on any rank stops every rank below.
-                names = list(logged)
-                values = (world.all_reduce_mean_(torch.stack([logged[n].float().reshape(()) for n in names])).tolist()
-                          if names else [])
-                stats = dict(zip(names, values, strict=True))
-                bad = [n for n in names if n.startswith("loss/") and not math.isfinite(stats[n])]
-                if bad:
-                    # The weights have just taken a non-finite step; stop here and leave the
-                    # last checkpoint as the last good state rather than train on garbage.
-                    raise VidganError(
-                        f"Non-finite loss at step {step}: {', '.join(f'{n} = {stats[n]}' for n in bad)}."
-                        f" The last good checkpoint is {run.last_checkpoint or '(none yet)'}. Lower the learning"
-                        " rate, set a grad_clip for the optimiser, or train in fp32."
-                    )
-                dt = time.perf_counter() - t0
-                stats["perf/it_per_s"] = 1.0 / dt if dt > 0 else 0.0
-                # Nominal: the effective batch is loader.batch_size on each of world_size ranks.
-                stats["perf/clips_per_s"] = stats["perf/it_per_s"] * recipe.loader.batch_size * world.world_size
-                stats["data/epoch"] = float(stream.epoch)
-                for group, opt in optimizers.items():
-                    stats[f"lr/{group}"] = float(opt.param_groups[0]["lr"])
-                if step % cfg.diagnostics_period == 0 and callable(getattr(model, "diagnostics", None)):
+                stats = _step_stats(logged, world, step, run)
+                stats.update(_run_stats(time.perf_counter() - t0, recipe, world, stream, optimizers))
+                if step % cfg.diagnostics_period == 0:
                     with torch.no_grad(), isolated_rng(device):
                         stats.update({f"diag/{k}": float(v) for k, v in model.diagnostics(batch).items()})
 
@@ -428,15 +263,7 @@ def _train(
                     with isolated_rng(device), (ema.applied(model) if ema is not None else nullcontext()):
                         values = validate(model, registry, recipe, step, dataset=val_dataset)
                     stats.update(values)
-                    value = values.get(cfg.validate_metric, math.nan)
-                    higher = VALIDATION_METRICS[cfg.validate_metric]
-                    if cfg.keep_best and math.isfinite(value) and (
-                            best_value is None or (value > best_value if higher else value < best_value)):
-                        best_value = value
-                        save_checkpoint(run_dir / "best", model, step=step, registry=registry, recipe=recipe,
-                                        ema=ema.modules if ema is not None else None, keep=1)
-                        best_file.write_text(json.dumps({"step": step, "metric": cfg.validate_metric,
-                                                         "value": value}) + "\n")
+                    best.offer(values, step, model=model, registry=registry, recipe=recipe, ema=ema)
 
                 stats.update(health(stats, step))  # diagnostics and validation values, when computed
                 logger.accumulate(stats)
@@ -480,6 +307,153 @@ def _train(
             warnings.warn(f"vidgan_train_end hook failed while handling {type(error).__name__}: {hook_exc}", stacklevel=2)
 
 
+# -- the pieces of _train ----------------------------------------------------------------------------
+
+
+def _plan_run(recipe: Recipe, registry: ComponentRegistry, world: World, run_dir: Path,
+              resume: bool) -> tuple[bool, int, Path | None]:
+    """Whether ``run_dir`` holds an earlier run, the step to start from and the checkpoint to
+    resume from. The run directory is never overwritten, and a resume continues the same
+    experiment. Rank 0 alone looks and decides (another rank could see rank 0's first files and
+    take them for a run to resume); the others wait for its answer before reading anything."""
+
+    def plan() -> dict[str, Any]:
+        had_run = prepare_run_dir(run_dir, resume)
+        checkpoints = list_checkpoints(run_dir) if had_run else []
+        resume_from = checkpoints[-1][1] if checkpoints else None
+        start_step = read_index(resume_from)["step"] if resume_from else 0
+        if had_run:
+            check_resume_recipe(run_dir, recipe, start_step, registry)
+        return {"had_run": had_run, "resume_from": str(resume_from) if resume_from else None, "start_step": start_step}
+
+    answer = world.on_main(plan)
+    resume_from = Path(answer["resume_from"]) if answer["resume_from"] else None
+    return bool(answer["had_run"]), int(answer["start_step"]), resume_from
+
+
+def _build_model(recipe: Recipe, registry: ComponentRegistry, world: World, device: torch.device) -> ModelAssembly:
+    """The recipe's model assembly, on ``device`` in training mode, the same on every rank."""
+    model = registry.build("model", recipe.model, geometry=recipe.video.geometry(), registry=registry)
+    if not isinstance(model, ModelAssembly):
+        raise VidganError(
+            f"Model {recipe.model.type!r} is a {type(model).__name__}; model components must derive from"
+            " vidgan_kit.interfaces.ModelAssembly (the trainer calls its methods)."
+        )
+    if recipe.train.distributed.sync_batchnorm and world.enabled:
+        convert_sync_batchnorm(model, device)  # before anything keeps references to modules
+    model.to(device)
+    if recipe.train.channels_last:
+        to_channels_last(model)
+    model.train()
+    # Same seed, same weights; rank 0's are copied anyway, so that a component that
+    # initialises from anything else (the clock, a download) cannot split the ranks.
+    world.broadcast_module(model)
+    return model
+
+
+def _build_losses(recipe: Recipe, registry: ComponentRegistry,
+                  device: torch.device) -> tuple[dict[str, nn.Module], dict[str, list[str]]]:
+    """The loss terms, by name, and which of them feed each phase (a loss declares its phases as
+    a class attribute); a phase that no term feeds is an error."""
+    losses: dict[str, nn.Module] = {
+        name: registry.build("loss", term.spec).to(device) for name, term in recipe.losses.items()
+    }
+    phase_terms = {
+        phase.name: [name for name in recipe.losses if phase.name in getattr(losses[name], "phases", ("generator",))]
+        for phase in recipe.phases
+    }
+    for phase in recipe.phases:
+        if not phase_terms[phase.name]:
+            raise VidganError(
+                f"Phase {phase.name!r} has no loss term: none of the losses ({', '.join(recipe.losses) or 'none'})"
+                f" declares it. Add a loss for it or remove the phase from the recipe's [[phases]]."
+            )
+    return losses, phase_terms
+
+
+def _make_ema(model: ModelAssembly, recipe: Recipe) -> EMA | None:
+    """The EMA of ``train.ema.group``'s weights, when ``train.ema`` is on."""
+    cfg = recipe.train.ema
+    ema = EMA(model, cfg.group, cfg.decay, cfg.start) if cfg.enabled else None
+    if ema is not None and ema.uncovered:
+        warnings.warn(
+            f"EMA: {ema.uncovered} parameter(s) of group {cfg.group!r} belong to the assembly itself, not"
+            " to a slot, and are not averaged.",
+            stacklevel=3,
+        )
+    return ema
+
+
+def _due_phases(recipe: Recipe, phase_terms: dict[str, list[str]],
+                step: int) -> list[tuple[PhaseSpec, list[tuple[str, float]]]]:
+    """The phases due at ``step``, each with its terms whose scheduled weight is non-zero (a term
+    before its ``start`` costs nothing: it is not even evaluated), as (name, weight)."""
+    due = []
+    for phase in recipe.phases:
+        if phase.active(step):
+            terms = [(n, w) for n in phase_terms[phase.name] if (w := recipe.losses[n].weight_at(step)) > 0]
+            if terms:
+                due.append((phase, terms))
+    return due
+
+
+def _phase_backward(
+    phase: PhaseSpec, terms: list[tuple[str, float]], ctx: LossContext, losses: dict[str, nn.Module],
+    groups: dict[str, list[nn.Parameter]], opt: torch.optim.Optimizer, scaler: Any, device: torch.device,
+    precision: str, *, keep_graph: bool,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """One phase's weighted terms summed and back-propagated into its group's gradients alone;
+    returns the total and the weighted terms. ``keep_graph`` keeps the forward's graph for a
+    later phase that still back-propagates through it."""
+    # Freeze every other group for this phase: the generator's adversarial loss runs through
+    # the discriminator, but must neither step nor fill the discriminator's gradients (and vice versa).
+    frozen = [p for g, ps in groups.items() if g != phase.param_group for p in ps if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        with autocast(device, precision):
+            parts = {n: w * losses[n](ctx, phase.name) for n, w in terms}
+            total = sum(parts.values())
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(total).backward(retain_graph=keep_graph)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    return total, parts
+
+
+def _step_stats(logged: dict[str, torch.Tensor], world: World, step: int, run: RunContext) -> dict[str, float]:
+    """The step's logged tensors as floats: one device sync for all of them, not one per scalar;
+    with several ranks one all-reduce, so that the logged losses are the whole batch's, and a
+    non-finite loss on any rank stops every rank."""
+    names = list(logged)
+    values = (world.all_reduce_mean_(torch.stack([logged[n].float().reshape(()) for n in names])).tolist()
+              if names else [])
+    stats = dict(zip(names, values, strict=True))
+    bad = [n for n in names if n.startswith("loss/") and not math.isfinite(stats[n])]
+    if bad:
+        # The weights have just taken a non-finite step; stop here and leave the
+        # last checkpoint as the last good state rather than train on garbage.
+        raise VidganError(
+            f"Non-finite loss at step {step}: {', '.join(f'{n} = {stats[n]}' for n in bad)}."
+            f" The last good checkpoint is {run.last_checkpoint or '(none yet)'}. Lower the learning"
+            " rate, set a grad_clip for the optimiser, or train in fp32."
+        )
+    return stats
+
+
+def _run_stats(seconds: float, recipe: Recipe, world: World, stream: BatchStream,
+               optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
+    """Throughput, the data's epoch and the learning rates of one step that took ``seconds``."""
+    it_per_s = 1.0 / seconds if seconds > 0 else 0.0
+    stats = {
+        "perf/it_per_s": it_per_s,
+        # Nominal: the effective batch is loader.batch_size on each of world_size ranks.
+        "perf/clips_per_s": it_per_s * recipe.loader.batch_size * world.world_size,
+        "data/epoch": float(stream.epoch),
+    }
+    stats.update({f"lr/{group}": float(opt.param_groups[0]["lr"]) for group, opt in optimizers.items()})
+    return stats
 
 
 def write_samples(run: RunContext, batch: Any, step: int, *, ema: EMA | None = None) -> list[Path]:
@@ -489,18 +463,17 @@ def write_samples(run: RunContext, batch: Any, step: int, *, ema: EMA | None = N
     same noise every time) and leaves the training's RNG streams untouched.
     """
     model = run.model
-    preview = getattr(model, "preview", None)
-    if not callable(preview):
-        return []
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
         generator = torch.Generator(device=run.device).manual_seed(run.recipe.seed)
         with torch.no_grad(), isolated_rng(run.device), (ema.applied(model) if ema is not None else nullcontext()):
-            videos = preview(batch, generator)
+            videos = model.preview(batch, generator)
     finally:
         for m, training in modes.items():
             m.training = training
+    if not videos:
+        return []  # the assembly shows nothing
     rows = [v.detach().float().clamp(-1, 1).cpu() for v in videos.values()]
     grid = video_grid(rows)
     run.samples_dir.mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,10 @@ Why. glibc serves every allocation above its mmap threshold (at most 32 MiB, oft
 with a fresh ``mmap`` and gives it back with ``munmap`` when freed. A training step on a
 CPU allocates the same large activations and gradients every step, so every step the
 kernel hands out, and zeroes, fresh pages for all of them: one page fault per 4 KiB, paid
-by whichever operation first writes a new tensor. Keeping the memory made a 64×64
-Dual-MTGAN training step on 2 CPU cores 1.9× faster (``benchmarks/RESULTS.md``). The
-PyTorch CPU tuning guides fix the same thing by preloading jemalloc or tcmalloc; this does
-it with glibc's own switches, so nothing has to be installed or preloaded.
+by whichever operation first writes a new tensor. Keeping the memory saves that work, a
+large share of a CPU training step. The PyTorch CPU tuning guides fix the same thing by
+preloading jemalloc or tcmalloc; this does it with glibc's own switches, so nothing has to
+be installed or preloaded.
 
 What. Inside :func:`reuse_freed_memory`, glibc serves large blocks from the heap too
 (``M_MMAP_MAX = 0``) and does not give the heap's free top back to the kernel
@@ -16,9 +16,8 @@ get glibc's default values back (its mmap threshold stops adapting: mallopt(3)) 
 memory is returned (``malloc_trim``). The settings are process-wide; off glibc Linux
 (macOS, Windows, musl) nothing changes.
 
-In every precision and layout. (bf16 with channels_last once seemed to need fresh pages: its
-NaN weights came from a oneDNN conv3d kernel that read unwritten memory either way; see
-``vidgan_builtin.networks._blocks.ShortClipConv3d``.)
+It holds in every precision and layout: reused memory is never read before it is written
+(a kernel that reads unwritten memory misbehaves on fresh pages too).
 """
 
 from __future__ import annotations

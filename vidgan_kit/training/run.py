@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import platform
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +27,9 @@ import torch
 from .._version import __version__
 from ..errors import VidganError
 from ..recipe import Recipe, validate_recipe
+from ..run_context import RunContext
 
 if TYPE_CHECKING:
-    from ..interfaces import ModelAssembly
     from ..plugins import PluginHost
     from ..registry import ComponentRegistry
 
@@ -41,51 +40,6 @@ __all__ = ["RunContext", "prepare_run_dir", "write_run_files", "recipe_differenc
 RESUMABLE_CHANGES = (
     "train.steps", "train.distributed.backend", "train.distributed.timeout_minutes", "train.reuse_cpu_memory",
 )
-
-
-@dataclass
-class RunContext:
-    """What hooks see of a run (the attribute names are part of the hook API).
-
-    :ivar run_dir: the run directory.
-    :ivar recipe: the resolved recipe.
-    :ivar model: the model assembly being trained.
-    :ivar step: steps completed so far (the start step in ``vidgan_train_start``).
-    :ivar is_main: True on the process that writes files: rank 0 (the only process of a
-        single-process run). Plugins that write files should check it.
-    :ivar registry: the component registry the run was built from.
-    :ivar host: the plugin host (its ``hook`` and ``infos``).
-    :ivar device: where the model lives.
-    :ivar status: ``"running"``, then the final status given to ``vidgan_train_end``.
-    :ivar last_checkpoint: the newest checkpoint written or resumed from, if any.
-    :ivar rank: this process's rank among the training processes (0 when alone).
-    :ivar world_size: how many processes train together (1 when alone).
-    """
-
-    run_dir: Path
-    recipe: Recipe
-    model: ModelAssembly
-    step: int = 0
-    is_main: bool = True
-    registry: ComponentRegistry | None = None
-    host: PluginHost | None = None
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    status: str = "running"
-    last_checkpoint: Path | None = None
-    rank: int = 0
-    world_size: int = 1
-
-    @property
-    def checkpoints_dir(self) -> Path:
-        return self.run_dir / "checkpoints"
-
-    @property
-    def samples_dir(self) -> Path:
-        return self.run_dir / "samples"
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.run_dir / "metrics.jsonl"
 
 
 def prepare_run_dir(run_dir: Path, resume: bool) -> bool:
@@ -198,7 +152,7 @@ def write_run_files(
             (run_dir / "recipe.toml").write_text(recipe_text, encoding="utf-8")
         (run_dir / "environment.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
     else:
-        # Keep the first session's environment; record each resume's beside it.
+        # Keep the environment the run started with; record each resume's beside it.
         name = f"environment-resume-{resumed_step:08d}.json"
         (run_dir / name).write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
         if recipe.train.steps != json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))["train"]["steps"]:

@@ -28,7 +28,15 @@ from rich.table import Table
 from rich.text import Text
 
 from vidgan_kit import VideoGeometry
-from vidgan_kit.cli._common import STATE, PluginOption, SetOption, err, out, user_errors
+from vidgan_kit.cli.plugin_api import (
+    PluginOption,
+    SetOption,
+    component_registry,
+    err,
+    out,
+    resolve_recipe,
+    user_errors,
+)
 from vidgan_kit.errors import DataError
 
 __all__ = ["build_data_app", "register"]
@@ -289,16 +297,14 @@ def inspect(
     if not target.exists():
         raise DataError(f"{str(target)!r} does not exist (expected a recipe .toml or a folder of clips)")
     if target.is_file() and target.suffix.lower() == ".toml":
-        from vidgan_kit.cli.run import resolve_recipe
-
-        recipe, _ = resolve_recipe(target, set_, plugin)
-        registry = STATE.host().registry
+        recipe = resolve_recipe(target, set_, plugin)
+        registry = component_registry()
         table = recipe.data.to_table()
         geometry, seed, origin = recipe.video.geometry(), recipe.seed, f"recipe {target}"
     else:
         from .prepare import MANIFEST, read_manifest
 
-        registry = STATE.host(plugin).registry
+        registry = component_registry(plugin)
         geometry, seed = VideoGeometry(frames=frames, channels=3, height=size, width=size), 0
         if target.is_dir() and (target / MANIFEST).is_file():
             manifest = read_manifest(target)

@@ -30,7 +30,7 @@ from vidgan_kit import ComponentConfig
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import LossContext
 
-from ..networks._affine import (
+from ..networks.geometry import (
     ANGULAR_ORDERS,
     MIN_CONFIDENT_PIXELS,
     angular_moments,

@@ -1,7 +1,8 @@
 """The Dual-MTGAN model assembly: six slots wired into one trainable model.
 
-Slots (any registered component of the right kind *and role* fits; the defaults are the
-built-in networks):
+Slots, declared in :class:`DualMTGANConfig` (any registered component of the right kind
+*and role* fits; the defaults are the built-in networks). G_T gets E_M's ``motion_dim``, G_I
+gets E_C's ``code_shape`` and G_T's ``frame_code_dim``: the wiring their kinds declare.
 
 =======================  ===================  ==================================  =====================
 slot                     kind                 base class                          default
@@ -53,7 +54,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from vidgan_kit import ComponentConfig, ComponentSpec, Slot, VideoGeometry, assert_frames, assert_video
+from vidgan_kit import ComponentConfig, ComponentSpec, Slot, VideoGeometry, assert_frames, assert_video, build_slots
+from vidgan_kit.config import slot_fields
 from vidgan_kit.errors import RecipeError, RecipeIssue, ShapeError
 from vidgan_kit.interfaces import (
     ContentEncoder,
@@ -67,46 +69,34 @@ from vidgan_kit.interfaces import (
 )
 from vidgan_kit.layout import fold_time, unfold_time
 
-__all__ = ["DualMTGAN", "DualMTGANConfig", "SLOT_ROLES", "GENERATOR_SLOTS", "DISCRIMINATOR_SLOTS"]
+__all__ = ["DualMTGAN", "DualMTGANConfig", "GENERATOR_SLOTS", "DISCRIMINATOR_SLOTS"]
 
-#: slot -> (kind, required base class, human description of the role)
-SLOT_ROLES: dict[str, tuple[str, type[nn.Module], str]] = {
-    "content_encoder": ("encoder", ContentEncoder, "a content encoder (frames -> content code)"),
-    "motion_encoder": ("encoder", MotionEncoder, "a motion encoder (clip -> MotionPosterior)"),
-    "temporal_generator": ("temporal_generator", TemporalGenerator, "a temporal generator (z_M -> per-frame codes)"),
-    "decoder": ("decoder", FrameDecoder, "a frame decoder ((content, motion) -> frame)"),
-    "image_discriminator": ("discriminator", ImageDiscriminator, "an image-pair discriminator ((condition, frame) -> logit)"),
-    "video_discriminator": ("discriminator", VideoDiscriminator, "a video discriminator (clip -> logit)"),
-}
 GENERATOR_SLOTS = ("content_encoder", "motion_encoder", "temporal_generator", "decoder")
 DISCRIMINATOR_SLOTS = ("image_discriminator", "video_discriminator")
-
-
-def _slot_field(kind: str, default: str, what: str) -> Any:
-    return Field(ComponentSpec(type=default), description=f"{what}; any registered {kind} component of that role.")
 
 
 class DualMTGANConfig(ComponentConfig):
     """Options of the ``dual_mtgan`` assembly: its six slots and how they are wired."""
 
-    content_encoder: Annotated[ComponentSpec, Slot("encoder", "E_C", ContentEncoder)] = _slot_field(
-        "encoder", "conv_content_encoder", "E_C, the per-frame content encoder"
-    )
-    motion_encoder: Annotated[ComponentSpec, Slot("encoder", "E_M", MotionEncoder)] = _slot_field(
-        "encoder", "conv3d_motion_encoder", "E_M, the clip-level motion encoder"
-    )
-    temporal_generator: Annotated[ComponentSpec, Slot("temporal_generator", "G_T", TemporalGenerator)] = _slot_field(
-        "temporal_generator", "lstm_temporal_generator", "G_T, the per-frame motion generator"
-    )
-    decoder: Annotated[ComponentSpec, Slot("decoder", "G_I", FrameDecoder)] = _slot_field(
-        "decoder", "conv_frame_decoder", "G_I, the frame decoder (image generator)"
-    )
-    image_discriminator: Annotated[ComponentSpec, Slot("discriminator", "D_I", ImageDiscriminator)] = _slot_field(
-        "discriminator", "conditional_image_discriminator", "D_I, the conditional image-pair discriminator"
-    )
-    video_discriminator: Annotated[ComponentSpec, Slot("discriminator", "D_V", VideoDiscriminator)] = _slot_field(
-        "discriminator", "conv3d_video_discriminator", "D_V, the video discriminator"
-    )
+    content_encoder: Annotated[ComponentSpec, Slot(
+        "encoder", "E_C, the per-frame content encoder (frames -> content code)", ContentEncoder,
+    )] = ComponentSpec(type="conv_content_encoder")
+    motion_encoder: Annotated[ComponentSpec, Slot(
+        "encoder", "E_M, the clip-level motion encoder (clip -> MotionPosterior)", MotionEncoder,
+    )] = ComponentSpec(type="conv3d_motion_encoder")
+    temporal_generator: Annotated[ComponentSpec, Slot(
+        "temporal_generator", "G_T, the per-frame motion generator (z_M -> per-frame codes)", TemporalGenerator,
+    )] = ComponentSpec(type="lstm_temporal_generator")
+    decoder: Annotated[ComponentSpec, Slot(
+        "decoder", "G_I, the frame decoder ((content, motion) -> frame)", FrameDecoder,
+    )] = ComponentSpec(type="conv_frame_decoder")
+    image_discriminator: Annotated[ComponentSpec, Slot(
+        "discriminator", "D_I, the conditional image-pair discriminator ((condition, frame) -> logit)",
+        ImageDiscriminator,
+    )] = ComponentSpec(type="conditional_image_discriminator")
+    video_discriminator: Annotated[ComponentSpec, Slot(
+        "discriminator", "D_V, the video discriminator (clip -> logit)", VideoDiscriminator,
+    )] = ComponentSpec(type="conv3d_video_discriminator")
     recon_content: Literal["first_frame", "per_frame"] = Field(
         "first_frame",
         description="Content code of the reconstruction Ṽ_x: the first frame's for every frame (no shortcut "
@@ -164,21 +154,8 @@ class DualMTGAN(ModelAssembly):
         super().__init__()
         self.config = config
         self.geometry = geometry
-        g = geometry
-        self.content_encoder: ContentEncoder = self._build(registry, "content_encoder", geometry=g)
-        self.motion_encoder: MotionEncoder = self._build(registry, "motion_encoder", geometry=g)
-        self.temporal_generator: TemporalGenerator = self._build(
-            registry, "temporal_generator", geometry=g, motion_dim=self.motion_encoder.motion_dim
-        )
-        self.decoder: FrameDecoder = self._build(
-            registry,
-            "decoder",
-            geometry=g,
-            content_shape=tuple(self.content_encoder.code_shape),
-            frame_code_dim=self.temporal_generator.frame_code_dim,
-        )
-        self.image_discriminator: ImageDiscriminator = self._build(registry, "image_discriminator", geometry=g)
-        self.video_discriminator: VideoDiscriminator = self._build(registry, "video_discriminator", geometry=g)
+        for name, component in build_slots(config, registry, geometry=geometry).items():
+            setattr(self, name, component)
         if config.sample_from == "posterior":
             # Running sums of the posterior's mean and second moment per dimension, and of the
             # weights (as Adam's bias correction): saved in the checkpoint's _assembly/ weights.
@@ -187,40 +164,9 @@ class DualMTGAN(ModelAssembly):
             self.register_buffer("posterior_square_sum", torch.zeros(d))
             self.register_buffer("posterior_weight", torch.zeros(()))
 
-    # -- construction ------------------------------------------------------------------
-    def _build(self, registry: Any, slot: str, **wiring: Any) -> Any:
-        kind, base, what = SLOT_ROLES[slot]
-        spec: ComponentSpec = getattr(self.config, slot)
-        factory = registry.get(kind, spec.type).factory
-        if isinstance(factory, type) and not issubclass(factory, base):
-            self._wrong_role(registry, slot, spec.type, factory)
-        obj = registry.build(kind, spec, **wiring)
-        if not isinstance(obj, base):
-            self._wrong_role(registry, slot, spec.type, type(obj))
-        return obj
-
-    @staticmethod
-    def _wrong_role(registry: Any, slot: str, name: str, got: type) -> None:
-        kind, base, what = SLOT_ROLES[slot]
-        fits = [
-            e.name
-            for e in registry.list(kind)
-            if isinstance(e.factory, type) and issubclass(e.factory, base)
-        ]
-        raise RecipeError(
-            [
-                RecipeIssue(
-                    f"model.{slot}",
-                    f"{kind} component {name!r} ({got.__name__}) cannot fill this slot: it needs {what}, "
-                    f"a subclass of vidgan_kit.interfaces.{base.__name__}. "
-                    f"Registered {kind} components that fit: {', '.join(fits) or '(none)'}.",
-                )
-            ]
-        )
-
     # -- the trainer's API -----------------------------------------------------------------
     def slots(self) -> dict[str, nn.Module]:
-        return {name: getattr(self, name) for name in SLOT_ROLES}
+        return {name: getattr(self, name) for name in slot_fields(DualMTGANConfig)}
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """``generator``: E_C, E_M, G_T, G_I. ``discriminator``: D_I, D_V."""

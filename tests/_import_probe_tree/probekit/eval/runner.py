@@ -1,0 +1,5 @@
+from ..recipe import KEYS
+
+
+def run():
+    return KEYS

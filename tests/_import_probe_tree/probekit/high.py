@@ -1,0 +1,3 @@
+from .low import helper
+
+thing = helper
