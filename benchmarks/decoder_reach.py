@@ -36,7 +36,7 @@ from learn_synthetic import test_split  # noqa: E402
 from motion_precision import follows  # noqa: E402
 
 from vidgan_builtin.data.synthetic import MOTIONS, trajectory  # noqa: E402
-from vidgan_builtin.networks._affine import similarity_linear  # noqa: E402
+from vidgan_builtin.networks.geometry import similarity_linear  # noqa: E402
 
 
 def fit(run: Path, family: str, clips: int, steps: int, lr: float, host: PluginHost) -> dict[str, dict[str, float]]:

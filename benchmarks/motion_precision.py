@@ -69,7 +69,7 @@ from learn_synthetic import add_model_set_argument, test_split  # noqa: E402
 from segmentation_targets import turn_from_silhouettes  # noqa: E402
 
 from vidgan_builtin.data.synthetic import ContentFactors, MotionFactors, trajectory  # noqa: E402
-from vidgan_builtin.networks._affine import landing, map_turn, mask_moments, pixel_grid  # noqa: E402
+from vidgan_builtin.networks.geometry import landing, map_turn, mask_moments, pixel_grid  # noqa: E402
 from vidgan_kit.inference import load_pipeline  # noqa: E402
 
 STAGES = ("E_C masks", "E_M keypoints", "G_I reconstruction", "G_I transfer", "exact copy")

@@ -26,7 +26,7 @@ Keypoint moments (centre, spread) cannot see a turn: a square turned in place ke
 With ``orientation = true`` the detector gives one more map, a per-pixel probability of
 belonging to a moving object (trained by ``object_tracking``, L_obj, towards the objects
 that L_seg's targets find), and the MLP also reads that map's angular moments per frame
-(:func:`~._affine.angular_moments`, orders 2–4: each order's strength and the turn since
+(:func:`~.geometry.angular_moments`, orders 2–4: each order's strength and the turn since
 frame 1 it shows). The map's shape, not its colours, is all that reaches z_M from it.
 """
 
@@ -43,7 +43,7 @@ from vidgan_kit import ComponentConfig, VideoGeometry, assert_video
 from vidgan_kit.errors import VidganError
 from vidgan_kit.interfaces import MotionEncoder, MotionPosterior
 
-from ._affine import ANGULAR_ORDERS, angular_moments, mask_moments, pixel_grid, turn_since_first
+from .geometry import ANGULAR_ORDERS, angular_moments, mask_moments, pixel_grid, turn_since_first
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
 __all__ = ["KeypointMotionEncoder", "FEATURES_PER_KEYPOINT", "ORIENTATION_FEATURES"]

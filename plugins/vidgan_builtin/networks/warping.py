@@ -37,7 +37,7 @@ from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
-from ._affine import backward_grids, bounded_affine, pixel_grid
+from .geometry import backward_grids, bounded_affine, pixel_grid
 from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
 __all__ = ["SpatialContentEncoder", "WarpFrameDecoder"]

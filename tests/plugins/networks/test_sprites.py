@@ -201,7 +201,7 @@ def test_zero_motion_gives_the_image_exactly_with_soft_masks(registry):
 def polygon_scene(turn: float, radius: float, sides: int = 4, centre: tuple[float, float] = (0.03, 0.02)) -> torch.Tensor:
     """The content map of a bright regular polygon (circumradius ``radius``, normalised units)
     about ``centre`` (off the pixel grid's symmetry), turned by ``turn`` (forward, y down), as part 1."""
-    from vidgan_builtin.networks._affine import pixel_grid
+    from vidgan_builtin.networks.geometry import pixel_grid
 
     grid = pixel_grid(32, 32) - torch.tensor(centre)
     angle = torch.atan2(grid[..., 1], grid[..., 0]) - turn

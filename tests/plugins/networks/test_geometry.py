@@ -1,4 +1,4 @@
-"""The geometry shared by the spatial decoders and the layered losses (``networks/_affine.py``):
+"""The geometry shared by the spatial decoders and the layered losses (``networks/geometry.py``):
 angular moments of masks, the turn they show, the turn of a map, moments and resampling grids."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from vidgan_builtin.networks._affine import (
+from vidgan_builtin.networks.geometry import (
     ANGULAR_ORDERS,
     angular_moments,
     backward_grids,
