@@ -103,6 +103,39 @@ def test_make_hero_draws_target_source_transfer_truth_and_samples(tmp_path, monk
     assert "rows target | source | transfer | truth | 2 samples; 3 pairs" in capsys.readouterr().out
 
 
+def test_make_hero_on_real_clips_animates_one_held_out_identity_with_anothers_motion(tmp_path, monkeypatch, capsys):
+    """A run on Weizmann-like strips with actors 1 and 3 held out: one column per held-out actor,
+    its source a clip of the other held-out actor doing another action; rows target, source,
+    transfer and the samples (no ground truth across people)."""
+    import heldout_transfer
+    import make_hero
+    import torch
+
+    from vidgan_kit.io import read_video, video_grid
+
+    from .._actors import write_actor_strips
+
+    write_actor_strips(tmp_path / "strips", range(4), frames=6, size=16)
+    run_dir, out = tmp_path / "run", tmp_path / "real.gif"
+    heldout_transfer.main([str(heldout_transfer.REPO / "recipes" / "tiny.toml"), "--data", str(tmp_path / "strips"),
+                           "--test-actors", "1", "3", "--minutes", "1", "--curve-points", "1", "--clips", "2",
+                           "--set", "train.steps=1", "--set", "train.sample_every=0", "--out", str(run_dir), "--quiet"])
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["make_hero.py", str(run_dir), "--out", str(out), "--clips", "4", "--samples", "1"])
+    make_hero.main()
+    printed = capsys.readouterr().out
+    assert "rows target | source | transfer | 1 samples" in printed
+    pairs = printed.split("pairs ", 1)[1].strip().split(", ")
+    assert len(pairs) == 2  # one column per held-out actor
+    for pair in pairs:
+        target, source = (int(name.rsplit("/", 1)[-1].split(".")[0]) for name in pair.split(" <- "))
+        assert target // 8 in (1, 3) and source // 8 in (1, 3) and target // 8 != source // 8
+    video = read_video(out)
+    frames, height, width = video.shape[0], video.shape[-2], video.shape[-1]
+    expected = video_grid([torch.zeros(2, frames, 3, 16, 16)] * 4)
+    assert (frames, height, width) == (expected.shape[0], expected.shape[-2], expected.shape[-1])
+
+
 def test_heldout_transfer_trains_with_actors_held_out_and_prints_their_curve(tmp_path, capsys):
     """A tiny recipe on Weizmann-like strips with actors 1 and 3 held out, a checkpoint per step:
     the table of every motion code, the targets and a curve point per checkpoint; the held-out
