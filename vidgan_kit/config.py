@@ -23,9 +23,10 @@ __all__ = ["ComponentConfig", "ComponentSpec", "Slot", "validate_component", "is
 
 
 class ComponentConfig(BaseModel):
-    """Base of every component's options: unknown keys are errors, values are immutable."""
+    """Base of every component's options: unknown keys are errors, values are immutable, and
+    NaN or infinity is no number (checkpoints and recipe.json stay standard JSON)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), allow_inf_nan=False)
 
 
 class Slot:
@@ -127,7 +128,7 @@ def issues_from_pydantic(
             msg = "required key is missing"
         else:
             got = e.get("input")
-            msg = e["msg"]
+            msg = e["msg"].removeprefix("Value error, ")  # a validator's own message says what is wrong
             if not isinstance(got, dict | list):
                 msg += f" (got {got!r})"
         issues.append(RecipeIssue(loc, msg))
@@ -169,6 +170,9 @@ def validate_component(
             hint = f"; {name!r} is a {' and '.join(elsewhere)} component, this slot needs a {kind}"
         else:
             hint = f"; did you mean {exc.suggestions[0]}?" if exc.suggestions else ""
+            if registry.unloaded_note:  # the component may well be installed: say that first
+                hint = f"; {registry.unloaded_note}" + (f"; if not, did you mean {exc.suggestions[0]}?"
+                                                        if exc.suggestions else "")
         issues.append(
             RecipeIssue(
                 _join(path, "type"),
