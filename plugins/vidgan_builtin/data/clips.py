@@ -211,11 +211,15 @@ class ClipFolderDataset(Dataset[dict[str, Any]]):
                 )
                 continue
             self.clips.append((ref, lo, hi, self._label(ref)))
+        if not self.clips:
+            # The reasons go into the error itself: with nothing usable there is no data set
+            # whose warning a caller could show.
+            why = f"; {self._skip_report()}" if self.skipped else ""
+            error = DataError(f"{self.name}: no usable clips for the {split} split under {str(self.root)!r}{why}")
+            error.skipped = list(self.skipped)  # type: ignore[attr-defined]  # `vidgan data inspect` lists them
+            raise error
         if self.skipped:
             warnings.warn(self._skip_report(), SkippedClipsWarning, stacklevel=2)
-        if not self.clips:
-            why = f"; skipped {len(self.skipped)} bad file(s), see the warning" if self.skipped else ""
-            raise DataError(f"{self.name}: no usable clips for the {split} split under {str(self.root)!r}{why}")
 
     # -- what a format decides ------------------------------------------------------------
     def candidates(self, root: Path) -> list[tuple[str, Path]]:
