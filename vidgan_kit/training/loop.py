@@ -46,6 +46,7 @@ from ..checkpoint import (
     load_training_state,
     load_weights,
     read_index,
+    remove_unfinished,
     save_checkpoint,
 )
 from ..distributed import World, average_gradients, convert_sync_batchnorm, leave_without_waiting, lr_factor, record_failure
@@ -140,6 +141,7 @@ def _train(
         start_step = read_index(resume_from)["step"] if resume_from else 0
         if had_run:
             check_resume_recipe(run_dir, recipe, start_step, registry)
+            remove_unfinished(run_dir / "checkpoints")  # checkpoint writes and deletions a kill cut short
         return {"had_run": had_run, "resume_from": str(resume_from) if resume_from else None, "start_step": start_step}
 
     plan = world.on_main(plan_run)
