@@ -62,6 +62,9 @@ class ComponentRegistry:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], ComponentEntry] = {}
+        #: Why a component someone asks for may be missing although installed (the plugin host
+        #: sets it when it leaves plugins unloaded); messages about unknown components say it.
+        self.unloaded_note = ""
 
     # -- registration -------------------------------------------------------------
     def add(
@@ -108,7 +111,7 @@ class ComponentRegistry:
             return self._entries[(kind, name)]
         except KeyError:
             known = self.names(kind)
-            raise UnknownComponentError(kind, name, closest(name, known), known) from None
+            raise UnknownComponentError(kind, name, closest(name, known), known, self.unloaded_note) from None
 
     def names(self, kind: str) -> list[str]:
         return sorted(n for k, n in self._entries if k == kind)
