@@ -89,6 +89,12 @@ def sets(*overrides: str) -> list[str]:
     return [arg for o in overrides for arg in ("--set", o)]
 
 
+def params(cases: dict[str, Any]) -> list[Any]:
+    """One pytest parameter per case, by name; a ``(build, mark)`` pair carries a mark."""
+    return [pytest.param(case[0], id=name, marks=case[1]) if isinstance(case, tuple) else pytest.param(case, id=name)
+            for name, case in cases.items()]
+
+
 # -- files the cases write ------------------------------------------------------------------
 
 
@@ -234,7 +240,7 @@ def _recipe_cases() -> list[Any]:
         "set-unknown-key": overrides("train.stepz=3", names="train.stepz: unknown key; did you mean steps?"),
         "set-nan-weight": overrides("losses.kl_divergence.weight=nan", names="losses.kl_divergence.weight"),
     }
-    return [pytest.param(build, id=name) for name, build in cases.items()]
+    return params(cases)
 
 
 @pytest.mark.parametrize("case", _recipe_cases())
@@ -359,7 +365,7 @@ def _data_cases() -> list[Any]:
         "prepare-src-missing": prepare_src_missing,
         "prepare-into-user-files": prepare_into_user_files,
     }
-    return [pytest.param(build, id=name) for name, build in cases.items()]
+    return params(cases)
 
 
 @pytest.mark.parametrize("case", _data_cases())
@@ -471,7 +477,7 @@ def _checkpoint_cases() -> list[Any]:
         "eval-missing": eval_missing,
         "eval-weights-are-a-pickle": eval_damaged,
     }
-    return [pytest.param(build, id=name) for name, build in cases.items()]
+    return params(cases)
 
 
 @pytest.mark.parametrize("case", _checkpoint_cases())
@@ -575,8 +581,7 @@ def _inference_cases() -> list[Any]:
         "eval-fvd-set-nested": evaluate("--fvd-set", "a.b=1", names="--fvd-set 'a.b=1'"),
         "eval-out-not-empty": evaluate(names=lambda tmp: f"--out {tmp / 'card'} is not empty", prepare=non_empty_card),
     }
-    return [pytest.param(case[0], id=name, marks=case[1]) if isinstance(case, tuple) else pytest.param(case, id=name)
-            for name, case in cases.items()]
+    return params(cases)
 
 
 @pytest.mark.parametrize("case", _inference_cases())
@@ -641,7 +646,7 @@ def _run_folder_cases() -> list[Any]:
         "device-cuda-99": run_into(lambda tmp, run: tmp / "new", "train.device = 'cuda:99'",
                                    "--set", 'train.device="cuda:99"'),
     }
-    return [pytest.param(build, id=name) for name, build in cases.items()]
+    return params(cases)
 
 
 @pytest.mark.parametrize("case", _run_folder_cases())
@@ -730,25 +735,28 @@ def _plugin_cases() -> list[Any]:
         "autoload-off-recipe": autoload_off,
         "autoload-off-show-component": autoload_off_show_component,
     }
-    return [pytest.param(build, id=name) for name, build in cases.items()]
+    return params(cases)
+
+
+@pytest.fixture
+def fake_plugin_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """:func:`installed_plugin` in ``tmp_path/site``, on ``sys.path`` for this test."""
+    site = tmp_path / "site"
+    site.mkdir()
+    installed_plugin(site)
+    monkeypatch.syspath_prepend(str(site))
 
 
 @pytest.mark.parametrize("case", _plugin_cases())
+@pytest.mark.usefixtures("fake_plugin_installed")
 def test_bad_plugins_are_refused(case: Callable[[Path], Call], tmp_path: Path, capsys, monkeypatch) -> None:
-    site = tmp_path / "site"
-    site.mkdir()
-    installed_plugin(site)
-    monkeypatch.syspath_prepend(str(site))
     refused(capsys, monkeypatch, tmp_path, case(tmp_path))
 
 
+@pytest.mark.usefixtures("fake_plugin_installed")
 def test_the_installed_test_plugin_loads_when_autoload_is_on(tmp_path: Path, capsys, monkeypatch) -> None:
     """The autoload case above is about autoload, not a broken distribution: with autoload on,
     the same recipe validates."""
-    site = tmp_path / "site"
-    site.mkdir()
-    installed_plugin(site)
-    monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("VIDGAN_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     path = recipe(tmp_path, {"model.video_discriminator": {"type": "fake_video_discriminator"}})
     said = vidgan(capsys, ["validate", path])
