@@ -138,7 +138,10 @@ class ComponentRegistry:
         return len(self._entries)
 
     def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._entries
+        try:
+            return key in self._entries
+        except TypeError:  # a recipe's list or table where a name belongs is no component
+            return False
 
     # -- building ----------------------------------------------------------------
     def resolve(self, kind: str, spec: ComponentSpec | dict[str, Any], path: str = "") -> tuple[ComponentSpec, ComponentConfig]:

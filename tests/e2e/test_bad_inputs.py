@@ -32,13 +32,17 @@ from vidgan_kit.io import write_video
 
 from ..cli.conftest import toml_dump
 from .conftest import TINY, TINY_GEOMETRY, train_tiny, write_inputs
-from .test_distill_reader_e2e import folder_bytes
 
 pytestmark = pytest.mark.slow
 
 T = TINY_GEOMETRY.frames
 #: The tiny recipe as the module's run was trained (a resume with these overrides matches it).
 RUN_SETS = ("train.steps=2", "train.sample_every=0", "train.checkpoint_every=2")
+
+
+def folder_bytes(folder: Path) -> dict[Path, bytes]:
+    """Every file under ``folder`` with its bytes: equal snapshots mean nothing was written or lost."""
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 @dataclass
