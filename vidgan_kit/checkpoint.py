@@ -15,7 +15,8 @@ from the registry alone, after diffusers' ``model_index.json`` + per-component
 
 Writes are atomic: everything goes to ``step-00000100.tmp-<pid>/``, each file is fsynced,
 then the directory is renamed into place. Readers ignore ``*.tmp-*`` directories, so a
-crash mid-write leaves the previous checkpoint as the latest one.
+crash mid-write leaves the previous checkpoint as the latest one; a resumed run deletes
+those leftovers (:func:`remove_unfinished`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ __all__ = [
     "load_ema_weights",
     "load_training_state",
     "prune_checkpoints",
+    "remove_unfinished",
     "checkpoint_name",
     "encode_tree",
     "decode_tree",
@@ -393,6 +395,37 @@ def prune_checkpoints(directory: str | Path, keep: int) -> list[Path]:
     return done
 
 
+_UNFINISHED = re.compile(r"^step-\d+\.tmp-(?:old-|del-)?(\d+)$")
+
+
+def remove_unfinished(directory: str | Path) -> list[Path]:
+    """Delete the ``*.tmp-<pid>`` folders that interrupted processes left in ``directory`` (a
+    write cut short, a checkpoint being replaced or pruned); returns what was deleted.
+
+    A folder whose process still runs on this machine is kept: it may be writing now."""
+    root = Path(directory)
+    done = []
+    for child in sorted(root.iterdir()) if root.is_dir() else []:
+        m = _UNFINISHED.match(child.name)
+        if m and child.is_dir() and not _running_elsewhere(int(m.group(1))):
+            shutil.rmtree(child, ignore_errors=True)
+            done.append(child)
+    return done
+
+
+def _running_elsewhere(pid: int) -> bool:
+    """Whether another process with this id runs here (this process wrote nothing yet)."""
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or nothing we may ask about: leave it
+    return True
+
+
 # -- finding ---------------------------------------------------------------------------
 
 
@@ -418,6 +451,11 @@ def latest_checkpoint(path: str | Path) -> Path:
         return p
     if not p.exists():
         raise CheckpointError(f"{p} does not exist; pass a run directory or a checkpoint directory.")
+    if not p.is_dir():
+        raise CheckpointError(
+            f"{p} is a file; a vidgan-kit checkpoint is a folder (index.json, config.json and .safetensors files)."
+            " Pass a run directory or a checkpoint directory; pickled .pt/.pth files are never read."
+        )
     if ".tmp-" in p.name or _STEP_DIR.match(p.name):
         raise CheckpointError(
             f"{p} is an incomplete checkpoint (it has no index.json, which is written last): the process"
@@ -428,6 +466,9 @@ def latest_checkpoint(path: str | Path) -> Path:
         root = p / "checkpoints" if (p / "checkpoints").is_dir() else p
         partial = [c.name for c in root.iterdir() if ".tmp-" in c.name] if root.is_dir() else []
         note = f" ({len(partial)} unfinished *.tmp-* folder(s) ignored)" if partial else ""
+        incomplete = sorted(c.name for c in root.iterdir() if _STEP_DIR.match(c.name) and c.is_dir())
+        if incomplete:
+            note += f" ({', '.join(incomplete)} without index.json, which is written last: incomplete)"
         raise CheckpointError(
             f"No complete checkpoint in {root}{note}: expected folders named step-NNNNNNNN containing index.json."
         )
@@ -475,6 +516,8 @@ def _check_components(index: Mapping[str, Any], registry: ComponentRegistry) -> 
     hint = (
         f"Install {', '.join(installs)}" if installs else "Load the plugin that provides them"
     ) + " (or pass it with --plugin / VIDGAN_PLUGINS), then load the checkpoint again."
+    if registry.unloaded_note:
+        hint = f"Note: {registry.unloaded_note}.\n{hint}"
     raise CheckpointError(
         f"Checkpoint {index.get('path')} needs components that are not registered in this session:\n"
         + "\n".join(lines) + "\n" + hint

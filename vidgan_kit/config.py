@@ -20,9 +20,10 @@ __all__ = ["ComponentConfig", "ComponentSpec", "Slot", "issues_from_pydantic", "
 
 
 class ComponentConfig(BaseModel):
-    """Base of every component's options: unknown keys are errors, values are immutable."""
+    """Base of every component's options: unknown keys are errors, values are immutable, and
+    NaN or infinity is no number (checkpoints and recipe.json stay standard JSON)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), allow_inf_nan=False)
 
 
 class Slot:
@@ -144,7 +145,7 @@ def issues_from_pydantic(
             msg = "required key is missing"
         else:
             got = e.get("input")
-            msg = e["msg"]
+            msg = e["msg"].removeprefix("Value error, ")  # a validator's own message says what is wrong
             if not isinstance(got, dict | list):
                 msg += f" (got {got!r})"
         issues.append(RecipeIssue(loc, msg))

@@ -34,12 +34,13 @@ class RegistryError(VidganError):
 
 
 class UnknownComponentError(RegistryError):
-    def __init__(self, kind: str, name: str, suggestions: list[str], known: list[str]):
+    def __init__(self, kind: str, name: str, suggestions: list[str], known: list[str], note: str = ""):
         self.kind, self.name, self.suggestions = kind, name, suggestions
         hint = f" Did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
         listing = f" Known {kind} components: {', '.join(known)}." if known else f" No {kind} components are registered."
+        first = f" Note: {note}." if note else ""  # e.g. installed plugins left unloaded
         super().__init__(
-            f"Unknown {kind} component {name!r}.{hint}{listing}"
+            f"Unknown {kind} component {name!r}.{first}{hint}{listing}"
             f" Run `vidgan list-components --kind {kind}` to see them all."
         )
 

@@ -116,16 +116,23 @@ class PluginHost:
         """Import every entry point of the ``vidgan_kit`` group, attributing each to its distribution."""
         dists = metadata.distributions() if distributions is None else distributions
         seen: set[tuple[str, str]] = set()
+        unloaded: list[str] = []
+        blocked: set[str] = set()
         for dist in dists:
             dist_name = dist.metadata["name"]
             own = _normalise(dist_name) == OWN_DISTRIBUTION
             if not third_party and not own:
+                unloaded += [f"{ep.name} (--plugin {ep.value})" for ep in dist.entry_points
+                             if ep.group == hookspecs.PROJECT and not self.pm.is_blocked(ep.name)]
                 continue
             for ep in dist.entry_points:
                 if ep.group != hookspecs.PROJECT or (dist_name, ep.name) in seen:
                     continue
                 seen.add((dist_name, ep.name))
-                if self.pm.is_blocked(ep.name) or self.pm.get_plugin(ep.name) is not None:
+                if self.pm.is_blocked(ep.name):
+                    blocked.add(ep.name)
+                    continue
+                if self.pm.get_plugin(ep.name) is not None:
                     continue
                 try:
                     plugin = ep.load()
@@ -136,6 +143,16 @@ class PluginHost:
                         f"{ENV_BLOCK}={ep.name}."
                     ) from exc
                 self._register(plugin, ep.name, "entry point", dist_name, dist.version, ep.value)
+        notes = []
+        if unloaded:
+            notes.append(
+                f"plugin autoload is off ({ENV_DISABLE_AUTOLOAD}=1), so the installed plugin(s)"
+                f" {', '.join(sorted(set(unloaded)))} are not loaded: unset {ENV_DISABLE_AUTOLOAD}, or load one"
+                " with --plugin"
+            )
+        if blocked:
+            notes.append(f"{ENV_BLOCK} keeps the installed plugin(s) {', '.join(sorted(blocked))} from loading")
+        self.registry.unloaded_note = "; ".join(notes)
 
     def load_local(self, spec: str, source: str = "local") -> PluginInfo:
         """Load a plugin from a module name or a ``.py`` file path."""
@@ -231,6 +248,21 @@ class PluginHost:
             raise PluginLoadError(
                 f"Plugin {impl.plugin_name!r}{dist} failed while registering {what}: {type(exc).__name__}: {exc}"
             ) from exc
+
+    def register_commands(self, app: Any) -> None:
+        """Call each plugin's ``vidgan_register_commands`` with the CLI's Typer ``app``; a plugin
+        that fails there is named in a :class:`PluginLoadError`."""
+        for impl in self.pm.hook.vidgan_register_commands.get_hookimpls():
+            try:
+                impl.function(app=app)
+            except VidganError:
+                raise
+            except Exception as exc:
+                info = self.infos.get(impl.plugin_name)
+                dist = f" (distribution {info.distribution})" if info and info.distribution else ""
+                raise PluginLoadError(
+                    f"Plugin {impl.plugin_name!r}{dist} failed while adding its commands: {type(exc).__name__}: {exc}"
+                ) from exc
 
     @property
     def hook(self) -> Any:

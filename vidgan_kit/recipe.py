@@ -41,12 +41,14 @@ each with its dotted TOML path and, for typos, a suggestion.
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator, model_validator
 
 from .config import ComponentSpec, issues_from_pydantic
 from .errors import RecipeError, RecipeIssue
@@ -71,11 +73,20 @@ __all__ = [
     "load_recipe",
     "LOSS_SCHEDULE_KEYS",
     "VALIDATION_METRICS",
+    "device_name_problem",
 ]
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    # NaN and infinity are refused: a NaN weight would silently drop its loss term, and
+    # recipe.json must stay standard JSON.
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=(), allow_inf_nan=False)
+
+
+#: The largest clip a recipe may ask for, in bytes as float32: far above any trainable
+#: geometry, it turns a typo (frames = 100000000) into a validation error instead of a
+#: MemoryError mid-run.
+MAX_CLIP_BYTES = 2**30
 
 
 class VideoSection(StrictModel):
@@ -85,6 +96,18 @@ class VideoSection(StrictModel):
     height: int = Field(64, ge=8, description="Frame height in pixels.")
     width: int = Field(64, ge=8, description="Frame width in pixels.")
     channels: int = Field(3, ge=1, le=4, description="Colour channels (3 for RGB).")
+
+    @model_validator(mode="after")
+    def _clip_fits(self) -> VideoSection:
+        size = self.frames * self.channels * self.height * self.width * 4
+        if size > MAX_CLIP_BYTES:
+            raise ValueError(
+                f"one clip of {self.frames} frames, {self.channels}x{self.height}x{self.width}, takes"
+                f" {size / 2**30:,.1f} GiB as float32; the limit is {MAX_CLIP_BYTES // 2**30} GiB per clip (a batch"
+                " holds loader.batch_size clips, the model's activations many times more)."
+                " Lower video.frames, video.height or video.width."
+            )
+        return self
 
     def geometry(self) -> VideoGeometry:
         return VideoGeometry(frames=self.frames, channels=self.channels, height=self.height, width=self.width)
@@ -106,7 +129,7 @@ class LossTerm(StrictModel):
     """A loss component with its weight and schedule."""
 
     spec: ComponentSpec
-    weight: float = Field(1.0, description="Multiplier of the term once fully switched on.")
+    weight: float = Field(1.0, ge=0, description="Multiplier of the term once fully switched on (0 turns it off).")
     start: int = Field(0, ge=0, description="Step from which the term counts.")
     ramp: int = Field(0, ge=0, description="Steps over which the weight rises linearly from 0 after `start`.")
     enabled: bool = Field(True, description="Set false to drop the term without deleting its table.")
@@ -193,6 +216,16 @@ VALIDATION_METRICS: dict[str, bool] = {
     "val/motion_gain_l1": True,
     "val/leakage_ratio": False,
 }
+#: The device names a recipe or a command may give (checked without asking the machine).
+_DEVICE_NAME = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def device_name_problem(name: object) -> str | None:
+    """Why ``name`` is not a device name the toolkit runs on, or None; its syntax only, so a
+    recipe for a GPU machine validates on a laptop."""
+    if isinstance(name, str) and _DEVICE_NAME.fullmatch(name):
+        return None
+    return "not a device; use 'auto', 'cpu', 'cuda' or 'cuda:N'"
 
 
 class TrainSection(StrictModel):
@@ -239,6 +272,14 @@ class TrainSection(StrictModel):
     def diagnostics_period(self) -> int:
         """Steps between two calls of the model's diagnostics: ``diagnostics_every``, else ``log_every``."""
         return self.diagnostics_every or self.log_every
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, value: str) -> str:
+        problem = device_name_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("validate_metric")
     @classmethod
@@ -308,12 +349,19 @@ def _spec_to_table(spec: ComponentSpec) -> dict[str, Any]:
 def read_recipe_table(path: str | Path) -> dict[str, Any]:
     """Parse a TOML recipe file; syntax errors name the file and line."""
     p = Path(path)
+    if p.is_dir():
+        raise RecipeError([RecipeIssue("", f"recipe {str(p)!r} is a folder; pass the recipe's .toml file")])
     if not p.is_file():
         raise RecipeError([RecipeIssue("", f"recipe file {str(p)!r} does not exist")])
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise RecipeError([RecipeIssue("", f"not valid TOML: {exc}")], source=str(p)) from None
+    except UnicodeDecodeError as exc:
+        raise RecipeError([RecipeIssue("", f"not UTF-8 text (byte {exc.start}); save the recipe as UTF-8")],
+                          source=str(p)) from None
+    except OSError as exc:
+        raise RecipeError([RecipeIssue("", f"cannot be read: {exc.strerror or exc}")], source=str(p)) from None
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -333,7 +381,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 def apply_overrides(table: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of ``table`` with ``--set`` overrides applied (validation happens later)."""
-    out = json.loads(json.dumps(table))
+    out = copy.deepcopy(table)
     issues = []
     for text in overrides:
         parts, value = parse_override(text)
@@ -427,7 +475,7 @@ def validate_recipe(table: dict[str, Any], registry: ComponentRegistry, source: 
 
 
 class _LossSchedule(StrictModel):
-    weight: float = 1.0
+    weight: float = Field(1.0, ge=0)
     start: int = Field(0, ge=0)
     ramp: int = Field(0, ge=0)
     enabled: bool = True
@@ -469,7 +517,9 @@ def recipe_plugins(table: dict[str, Any], recipe_path: str | Path | None) -> lis
     base = Path(recipe_path).parent if recipe_path else Path.cwd()
     out = []
     for spec in specs:
-        if isinstance(spec, str) and spec.endswith(".py") and not Path(spec).is_absolute():
+        if not isinstance(spec, str):
+            continue  # validation reports it, with its place in the list
+        if spec.endswith(".py") and not Path(spec).is_absolute():
             spec = str(base / spec)
         out.append(spec)
     return out

@@ -59,6 +59,9 @@ class ComponentRegistry:
         for kind in BUILTIN_KINDS:
             self.add_kind(kind.name, kind.description, base=kind.base, contract=kind.contract, context=kind.context,
                           wiring=kind.wiring, plugin=kind.plugin)
+        #: Why a component someone asks for may be missing although installed (the plugin host
+        #: sets it when it leaves plugins unloaded); messages about unknown components say it.
+        self.unloaded_note = ""
 
     # -- kinds ----------------------------------------------------------------------
     def add_kind(
@@ -170,7 +173,7 @@ class ComponentRegistry:
             return self._entries[(kind, name)]
         except KeyError:
             known = self.names(kind)
-            raise UnknownComponentError(kind, name, closest(name, known), known) from None
+            raise UnknownComponentError(kind, name, closest(name, known), known, self.unloaded_note) from None
 
     def names(self, kind: str) -> list[str]:
         return sorted(n for k, n in self._entries if k == kind)
@@ -198,7 +201,10 @@ class ComponentRegistry:
         return len(self._entries)
 
     def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._entries
+        try:
+            return key in self._entries
+        except TypeError:  # a recipe's list or table where a name belongs is no component
+            return False
 
     # -- building ----------------------------------------------------------------
     def resolve(self, kind: str, spec: ComponentSpec | dict[str, Any], path: str = "") -> tuple[ComponentSpec, ComponentConfig]:
@@ -305,6 +311,9 @@ def validate_component(
             hint = f"; {name!r} is a {' and '.join(elsewhere)} component, this slot needs a {kind}"
         else:
             hint = f"; did you mean {exc.suggestions[0]}?" if exc.suggestions else ""
+            if registry.unloaded_note:  # the component may well be installed: say that first
+                hint = f"; {registry.unloaded_note}" + (f"; if not, did you mean {exc.suggestions[0]}?"
+                                                        if exc.suggestions else "")
         issues.append(
             RecipeIssue(
                 join_path(path, "type"),

@@ -50,7 +50,7 @@ def build_app(with_plugin_commands: bool = True) -> typer.Typer:
     infer.register(app)
     eval_commands.register(app)
     if with_plugin_commands:
-        STATE.host().hook.vidgan_register_commands(app=app)
+        STATE.host().register_commands(app)
     return app
 
 

@@ -61,6 +61,7 @@ def show_component(
         hint = closest(bare, names)
         raise RegistryError(
             f"No component named {bare!r}."
+            + (f" Note: {host.registry.unloaded_note}." if host.registry.unloaded_note else "")
             + (f" Did you mean {', '.join(hint)}?" if hint else "")
             + " Run `vidgan list-components` to see them all."
         )

@@ -65,14 +65,16 @@ def eval_command(
         " figures before this option used 16).")] = 16,
     model_set: ModelSetOption = None,
     ema: Annotated[bool, typer.Option("--ema/--no-ema", help="Use EMA weights where the checkpoint has them.")] = True,
-    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1.")] = "cpu",
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, or auto.")] = "cpu",
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace the evaluation files in a non-empty --out.")]
     = False,
     plugin: PluginOption = None,
 ) -> None:
     """Evaluate a checkpoint: the paper's best-of-K protocol, ground-truth transfer, FVD; writes a metric card."""
     from ..eval.runner import EvalSettings, evaluate
+    from ..training.device import resolve_device
 
+    device = str(resolve_device(device, option="--device"))
     if joint_by not in ("ssim", "psnr"):
         raise VidganError(f"--joint-by {joint_by}: choose ssim or psnr")
     if ssim_padding not in ("valid", "same"):

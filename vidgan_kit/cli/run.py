@@ -95,10 +95,26 @@ def run(
 
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, say it once
         err.print(f"run directory: {run_dir}")
+        if resume and not _holds_anything(run_dir):
+            err.print(f"note: {run_dir} holds no run yet, so --resume starts a new one there{_runs_like(run_dir)}")
     train(resolved, host=host, run_dir=run_dir, resume=resume, recipe_text=text, quiet=quiet)
     from ..distributed import finish_process
 
     finish_process()  # under torchrun: all ranks done, leave without the teardown that can abort
+
+
+def _holds_anything(folder: Path) -> bool:
+    return folder.is_dir() and any(folder.iterdir())
+
+
+def _runs_like(run_dir: Path) -> str:
+    """'; did you mean ...?' naming runs beside ``run_dir`` whose names are close (a mistyped --out)."""
+    from ..suggest import closest
+
+    parent = run_dir.parent
+    runs = [c.name for c in parent.iterdir() if (c / "recipe.json").is_file()] if parent.is_dir() else []
+    hits = closest(run_dir.name, runs, n=1)
+    return f"; did you mean {parent / hits[0]}?" if hits else ""
 
 
 def _launch(nproc: int, recipe: Path, set_: list[str] | None, plugins: list[str], out_dir: Path | None,

@@ -15,49 +15,50 @@ import torch
 from torch import nn
 
 from ..errors import VidganError
+from ..recipe import device_name_problem
 
 __all__ = ["resolve_device", "autocast", "make_grad_scaler", "to_channels_last", "move_to_device", "describe_device"]
 
 
-def resolve_device(name: str, *, local_rank: int = 0, world_size: int = 1) -> torch.device:
+def resolve_device(
+    name: str, *, local_rank: int = 0, world_size: int = 1, option: str = "train.device"
+) -> torch.device:
     """``"auto"`` → the first CUDA device when there is one, else the CPU.
 
     With several processes (``world_size > 1``), ``auto`` and ``cuda`` mean the GPU of this
     process's ``local_rank`` (or the only GPU it can see, when the launcher gives each
     process one through ``CUDA_VISIBLE_DEVICES``).
+
+    The one device check of the toolkit: a recipe's ``train.device`` and every command's
+    ``--device`` go through it. ``option`` names the setting in its errors.
     """
+    said = f"{option} {name}" if option.startswith("--") else f"{option} = {name!r}"
     if world_size > 1 and (name == "cuda" or (name == "auto" and torch.cuda.is_available())):
-        return _rank_gpu(name, local_rank)
+        return _rank_gpu(said, local_rank)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise VidganError(f"train.device = {name!r} is not a device; use 'auto', 'cpu', 'cuda' or 'cuda:N'.") from None
+    problem = device_name_problem(name)
+    if problem:
+        raise VidganError(f"{said}: {problem}")
+    device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise VidganError(
-                f"train.device = {name!r} but CUDA is not available in this torch build or on this machine;"
-                " use 'auto' or 'cpu'."
+                f"{said} but CUDA is not available in this torch build or on this machine; use 'auto' or 'cpu'."
             )
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise VidganError(f"train.device = {name!r} but only {torch.cuda.device_count()} CUDA device(s) exist.")
-    elif device.type != "cpu":
-        raise VidganError(f"train.device = {name!r}: only 'cpu' and CUDA devices are supported.")
+            raise VidganError(f"{said} but only {torch.cuda.device_count()} CUDA device(s) exist.")
     if world_size > 1 and device.type == "cuda" and device.index is not None:
         raise VidganError(
-            f"train.device = {name!r} would put all {world_size} processes on one GPU; use 'auto' or 'cuda'"
+            f"{said} would put all {world_size} processes on one GPU; use 'auto' or 'cuda'"
             " with torchrun: each process then takes the GPU of its LOCAL_RANK."
         )
     return device
 
 
-def _rank_gpu(name: str, local_rank: int) -> torch.device:
+def _rank_gpu(said: str, local_rank: int) -> torch.device:
     if not torch.cuda.is_available():
-        raise VidganError(
-            f"train.device = {name!r} but CUDA is not available in this torch build or on this machine;"
-            " use 'auto' or 'cpu'."
-        )
+        raise VidganError(f"{said} but CUDA is not available in this torch build or on this machine; use 'auto' or 'cpu'.")
     count = torch.cuda.device_count()
     if local_rank < count:
         return torch.device("cuda", local_rank)

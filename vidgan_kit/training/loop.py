@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import checkpoint_name, list_checkpoints, read_index
+from ..checkpoint import checkpoint_name, list_checkpoints, read_index, remove_unfinished
 from ..distributed import World, average_gradients, convert_sync_batchnorm, leave_without_waiting, lr_factor, record_failure
 from ..errors import VidganError
 from ..eval.validation import validate, validation_dataset
@@ -324,6 +324,7 @@ def _plan_run(recipe: Recipe, registry: ComponentRegistry, world: World, run_dir
         start_step = read_index(resume_from)["step"] if resume_from else 0
         if had_run:
             check_resume_recipe(run_dir, recipe, start_step, registry)
+            remove_unfinished(run_dir / "checkpoints")  # checkpoint writes and deletions a kill cut short
         return {"had_run": had_run, "resume_from": str(resume_from) if resume_from else None, "start_step": start_step}
 
     answer = world.on_main(plan)

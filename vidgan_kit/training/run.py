@@ -47,14 +47,17 @@ def prepare_run_dir(run_dir: Path, resume: bool) -> bool:
     existing = run_dir.is_dir() and any(run_dir.iterdir())
     if run_dir.exists() and not run_dir.is_dir():
         raise VidganError(f"Run directory {run_dir} exists and is a file; choose another run name.")
+    is_run = (run_dir / "recipe.json").is_file()
+    if existing and not is_run:
+        doing = "Cannot resume in" if resume else "Cannot start a run in"
+        raise VidganError(
+            f"{doing} {run_dir}: it is not empty but has no recipe.json, so it is not a vidgan-kit run."
+            " A new run needs a new or empty folder: choose another run name / directory."
+        )
     if existing and not resume:
         raise VidganError(
             f"Run directory {run_dir} already holds a run. Pass --resume (resume=True) to continue it,"
             " or choose another run name / directory; runs are never overwritten."
-        )
-    if existing and not (run_dir / "recipe.json").is_file():
-        raise VidganError(
-            f"Cannot resume in {run_dir}: it is not empty but has no recipe.json, so it is not a vidgan-kit run."
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     return existing
@@ -84,7 +87,13 @@ def check_resume_recipe(
     Options added since the run started (to the recipe or, given the ``registry``, to its
     components) are absent from its recipe.json; reading it back fills them with their
     defaults, which keep the behaviour the run had, so they do not stop a resume."""
-    saved = json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))
+    try:
+        saved = json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise VidganError(
+            f"Cannot resume {run_dir}: its recipe.json is damaged ({exc}), so the run's recipe is unknown."
+            " Restore the file, or start a new run."
+        ) from None
     try:
         filled = Recipe.model_validate(saved)
         if registry is not None:

@@ -376,11 +376,15 @@ class ClipFolderDataset(Dataset[dict[str, Any]]):
         #: by_identity: the identities of this split's clips, in natural order.
         self.identities = sorted({self.clip_identity[ref.name] for ref, *_ in self.clips if ref.name in
                                   self.clip_identity}, key=natural_key)
+        if not self.clips:
+            # The reasons go into the error itself: with nothing usable there is no data set
+            # whose warning a caller could show.
+            why = f"; {self._skip_report()}" if self.skipped else ""
+            error = DataError(f"{self.name}: no usable clips for the {split} split under {str(self.root)!r}{why}")
+            error.skipped = list(self.skipped)  # type: ignore[attr-defined]  # `vidgan data inspect` lists them
+            raise error
         if self.skipped:
             warnings.warn(self._skip_report(), SkippedClipsWarning, stacklevel=2)
-        if not self.clips:
-            why = f"; skipped {len(self.skipped)} bad file(s), see the warning" if self.skipped else ""
-            raise DataError(f"{self.name}: no usable clips for the {split} split under {str(self.root)!r}{why}")
 
     # -- what a format decides ------------------------------------------------------------
     def candidates(self, root: Path) -> list[tuple[str, Path]]:

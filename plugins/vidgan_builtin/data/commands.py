@@ -242,7 +242,9 @@ def _build_for_inspection(registry: Any, table: dict[str, Any], geometry: VideoG
             ds = registry.build("dataset", table["type"], {k: v for k, v in table.items() if k != "type"},
                                 geometry=geometry, split=split, seed=seed)
         except DataError as exc:
-            return None, str(exc), []
+            skipped = list(getattr(exc, "skipped", []))  # every file was bad: the table lists them
+            why = f"no usable clips; skipped {len(skipped)} bad file(s) or clip(s)" if skipped else str(exc)
+            return None, why, skipped
     del caught
     return ds, None, list(getattr(ds, "skipped", []))
 
@@ -368,7 +370,8 @@ def inspect(
         out.print(f"[yellow]skipped {len(skipped)} bad file(s) or clip(s){note}:[/]")
         out.print(escape(_listing([f"{path}: {reason}" for path, reason in skipped])))
     if ds is None:
-        raise DataError(f"the {split.value} split is unusable: {why}")
+        listed = " (each listed above with its reason)" if skipped else ""
+        raise DataError(f"{str(target)!r}: the {split.value} split is unusable: {why}{listed}")
     if out_path is not None:
         n = _preview(ds, out_path)
         out.print(f"wrote {escape(str(out_path))} ({n} {split.value} items, one per row)")

@@ -5,6 +5,7 @@ Never a silently wrong tensor.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -140,10 +141,13 @@ def test_corrupt_npz(tmp_path: Path, registry) -> None:
         build(registry, "numpy_arrays", tmp_path)
 
 
-def test_everything_skipped_is_still_an_error(tmp_path: Path, registry) -> None:
+def test_everything_skipped_is_still_an_error_that_says_why(tmp_path: Path, registry) -> None:
     bad_strip(tmp_path)
-    with pytest.warns(SkippedClipsWarning), pytest.raises(DataError, match="no usable clips.*skipped 1"):
-        build(registry, "frame_strips", tmp_path, on_error="skip")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SkippedClipsWarning)  # the error gives the reasons; no warning beside it
+        with pytest.raises(DataError, match=r"no usable clips.*skipped 1[^\n]*:\n  \S*bad\.png: ") as info:
+            build(registry, "frame_strips", tmp_path, on_error="skip")
+    assert [Path(path).name for path, _ in info.value.skipped] == ["bad.png"]
 
 
 def test_file_broken_after_indexing(tmp_path: Path, registry) -> None:
