@@ -43,9 +43,9 @@ from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
 from .geometry import bounded_affine, mask_moments, pixel_grid, similarity_affine, stacked_grids
-from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
+from .blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
 from ._compositing import composite
-from ._sampling import grid_sample_bilinear
+from .sampling import grid_sample_bilinear
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
 

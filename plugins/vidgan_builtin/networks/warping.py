@@ -38,7 +38,7 @@ from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
 
 from .geometry import backward_grids, bounded_affine, pixel_grid
-from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
+from .blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
 __all__ = ["SpatialContentEncoder", "WarpFrameDecoder"]
 

@@ -1,4 +1,4 @@
-"""Building blocks shared by the built-in DCGAN-style networks.
+"""Building blocks of the DCGAN-style networks, public for every model family's networks.
 
 Every network here is a stack of 4×4 stride-2 convolutions (DCGAN) whose depth follows the
 frame size: a side of ``S`` pixels is halved ``log2(min(H, W)) - 2`` times, down to a
