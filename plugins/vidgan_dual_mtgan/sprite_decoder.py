@@ -41,11 +41,11 @@ from torch import nn
 from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
+from vidgan_builtin.networks.blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
+from vidgan_builtin.networks.geometry import bounded_affine, mask_moments, pixel_grid, similarity_affine, stacked_grids
+from vidgan_builtin.networks.sampling import grid_sample_bilinear
 
-from .geometry import bounded_affine, mask_moments, pixel_grid, similarity_affine, stacked_grids
-from .blocks import NormName, check_sides_multiple_of_4, conv3x3_block, conv3x3_of_upsampled
-from ._compositing import composite
-from .sampling import grid_sample_bilinear
+from .compositing import composite
 
 __all__ = ["LayeredContentEncoder", "SpriteFrameDecoder"]
 

@@ -36,9 +36,8 @@ from torch import nn
 from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder, FrameDecoder
-
-from .geometry import backward_grids, bounded_affine, pixel_grid
-from .blocks import NormName, check_sides_multiple_of_4, conv3x3_block
+from vidgan_builtin.networks.blocks import NormName, check_sides_multiple_of_4, conv3x3_block
+from vidgan_builtin.networks.geometry import backward_grids, bounded_affine, pixel_grid
 
 __all__ = ["SpatialContentEncoder", "WarpFrameDecoder"]
 
