@@ -10,9 +10,9 @@ only its public modules, and ``vidgan_builtin`` never imports this one.
 kind           name                           module
 =============  =============================  ==========================================
 model          ``dual_mtgan``                 :mod:`~vidgan_dual_mtgan.assembly`
-encoder        ``spatial_content_encoder``    :mod:`~vidgan_dual_mtgan.warp_decoder`
+encoder        ``spatial_content_encoder``    :mod:`~vidgan_dual_mtgan.spatial_encoder`
 decoder        ``warp_frame_decoder``         :mod:`~vidgan_dual_mtgan.warp_decoder`
-encoder        ``layered_content_encoder``    :mod:`~vidgan_dual_mtgan.sprite_decoder`
+encoder        ``layered_content_encoder``    :mod:`~vidgan_dual_mtgan.layered_encoder`
 decoder        ``sprite_frame_decoder``       :mod:`~vidgan_dual_mtgan.sprite_decoder`
 loss           ``content_consistency``        :mod:`~vidgan_dual_mtgan.losses` (L_C, Eq. 1)
 loss           ``motion_consistency``         :mod:`~vidgan_dual_mtgan.losses` (L_M, Eq. 7)

@@ -4,6 +4,7 @@ paths and the losses written for them. Announced as the ``dual_mtgan`` entry poi
 from vidgan_kit import Registrar, hookimpl
 
 from .assembly import DualMTGAN, DualMTGANConfig
+from .layered_encoder import LayeredContentEncoder
 from .layered_losses import (
     BackgroundPlateLoss,
     KeypointTrackingLoss,
@@ -12,8 +13,9 @@ from .layered_losses import (
     PartTrajectoryLoss,
 )
 from .losses import ContentConsistencyLoss, MotionConsistencyLoss
-from .sprite_decoder import LayeredContentEncoder, SpriteFrameDecoder
-from .warp_decoder import SpatialContentEncoder, WarpFrameDecoder
+from .spatial_encoder import SpatialContentEncoder
+from .sprite_decoder import SpriteFrameDecoder
+from .warp_decoder import WarpFrameDecoder
 
 
 @hookimpl
