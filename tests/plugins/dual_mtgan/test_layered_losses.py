@@ -15,35 +15,12 @@ from vidgan_kit.interfaces import LossContext
 from vidgan_kit.layout import fold_time, unfold_time
 from vidgan_dual_mtgan.layered_losses import moving_pixels
 
-from tests.plugins.losses.loss_context import (
-    G,
-    StubModel,
-    assert_no_schedule_options,
-    assert_registered,
-    const_video,
-    loss,
-)
-
-LOSSES = {
-    "motion_segmentation": ("generator",),
-    "part_trajectory": ("generator",),
-    "background_plate": ("generator",),
-    "keypoint_tracking": ("generator",),
-    "object_tracking": ("generator",),
-}
+from tests.plugins.losses.loss_context import G, StubModel, const_video, loss
 
 
 @pytest.fixture(scope="module")
 def registry() -> vidgan_kit.ComponentRegistry:
     return vidgan_kit.load_registry()
-
-
-def test_registered_with_phases_and_documented_options(registry):
-    assert_registered(registry, LOSSES, "dual_mtgan")
-
-
-def test_weight_and_schedule_are_not_loss_options(registry):
-    assert_no_schedule_options(registry, LOSSES)
 
 
 def test_moving_pixels_known_answers():
