@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import REPO, Setup, bf16_supported, fixed_batch, prepare_benchmark  # noqa: E402
 
 from vidgan_kit.training.memory import reuse_freed_memory  # noqa: E402
-from vidgan_builtin.networks._blocks import ShortClipConv3d  # noqa: E402
+from vidgan_builtin.networks.blocks import ShortClipConv3d  # noqa: E402
 
 
 @contextlib.contextmanager

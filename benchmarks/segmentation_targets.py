@@ -42,9 +42,9 @@ import torch
 
 from vidgan_kit import VideoGeometry
 from vidgan_builtin.data.synthetic import MOTIONS, SHAPES, SyntheticShapesConfig, render, sample_content, sample_motion, trajectory
-from vidgan_builtin.losses import moving_pixels
-from vidgan_builtin.losses.regions import fill_moving_objects
 from vidgan_builtin.networks.geometry import ANGULAR_ORDERS, angular_moments, clearest_turn, pixel_grid
+from vidgan_dual_mtgan.layered_losses import moving_pixels
+from vidgan_dual_mtgan.regions import fill_moving_objects
 
 def silhouettes(content, motion, geometry: VideoGeometry) -> tuple[torch.Tensor, torch.Tensor]:
     """(clip [T, C, H, W], the object's exact silhouette per frame [T, H, W] bool)."""

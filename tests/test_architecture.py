@@ -1,6 +1,8 @@
 """Arrows point one way.
 
 - plugins import vidgan_kit; vidgan_kit never imports the plugins;
+- a model family's package (``vidgan_dual_mtgan``) imports the generic plugins
+  (``vidgan_builtin``), never the other way round;
 - no import loop inside vidgan_kit, counting imports inside functions and type-only ones;
 - nobody imports a private name (a module or symbol starting with ``_``) of a package it is
   not inside: not the plugins from vidgan_kit's, not one vidgan_kit subpackage from another's;
@@ -16,11 +18,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CORE = REPO / "vidgan_kit"
-PLUGIN_PACKAGES = {"vidgan_builtin", "plugins", "vidgan_example_discriminator"}
+#: Packages of model families: above the generic components, which never import them.
+FAMILY_PACKAGES = {"vidgan_dual_mtgan"}
+PLUGIN_PACKAGES = {"vidgan_builtin", "plugins", "vidgan_example_discriminator", *FAMILY_PACKAGES}
+GENERIC = REPO / "plugins" / "vidgan_builtin"
 PROBE = Path(__file__).with_name("_import_probe_tree")
 
 #: Packages of the toolkit and of its built-in plugins: (folder holding the package, package name).
-SOURCES = ((REPO, "vidgan_kit"), (REPO / "plugins", "vidgan_builtin"))
+SOURCES = ((REPO, "vidgan_kit"), (REPO / "plugins", "vidgan_builtin"),
+           *((REPO / "plugins", family) for family in sorted(FAMILY_PACKAGES)))
 #: The layers above the core: everything else in vidgan_kit may import neither of them.
 UPPER_LAYERS = ("vidgan_kit.training", "vidgan_kit.cli", "vidgan_kit.__main__")
 #: Core modules named in the layering rule (the test checks every module outside UPPER_LAYERS;
@@ -45,20 +51,30 @@ def _imported_modules(path: Path) -> set[str]:
     return found
 
 
-def test_core_never_imports_plugins():
+def _imports_of(folder: Path, packages: set[str]) -> list[str]:
+    """Every import of one of ``packages`` by a file under ``folder``."""
     offenders = []
-    files = sorted(CORE.rglob("*.py"))
+    files = sorted(folder.rglob("*.py"))
     assert len(files) > 10
     for path in files:
         for module in _imported_modules(path):
-            if module.split(".")[0] in PLUGIN_PACKAGES:
-                offenders.append(f"{path.relative_to(CORE.parent)} imports {module}")
-    assert offenders == []
+            if module.split(".")[0] in packages:
+                offenders.append(f"{path.relative_to(REPO)} imports {module}")
+    return offenders
+
+
+def test_core_never_imports_plugins():
+    assert _imports_of(CORE, PLUGIN_PACKAGES) == []
+
+
+def test_generic_components_never_import_a_model_family():
+    assert _imports_of(GENERIC, FAMILY_PACKAGES) == []
 
 
 def test_checker_sees_imports():
     # Guard against a checker that passes because it sees nothing.
-    assert "vidgan_builtin.networks" in _imported_modules(Path(__file__).with_name("_import_probe.py"))
+    seen = _imported_modules(Path(__file__).with_name("_import_probe.py"))
+    assert {"vidgan_builtin.networks", "vidgan_dual_mtgan.sprite_decoder"} <= seen
 
 
 # -- the module graph ---------------------------------------------------------------------------

@@ -98,22 +98,23 @@ def test_installed_example_plugin_is_discovered():
 
 def test_builtins_arrive_through_entry_points():
     host = PluginHost.create(env={})
-    builtin = {n: i for n, i in host.infos.items() if n.startswith("builtin_")}
-    assert set(builtin) >= {"builtin_networks", "builtin_losses", "builtin_models", "builtin_data"}
+    builtin = {n: i for n, i in host.infos.items() if n.startswith("builtin_") or n == "dual_mtgan"}
+    assert set(builtin) >= {"builtin_networks", "builtin_losses", "builtin_data", "dual_mtgan"}
     assert all(i.source == "entry point" and i.distribution == "vidgan-kit" for i in builtin.values())
+    assert host.infos["dual_mtgan"].module == "vidgan_dual_mtgan.plugin"
 
 
 def test_disable_autoload_keeps_builtins_only():
     host = PluginHost.create(env={ENV_DISABLE_AUTOLOAD: "1"})
     assert "example_discriminator" not in host.infos
-    assert "builtin_models" in host.infos
+    assert "dual_mtgan" in host.infos
     assert ("discriminator", "frame_difference_video_discriminator") not in host.registry
 
 
 def test_block_plugins():
     host = PluginHost.create(env={ENV_BLOCK: "example_discriminator, builtin_data"})
     assert "example_discriminator" not in host.infos and "builtin_data" not in host.infos
-    assert "builtin_models" in host.infos
+    assert "dual_mtgan" in host.infos
 
 
 def test_env_plugins_and_local_file(tmp_path, plugin_module):

@@ -44,7 +44,7 @@ def test_plugins_command(cli):
     result = cli("plugins")
     assert result.exit_code == 0, result.output
     assert "example_discriminator" in result.stdout and "vidgan-example-discriminator" in result.stdout
-    assert "builtin_models" in result.stdout and "toy" in result.stdout
+    assert "dual_mtgan" in result.stdout and "toy" in result.stdout
 
 
 def test_schema_includes_plugin_components(cli):

@@ -67,7 +67,7 @@ def test_run_directory_is_complete(cli_run: tuple[Path, str]) -> None:
     assert (run_dir / "recipe.toml").read_text(encoding="utf-8") == TINY.read_text(encoding="utf-8")
     env = json.loads((run_dir / "environment.json").read_text(encoding="utf-8"))
     assert {"python", "torch", "vidgan_kit", "device", "plugins"} <= set(env)
-    assert any(p["name"] == "builtin_models" for p in env["plugins"])
+    assert any(p["name"] == "dual_mtgan" for p in env["plugins"])
     lines = metrics(run_dir)
     assert [line["step"] for line in lines] == list(range(1, STEPS + 1))  # log_every = 1 in tiny.toml
 

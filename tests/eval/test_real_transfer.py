@@ -149,7 +149,7 @@ def test_protocol_all_on_real_clips_runs_both_and_a_model_without_the_methods_is
     card = MetricCard.model_validate_json((out / "metric_card.json").read_text())
     assert card.stochastic is not None and card.real_transfer is not None and card.real_transfer.clips == 4
 
-    from vidgan_builtin.models import DualMTGAN
+    from vidgan_dual_mtgan import DualMTGAN
 
     monkeypatch.delattr(DualMTGAN, "animate")
     result = cli("eval", actors_run, "--out", tmp_path / "no", "--protocol", "transfer", "--clips", "4")

@@ -33,6 +33,8 @@ __all__ = [
     "GAN_FIELD",
     "require_output",
     "require_slot",
+    "require_method",
+    "ConfiguredLoss",
     "frozen_call",
 ]
 

@@ -1,4 +1,4 @@
-"""Built-in networks of Dual-MTGAN (E_C, E_M, G_T, G_I, D_I, D_V), DCGAN-style.
+"""Generic networks for the slots of a video GAN (E_C, E_M, G_T, G_I, D_I, D_V), DCGAN-style.
 
 Registered by :mod:`vidgan_builtin.networks.plugin` under these stable names:
 
@@ -6,15 +6,11 @@ Registered by :mod:`vidgan_builtin.networks.plugin` under these stable names:
 kind                name                               class
 ==================  =================================  ===================================
 encoder             ``conv_content_encoder``           :class:`ConvContentEncoder`
-encoder             ``spatial_content_encoder``        :class:`SpatialContentEncoder`
-encoder             ``layered_content_encoder``        :class:`LayeredContentEncoder`
 encoder             ``conv3d_motion_encoder``          :class:`Conv3dMotionEncoder`
 encoder             ``keypoint_motion_encoder``        :class:`KeypointMotionEncoder`
 temporal_generator  ``lstm_temporal_generator``        :class:`LSTMTemporalGenerator`
 temporal_generator  ``basis_temporal_generator``       :class:`BasisTemporalGenerator`
 decoder             ``conv_frame_decoder``             :class:`ConvFrameDecoder`
-decoder             ``warp_frame_decoder``             :class:`WarpFrameDecoder`
-decoder             ``sprite_frame_decoder``           :class:`SpriteFrameDecoder`
 discriminator       ``conditional_image_discriminator``  :class:`ConditionalImageDiscriminator`
 discriminator       ``conv3d_video_discriminator``     :class:`Conv3dVideoDiscriminator`
 ==================  =================================  ===================================
@@ -25,8 +21,6 @@ from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscrimina
 from .encoders import Conv3dMotionEncoder, ConvContentEncoder
 from .generators import ConvFrameDecoder, LSTMTemporalGenerator
 from .keypoints import KeypointMotionEncoder
-from .sprites import LayeredContentEncoder, SpriteFrameDecoder
-from .warping import SpatialContentEncoder, WarpFrameDecoder
 
 __all__ = [
     "ConvContentEncoder",
@@ -35,10 +29,6 @@ __all__ = [
     "LSTMTemporalGenerator",
     "BasisTemporalGenerator",
     "ConvFrameDecoder",
-    "SpatialContentEncoder",
-    "WarpFrameDecoder",
-    "LayeredContentEncoder",
-    "SpriteFrameDecoder",
     "ConditionalImageDiscriminator",
     "Conv3dVideoDiscriminator",
 ]

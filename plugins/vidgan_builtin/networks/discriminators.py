@@ -11,7 +11,7 @@ from vidgan_kit import VideoGeometry, assert_frames, assert_video
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ImageDiscriminator, VideoDiscriminator
 
-from ._blocks import DiscriminatorConfig, DownTrunk2d, DownTrunk3d, final_frames, maybe_sn, spatial_plan, widths
+from .blocks import DiscriminatorConfig, DownTrunk2d, DownTrunk3d, final_frames, maybe_sn, spatial_plan, widths
 
 __all__ = ["ConditionalImageDiscriminator", "Conv3dVideoDiscriminator"]
 

@@ -12,7 +12,7 @@ from torch import nn
 from vidgan_kit import VideoGeometry, assert_frames, assert_video
 from vidgan_kit.interfaces import ContentEncoder, MotionEncoder, MotionPosterior
 
-from ._blocks import ConvNetConfig, DownTrunk2d, DownTrunk3d, final_frames, spatial_plan, widths
+from .blocks import ConvNetConfig, DownTrunk2d, DownTrunk3d, final_frames, spatial_plan, widths
 
 __all__ = ["ConvContentEncoder", "Conv3dMotionEncoder"]
 

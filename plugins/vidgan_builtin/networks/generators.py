@@ -13,7 +13,7 @@ from vidgan_kit import ComponentConfig, VideoGeometry
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import FrameDecoder, TemporalGenerator
 
-from ._blocks import ConvNetConfig, UpTrunk2d, spatial_plan, widths
+from .blocks import ConvNetConfig, UpTrunk2d, spatial_plan, widths
 
 __all__ = ["CodeSequenceGenerator", "LSTMTemporalGenerator", "ConvFrameDecoder"]
 

@@ -44,7 +44,7 @@ from vidgan_kit.errors import VidganError
 from vidgan_kit.interfaces import MotionEncoder, MotionPosterior
 
 from .geometry import ANGULAR_ORDERS, angular_moments, mask_moments, pixel_grid, turn_since_first
-from ._blocks import NormName, check_sides_multiple_of_4, conv3x3_block
+from .blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
 __all__ = ["KeypointMotionEncoder", "FEATURES_PER_KEYPOINT", "ORIENTATION_FEATURES"]
 

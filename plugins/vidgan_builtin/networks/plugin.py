@@ -1,4 +1,4 @@
-"""Registers the built-in networks: Dual-MTGAN's encoders, generators and discriminators."""
+"""Registers the generic networks: encoders, temporal generators, a frame decoder and discriminators."""
 
 from vidgan_kit import Registrar, hookimpl
 
@@ -7,8 +7,6 @@ from .discriminators import ConditionalImageDiscriminator, Conv3dVideoDiscrimina
 from .encoders import Conv3dMotionEncoder, ConvContentEncoder
 from .generators import ConvFrameDecoder, LSTMTemporalGenerator
 from .keypoints import KeypointMotionEncoder
-from .sprites import LayeredContentEncoder, SpriteFrameDecoder
-from .warping import SpatialContentEncoder, WarpFrameDecoder
 
 
 @hookimpl
@@ -19,20 +17,6 @@ def vidgan_register_components(registry: Registrar) -> None:
         ConvContentEncoder,
         config=ConvContentEncoder.Config,
         summary="E_C: per-frame DCGAN conv encoder → scale-normalised content vector z_c.",
-    )
-    registry.add(
-        "encoder",
-        "spatial_content_encoder",
-        SpatialContentEncoder,
-        config=SpatialContentEncoder.Config,
-        summary="E_C: content map = the frame itself + conv features (for warp_frame_decoder).",
-    )
-    registry.add(
-        "encoder",
-        "layered_content_encoder",
-        LayeredContentEncoder,
-        config=LayeredContentEncoder.Config,
-        summary="E_C: content map = the frame + a background plate + part masks (for sprite_frame_decoder).",
     )
     registry.add(
         "encoder",
@@ -68,20 +52,6 @@ def vidgan_register_components(registry: Registrar) -> None:
         ConvFrameDecoder,
         config=ConvFrameDecoder.Config,
         summary="G_I: DCGAN generator of a frame from concatenated content and frame motion codes.",
-    )
-    registry.add(
-        "decoder",
-        "warp_frame_decoder",
-        WarpFrameDecoder,
-        config=WarpFrameDecoder.Config,
-        summary="G_I: moves parts of the content's image by per-part affine warps (FOMM-style), fills occlusions.",
-    )
-    registry.add(
-        "decoder",
-        "sprite_frame_decoder",
-        SpriteFrameDecoder,
-        config=SpriteFrameDecoder.Config,
-        summary="G_I: moves each part of a layered content map by its own affine transform over the background.",
     )
     registry.add(
         "discriminator",

@@ -177,7 +177,7 @@ def test_every_norm_builds_and_runs(registry, norm):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_group_norm_gives_the_same_result_in_either_layout(dtype):
-    from vidgan_builtin.networks._blocks import GroupNorm
+    from vidgan_builtin.networks.blocks import GroupNorm
 
     norm = GroupNorm(4, 16)
     with torch.no_grad():
@@ -198,7 +198,7 @@ def test_group_norm_gives_the_same_result_in_either_layout(dtype):
 
 def _short_clip_convs():
     """D_V's last level at 16 frames (2 frames in, temporal kernel 3, padding 1) as nn.Conv3d and as ShortClipConv3d."""
-    from vidgan_builtin.networks._blocks import ShortClipConv3d
+    from vidgan_builtin.networks.blocks import ShortClipConv3d
 
     torch.manual_seed(0)
     reference = torch.nn.Conv3d(64, 128, (3, 4, 4), (1, 2, 2), (1, 1, 1), bias=False)  # as D_V (normalised after)
@@ -236,7 +236,7 @@ def test_short_clip_conv3d_weight_gradient_stays_finite_in_cpu_bf16():
 
 @pytest.mark.parametrize("bias", [True, False])
 def test_conv3x3_of_upsampled_is_the_convolution_of_the_upsampled_map(bias):
-    from vidgan_builtin.networks._blocks import conv3x3_of_upsampled
+    from vidgan_builtin.networks.blocks import conv3x3_of_upsampled
 
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(2, 4, 5, 7, generator=generator)  # odd, unequal sides: every border case

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vidgan_builtin.networks._sampling import grid_sample_bilinear
+from vidgan_builtin.networks.sampling import grid_sample_bilinear
 
 from tests._compiler import needs_cpp_compiler
 
@@ -22,7 +22,7 @@ def _inputs(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 def test_the_operator_gives_grid_samples_values_and_gradients(padding):
     """The custom operator a compiled graph calls (here called directly, in eager) is F.grid_sample:
     the same values, and through its registered backward the same gradients for image and grid."""
-    from vidgan_builtin.networks._sampling import _PADDING
+    from vidgan_builtin.networks.sampling import _PADDING
 
     image, grid = _inputs()
     weights = torch.randn(2, 3, 5, 7)

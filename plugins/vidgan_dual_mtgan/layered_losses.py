@@ -29,8 +29,8 @@ from pydantic import Field
 from vidgan_kit import ComponentConfig
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import LossContext
-
-from ..networks.geometry import (
+from vidgan_builtin.losses.objectives import ConfiguredLoss, require_method, require_output, require_slot
+from vidgan_builtin.networks.geometry import (
     ANGULAR_ORDERS,
     MIN_CONFIDENT_PIXELS,
     angular_moments,
@@ -40,7 +40,7 @@ from ..networks.geometry import (
     phasor_change,
     pixel_grid,
 )
-from .objectives import ConfiguredLoss, require_method, require_output, require_slot
+
 from .regions import fill_moving_objects
 
 __all__ = [
@@ -149,7 +149,7 @@ class MotionSegmentationLoss(_MovingPixelsLoss):
     ``part_trajectory`` reads the part's position in every frame off these masks. The
     change target marks only the ring that the edge of an object zooming or turning in
     place sweeps; ``fill_objects`` completes it to the whole object where the clip allows
-    (:func:`~vidgan_builtin.losses.regions.fill_moving_objects`).
+    (:func:`~vidgan_dual_mtgan.regions.fill_moving_objects`).
     """
 
     class Config(MovingPixelsConfig):

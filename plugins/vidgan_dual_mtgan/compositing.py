@@ -10,7 +10,7 @@ Why a hand-written backward for that case. At a training batch (3·16 clips of 1
 64×64) these are element-wise passes over tensors of 9.4 M values each, bound by memory on a
 CPU, and autograd's version of the formula makes about a dozen of them forward and backward
 plus the copies that ``split``, ``sum`` over one part and the final transpose leave: ~160 ms
-of a ~1.1 s bf16 iteration on two cores (scratch, twenty-first session). The one-part function
+of a ~1.1 s bf16 iteration on two cores. The one-part function
 writes the frames in their ``[N, T, C, H, W]`` layout directly and computes the gradient in
 five passes. Any other number of parts goes through autograd.
 """

@@ -10,7 +10,7 @@ import vidgan_kit
 from vidgan_kit import ComponentConfig, PluginHost, VideoGeometry, hookimpl
 from vidgan_kit.errors import RecipeError, ShapeError
 from vidgan_kit.interfaces import ImageDiscriminator, ModelAssembly, MotionPosterior
-from vidgan_builtin.models import DualMTGAN
+from vidgan_dual_mtgan import DualMTGAN
 
 G = VideoGeometry(frames=8, height=32, width=32)
 SLOT_TYPES = {

@@ -1,4 +1,4 @@
-"""Building blocks shared by the built-in DCGAN-style networks.
+"""Building blocks of the DCGAN-style networks, public for every model family's networks.
 
 Every network here is a stack of 4×4 stride-2 convolutions (DCGAN) whose depth follows the
 frame size: a side of ``S`` pixels is halved ``log2(min(H, W)) - 2`` times, down to a
@@ -146,11 +146,10 @@ class GroupNorm(nn.GroupNorm):
     """``nn.GroupNorm`` that normalises half-precision channels-last maps in the contiguous layout.
 
     torch's CPU kernels for channels-last GroupNorm are several times slower than for the
-    contiguous layout in bf16 (``benchmarks/RESULTS.md``, tenth session); the two copies
-    cost less than the difference. In float32 it is the other way round (forward and
-    backward of [256, 32, 32, 32]: 20-34 ms in channels-last, 58-84 ms through the
-    contiguous layout; RESULTS, twentieth session), so float32 maps are normalised as they
-    are. The output keeps the input's layout, so the layers after it (up-sampling, the next
+    contiguous layout in bf16; the two copies cost less than the difference. In float32 it
+    is the other way round (forward and backward of [256, 32, 32, 32]: 20-34 ms in
+    channels-last, 58-84 ms through the contiguous layout), so float32 maps are normalised
+    as they are. The output keeps the input's layout, so the layers after it (up-sampling, the next
     convolution) do not convert it again. Parameters and state dict are ``nn.GroupNorm``'s.
     """
 
@@ -210,8 +209,8 @@ class ShortClipConv3d(nn.Conv3d):
     memory it never wrote. D_V's last level at 16 frames (2 frames in, temporal kernel 3,
     padding 1, a batch of 48 clips) gave a non-finite weight gradient in 17 of 30 trials when
     the heap held NaN; with the padding as zeros in the input, 0 of 60; in training the
-    weights went NaN within 10 steps in 2 of 12 runs (3 of 11 with freed memory reused:
-    ``benchmarks/RESULTS.md``, nineteenth session). Parameters and state dict are
+    weights went NaN within 10 steps in 2 of 12 runs (3 of 11 with freed memory reused;
+    ``benchmarks/bf16_stability.py`` counts them). Parameters and state dict are
     ``nn.Conv3d``'s; float32 and GPU runs take the usual path, bit for bit.
     """
 
@@ -322,7 +321,7 @@ def conv3x3_of_upsampled(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tens
     map itself; the four run as one convolution with four times the output channels,
     interleaved back by ``pixel_shuffle``. Same result up to rounding, a quarter of the
     input to read and write: the stacked convolution over a full-resolution map was
-    memory-bound (``benchmarks/RESULTS.md``, tenth session). ``x`` [N, I, H, W],
+    memory-bound. ``x`` [N, I, H, W],
     ``weight`` [O, I, 3, 3] → [N, O, 2H, 2W].
     """
     out_channels = weight.shape[0]

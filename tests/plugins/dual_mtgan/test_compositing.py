@@ -1,4 +1,4 @@
-"""Laying resampled parts over the background (``networks/_compositing.py``): the one-part function
+"""Laying resampled parts over the background (``vidgan_dual_mtgan/compositing.py``): the one-part function
 with its hand-written backward gives autograd's values and gradients of the general formula."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vidgan_builtin.networks._compositing import _any_parts, composite
+from vidgan_dual_mtgan.compositing import _any_parts, composite
 
 
 def _layers(parts: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

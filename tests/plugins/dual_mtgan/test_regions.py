@@ -1,4 +1,4 @@
-"""Whole moving objects for L_seg's target (``vidgan_builtin.losses.regions``): known answers."""
+"""Whole moving objects for L_seg's target (``vidgan_dual_mtgan.regions``): known answers."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import torch
 
 import vidgan_kit
 from vidgan_kit.interfaces import LossContext
-from vidgan_builtin.losses import moving_pixels
-from vidgan_builtin.losses.regions import _dilate, fill_moving_objects, flood
+from vidgan_dual_mtgan.layered_losses import moving_pixels
+from vidgan_dual_mtgan.regions import _dilate, fill_moving_objects, flood
 
 
 def _disk(radius: float, size: int = 24, centre: tuple[float, float] = (11.5, 11.5)) -> torch.Tensor:

@@ -1,11 +1,11 @@
 """Whole moving objects from a clip, not only the pixels whose colour changes.
 
-:func:`~vidgan_builtin.losses.layered.moving_pixels` marks where a clip changes. For an
+:func:`~vidgan_dual_mtgan.layered_losses.moving_pixels` marks where a clip changes. For an
 object that zooms or turns in place that is the ring its edge sweeps: the inside of a
 uniformly coloured object keeps its colour, so a segmentation target built from changes
-alone says "the object is a ring", and a mask trained on it does not grow with the object
-(seventh session: slope ≈ 0 of the true log scale). :func:`fill_moving_objects` completes
-the target per frame with the regions that the frame's static background cannot reach:
+alone says "the object is a ring", and a mask trained on it does not grow with the object.
+:func:`fill_moving_objects` completes the target per frame with the regions that the frame's
+static background cannot reach:
 
 1. the background: a colour flood over the frame from the border pixels that never change
    during the clip, stepping only between neighbours whose colours differ by at most
@@ -41,8 +41,7 @@ def flood(seeds: torch.Tensor, passable: dict[tuple[int, int], torch.Tensor]) ->
     (about 100 of four operations each on a 64×64 frame); a sweep carries the flood along a
     whole row or column at once (:func:`_sweep`), so rounds of the four sweeps reach the same
     fixed point in as many rounds as the paths have turns: the same pixels, and the whole
-    fill of a 16-clip batch at 64×64 in 48 ms instead of 85 (``benchmarks/RESULTS.md``,
-    nineteenth session).
+    fill of a 16-clip batch at 64×64 in 48 ms instead of 85.
     """
     # Both axes are swept along dim 1, where a slice's rows stay contiguous (3x faster than
     # slicing the last dim): the row steps' maps are transposed once, the flood twice a round.
@@ -119,7 +118,7 @@ def fill_moving_objects(video: torch.Tensor, moving: torch.Tensor, threshold: fl
     """Per frame, the whole objects that move: [B, T, H, W] in {0, 1}, or ``moving`` (see the module).
 
     ``video`` [B, T, C, H, W] (on [-1, 1]), ``moving`` [B, T, H, W] the change target of the
-    same clips (:func:`~vidgan_builtin.losses.layered.moving_pixels`), ``threshold`` the
+    same clips (:func:`~vidgan_dual_mtgan.layered_losses.moving_pixels`), ``threshold`` the
     largest-channel colour step that still counts as the same surface. A frame where the
     flood finds a moving object gets that object's pixels (1) and nothing else: not the
     background an object has just uncovered, which the change target marks too (a shrinking

@@ -2,10 +2,9 @@
 
 Inductor replaces ``aten.grid_sampler_2d`` by a decomposition into gathers, and its C++ for
 that runs scalar on a CPU: in the compiled 64×64 transfer the two fused kernels holding the
-resampling took 3.1 ms where torch's vectorised kernel takes 0.7 (scratch kernel profile,
-``benchmarks/RESULTS.md``, twenty-third session). Wrapped in a custom operator, the compiled
-graph keeps the call opaque and runs that kernel. Eager code calls ``F.grid_sample`` directly:
-the operator's dispatch would only add overhead there.
+resampling took 3.1 ms where torch's vectorised kernel takes 0.7. Wrapped in a custom
+operator, the compiled graph keeps the call opaque and runs that kernel. Eager code calls
+``F.grid_sample`` directly: the operator's dispatch would only add overhead there.
 """
 
 from __future__ import annotations

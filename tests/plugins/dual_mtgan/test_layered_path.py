@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from vidgan_builtin.networks.sprites import _head_over
+from vidgan_dual_mtgan.layered_encoder import _head_over
 
 import vidgan_kit
 from vidgan_kit import VideoGeometry
