@@ -700,8 +700,8 @@ def _plugin_cases() -> list[Any]:
         return Call(["validate", recipe(tmp, {"plugins": ["broken.py"]})], str(tmp / "broken.py"))
 
     def blocked_model(tmp: Path) -> Call:
-        return Call(["validate", recipe(tmp)], "VIDGAN_BLOCK_PLUGINS keeps the installed plugin(s) builtin_models",
-                    {"VIDGAN_BLOCK_PLUGINS": "builtin_models"})
+        return Call(["validate", recipe(tmp)], "VIDGAN_BLOCK_PLUGINS keeps the installed plugin(s) dual_mtgan",
+                    {"VIDGAN_BLOCK_PLUGINS": "dual_mtgan"})
 
     def autoload_off(tmp: Path) -> Call:
         path = recipe(tmp, {"model.video_discriminator": {"type": "fake_video_discriminator"}})
