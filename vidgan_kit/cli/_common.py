@@ -79,7 +79,7 @@ SetOption = Annotated[
 ModelSetOption = Annotated[
     list[str] | None,
     typer.Option("--model-set", help="Change a model option that changes no weights, slot.option=value (repeatable),"
-                 " e.g. decoder.source_turn=parts; a trained checkpoint loads with it."),
+                 " e.g. decoder.max_shift=3.0; a trained checkpoint loads with it."),
 ]
 
 

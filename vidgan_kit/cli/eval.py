@@ -61,8 +61,7 @@ def eval_command(
     ci: Annotated[str, typer.Option("--ci", help="Confidence intervals: t (Student) or bootstrap.")] = "t",
     pairs: Annotated[int | None, typer.Option("--pairs", min=2, help="Transfer pairs (default: --clips).")] = None,
     leakage_triples: Annotated[int, typer.Option(
-        "--leakage-triples", min=1, help="Triples of the leakage ratio (more: a tighter estimate; the card's"
-        " figures before this option used 16).")] = 16,
+        "--leakage-triples", min=1, help="Triples of the leakage ratio (more: a tighter estimate).")] = 16,
     model_set: ModelSetOption = None,
     ema: Annotated[bool, typer.Option("--ema/--no-ema", help="Use EMA weights where the checkpoint has them.")] = True,
     device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, or auto.")] = "cpu",
