@@ -56,7 +56,7 @@ from torch import nn
 
 from vidgan_kit import ComponentConfig, ComponentSpec, Slot, VideoGeometry, assert_frames, assert_video, build_slots
 from vidgan_kit.config import slot_fields
-from vidgan_kit.errors import RecipeError, RecipeIssue, ShapeError
+from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import (
     ContentEncoder,
     FrameDecoder,
