@@ -128,3 +128,86 @@ def test_recipe_json_round_trip(host, toy_table):
     recipe = validate_recipe(toy_table, host.registry)
     again = validate_recipe(recipe.to_table(), host.registry)
     assert again == recipe
+
+
+# -- extends ---------------------------------------------------------------------
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+BASE = """
+name = "base"
+plugins = ["extra.py"]
+[video]
+frames = 4
+height = 16
+width = 16
+[data]
+type = "synthetic_shapes"
+[model]
+type = "dual_mtgan"
+[model.decoder]
+type = "conv_frame_decoder"
+base_channels = 8
+[losses.reconstruction]
+type = "reconstruction"
+weight = 10.0
+"""
+
+
+def test_extends_merges_tables_key_by_key(tmp_path):
+    _write(tmp_path / "base.toml", BASE)
+    (tmp_path / "real").mkdir()
+    child = _write(tmp_path / "real" / "child.toml", """
+extends = "../base.toml"
+name = "child"
+[video]
+height = 32
+[data]
+type = "frame_strips"
+root = "clips"
+[model.decoder]
+base_channels = 16
+[losses.reconstruction]
+weight = 1.0
+""")
+    table = read_recipe_table(child)
+    assert "extends" not in table
+    assert table["name"] == "child"
+    assert table["video"] == {"frames": 4, "height": 32, "width": 16}
+    # another component type replaces the base's table whole: no synthetic_shapes options leak in
+    assert table["data"] == {"type": "frame_strips", "root": "clips"}
+    # the same type merges: the decoder keeps its type and takes the child's width
+    assert table["model"]["decoder"] == {"type": "conv_frame_decoder", "base_channels": 16}
+    assert table["losses"]["reconstruction"] == {"type": "reconstruction", "weight": 1.0}
+    # the base's .py plugins stay relative to the base's folder
+    assert table["plugins"] == [str(tmp_path.resolve() / "extra.py")]
+
+
+def test_extends_missing_file_loop_and_bad_value_name_the_key(tmp_path):
+    child = _write(tmp_path / "child.toml", 'extends = "nowhere.toml"\n')
+    with pytest.raises(RecipeError) as exc:
+        read_recipe_table(child)
+    assert "extends" in str(exc.value) and "nowhere.toml" in str(exc.value)
+
+    _write(tmp_path / "a.toml", 'extends = "b.toml"\n')
+    _write(tmp_path / "b.toml", 'extends = "a.toml"\n')
+    with pytest.raises(RecipeError) as exc:
+        read_recipe_table(tmp_path / "a.toml")
+    assert "loop" in str(exc.value)
+
+    _write(tmp_path / "c.toml", "extends = 3\n")
+    with pytest.raises(RecipeError) as exc:
+        read_recipe_table(tmp_path / "c.toml")
+    assert "extends" in str(exc.value)
+
+
+def test_extended_recipe_validates_like_the_merged_one(host, tmp_path):
+    _write(tmp_path / "base.toml", BASE.replace('plugins = ["extra.py"]\n', ""))
+    child = _write(tmp_path / "child.toml", 'extends = "base.toml"\n[video]\nheight = 32\nwidth = 32\n')
+    recipe = load_recipe(child, host.registry)
+    assert (recipe.video.height, recipe.video.width) == (32, 32)
+    assert recipe.model.params["decoder"]["params"]["base_channels"] == 8

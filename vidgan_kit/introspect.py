@@ -107,6 +107,9 @@ def recipe_json_schema(registry: ComponentRegistry) -> dict[str, Any]:
     props["model"] = {"$ref": kind_refs["model"], "description": "The model assembly."}
     props["losses"] = {"type": "object", "additionalProperties": {"$ref": kind_refs["loss"]},
                        "description": "Named loss terms: a loss component plus weight, start, ramp, enabled."}
+    props["extends"] = {"type": "string", "description": "Another recipe file (relative to this one) whose tables"
+                        " this recipe's are merged onto; [data] and [model] may then come from it."}
+    top["required"] = []  # a recipe that extends another may leave [data] and [model] to it
     top["$defs"] = defs
     top["title"] = "vidgan-kit recipe"
     top["$schema"] = "https://json-schema.org/draft/2020-12/schema"

@@ -2,6 +2,7 @@
 
 Layout of a recipe (every section but ``[data]`` and ``[model]`` has defaults)::
 
+    extends = "base.toml"      # optional: start from another recipe (relative to this file)
     name = "dual_mtgan"        # default run name
     seed = 0
     plugins = []               # extra plugin modules or .py files (relative to the recipe)
@@ -35,6 +36,11 @@ Layout of a recipe (every section but ``[data]`` and ``[model]`` has defaults)::
     [train]
     steps = 10000
 
+With ``extends``, this file's tables are merged into the other recipe's, key by key; a
+component table whose ``type`` differs from the base's replaces it whole, and arrays
+(``phases``, ``plugins``) replace the base's. A family of recipes shares one model this way
+and changes only its data and frame size.
+
 Unknown keys are errors everywhere. All problems are collected and reported together,
 each with its dotted TOML path and, for typos, a suggestion.
 """
@@ -67,6 +73,7 @@ __all__ = [
     "TrainSection",
     "Recipe",
     "read_recipe_table",
+    "merge_recipe_tables",
     "apply_overrides",
     "parse_override",
     "validate_recipe",
@@ -347,8 +354,50 @@ def _spec_to_table(spec: ComponentSpec) -> dict[str, Any]:
 
 
 def read_recipe_table(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML recipe file; syntax errors name the file and line."""
-    p = Path(path)
+    """Parse a TOML recipe file, merged onto the recipe it ``extends`` (if any); syntax errors
+    name the file and line."""
+    return _read_extended(Path(path), ())
+
+
+def _read_extended(p: Path, children: tuple[Path, ...]) -> dict[str, Any]:
+    table = _read_toml(p)
+    base = table.pop("extends", None)
+    if base is None:
+        return table
+    if not isinstance(base, str) or not base.strip():
+        raise RecipeError([RecipeIssue("extends", "must name another recipe file, e.g. extends = \"dual_mtgan.toml\"")],
+                          source=str(p))
+    base_path = Path(base) if Path(base).is_absolute() else p.parent / base
+    if not base_path.is_file():
+        raise RecipeError([RecipeIssue("extends", f"{base!r}: no recipe file at {base_path}")], source=str(p))
+    chain = (*children, p.resolve())
+    if base_path.resolve() in chain:
+        loop = " -> ".join(str(c) for c in (*chain, base_path.resolve()))
+        raise RecipeError([RecipeIssue("extends", f"recipes extend each other in a loop: {loop}")], source=str(p))
+    parent = _read_extended(base_path, chain)
+    plugins = parent.get("plugins")
+    if isinstance(plugins, list):  # a base's .py plugins stay relative to the base's folder
+        parent["plugins"] = [
+            str(base_path.resolve().parent / s) if isinstance(s, str) and s.endswith(".py") and not Path(s).is_absolute() else s
+            for s in plugins
+        ]
+    return merge_recipe_tables(parent, table)
+
+
+def merge_recipe_tables(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """``child`` merged onto ``base``: tables key by key, a table naming another component
+    ``type`` and every other value replacing the base's."""
+    out = copy.deepcopy(base)
+    for key, value in child.items():
+        under = out.get(key)
+        if isinstance(value, dict) and isinstance(under, dict) and value.get("type", under.get("type")) == under.get("type"):
+            out[key] = merge_recipe_tables(under, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_toml(p: Path) -> dict[str, Any]:
     if p.is_dir():
         raise RecipeError([RecipeIssue("", f"recipe {str(p)!r} is a folder; pass the recipe's .toml file")])
     if not p.is_file():
