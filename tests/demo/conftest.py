@@ -73,7 +73,8 @@ def _install_chromium() -> str | None:
     for commands in ([install], [["apt-get", "update"], install]):  # the package lists may be stale: update once
         for command in commands:
             try:
-                proc = subprocess.run(command, capture_output=True, text=True, timeout=APT_TIMEOUT_S, env=env)
+                proc = subprocess.run(command, capture_output=True, text=True, timeout=APT_TIMEOUT_S, env=env,
+                                      check=False)
             except subprocess.TimeoutExpired:
                 return f"{' '.join(command)} took over {APT_TIMEOUT_S} s"
             tail = proc.stderr.strip()[-300:]

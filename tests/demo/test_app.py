@@ -16,8 +16,8 @@ from vidgan_kit.checkpoint import save_checkpoint
 from vidgan_kit.demo import start_in_thread
 from vidgan_kit.io import write_image, write_video
 
-from ..training.toys import GanConfig, make_host
 from ..training.toys import Gan as ToyGan
+from ..training.toys import GanConfig, make_host
 
 LIMIT = 64 * 1024
 

@@ -18,11 +18,9 @@ import importlib.util
 from typing import Any
 
 from ..errors import VidganError
+from .limits import DEFAULT_MAX_UPLOAD_MB, MAX_SAMPLES
 
-__all__ = ["DEFAULT_MAX_UPLOAD_MB", "require_extra", "serve", "start_in_thread"]
-
-#: The default limit on one request's body (the uploaded image and video together), in MiB.
-DEFAULT_MAX_UPLOAD_MB = 64
+__all__ = ["DEFAULT_MAX_UPLOAD_MB", "MAX_SAMPLES", "require_extra", "serve", "start_in_thread"]
 
 #: Modules of the ``demo`` extra (import name, distribution name).
 EXTRA_MODULES = (("starlette", "starlette"), ("uvicorn", "uvicorn"), ("multipart", "python-multipart"))

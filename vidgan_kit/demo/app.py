@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -29,19 +29,30 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import VidganError
 from ..inference import Pipeline, load_pipeline
-from ..io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, probe_image, probe_video, write_video
+from ..io import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    probe_image,
+    probe_video,
+    write_video,
+)
 from ..registry import ComponentRegistry
-from . import DEFAULT_MAX_UPLOAD_MB
 from .examples import Example, write_examples
-from .jobs import MOTION_MODES, Job, JobQueue, TransferOptions, render_samples, render_transfer
+from .jobs import (
+    MOTION_MODES,
+    Job,
+    JobQueue,
+    TransferOptions,
+    render_samples,
+    render_transfer,
+)
+from .limits import DEFAULT_MAX_UPLOAD_MB, MAX_SAMPLES
 from .runs import RunInfo, find_runs
 
-__all__ = ["MAX_SAMPLES", "DemoState", "PageError", "create_app"]
+__all__ = ["DemoState", "PageError", "create_app"]
 
 log = logging.getLogger(__name__)
 
-#: The most samples one request draws (they are held at once and shown as one grid).
-MAX_SAMPLES = 16
 #: Upload file name extensions each input takes; the content is checked by decoding it too.
 ACCEPTED = {"image": IMAGE_EXTENSIONS, "video": VIDEO_EXTENSIONS}
 PAGE_FILES = {"page.js": "text/javascript", "page.css": "text/css"}
@@ -159,6 +170,11 @@ async def read_form(request: Request, limit: int) -> FormData:
         raise PageError(f"could not read the form: {exc}") from exc
 
 
+def _save(source: BinaryIO, path: Path) -> None:
+    with open(path, "wb") as f:
+        shutil.copyfileobj(source, f, 1 << 20)
+
+
 def _display_name(filename: str) -> str:
     """The last part of a browser-given file name, for messages only."""
     return PurePosixPath(filename.replace("\\", "/")).name[:120] or "upload"
@@ -174,9 +190,8 @@ async def take_input(state: DemoState, form: FormData, kind: str, job: Job) -> P
             raise PageError(f"{name} is not {'an image' if kind == 'image' else 'a video'} this page reads"
                             f" (it takes {', '.join(ACCEPTED[kind])} files).")
         path = job.inputs / f"{kind}{suffix}"
-        with open(path, "wb") as f:
-            while chunk := await item.read(1 << 20):
-                f.write(chunk)
+        await item.seek(0)
+        await run_in_threadpool(_save, item.file, path)
         job.names[str(path)] = name
         probe = probe_image if kind == "image" else probe_video
         try:
