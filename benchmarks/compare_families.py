@@ -3,7 +3,7 @@ with the same `vidgan eval` protocols, the static baseline beside both (the pape
 made measurable).
 
     python benchmarks/compare_families.py --steps 1500 --size 32 --set data.root=../shared/data/weizmann64
-    python benchmarks/compare_families.py --recipes recipes/dual_mtgan.toml,recipes/mocogan.toml \\
+    python benchmarks/compare_families.py --recipes recipes/dual_mtgan.toml recipes/mocogan.toml \\
         --set-for mocogan:model.content=image --steps 1500 --size 32        # the synthetic pair
 
 Each recipe trains with `--steps` steps at `--size`×`--size` (the same seed, data and
@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_RECIPES = "recipes/weizmann.toml,recipes/mocogan_weizmann.toml"
+DEFAULT_RECIPES = ["recipes/weizmann.toml", "recipes/mocogan_weizmann.toml"]
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--recipes", default=DEFAULT_RECIPES, help="Two or more recipes, comma-separated.")
+    p.add_argument("--recipes", nargs="+", default=DEFAULT_RECIPES, help="The recipes compared (two or more).")
     p.add_argument("--steps", type=int, default=1500, help="Training steps of every recipe (the shared budget).")
     p.add_argument("--size", type=int, default=32, help="Frame height and width.")
     p.add_argument("--frames", type=int, default=None, help="Frames per clip (default: the recipes').")
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         fvd = I3D_WEIGHTS.available()
         print(f"# FVD: {'on' if fvd else 'off (no cached I3D weights: vidgan weights fetch i3d)'}")
-    paths = [REPO / p if not Path(p).is_absolute() else Path(p) for p in args.recipes.split(",")]
+    paths = [REPO / p if not Path(p).is_absolute() else Path(p) for p in args.recipes]
     unknown = {s.partition(":")[0] for s in args.set_for} - {p.stem for p in paths}
     if unknown:
         raise SystemExit(f"--set-for names no recipe of --recipes: {', '.join(sorted(unknown))}")
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "comparison.md").write_text(table, encoding="utf-8")
     report = {"steps": args.steps, "size": args.size, "samples": args.samples, "clips": args.clips, "fvd": fvd,
-              "recipes": args.recipes.split(","), "models": results}
+              "recipes": args.recipes, "models": results}
     (args.out / "comparison.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
 

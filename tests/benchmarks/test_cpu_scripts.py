@@ -170,7 +170,7 @@ def test_compare_families_trains_both_families_and_tables_them(tmp_path, capsys)
     import compare_families
 
     report = compare_families.main([
-        "--recipes", "recipes/dual_mtgan.toml,recipes/mocogan.toml", "--set-for", "mocogan:model.content=image",
+        "--recipes", "recipes/dual_mtgan.toml", "recipes/mocogan.toml", "--set-for", "mocogan:model.content=image",
         "--steps", "2", "--size", "16", "--frames", "4", "--batch", "2", "--threads", "1", "--clips", "3",
         "--samples", "2", "--fvd", "off", "--out", str(tmp_path)])
     dual, moco = report["models"]["dual_mtgan (dual_mtgan)"], report["models"]["mocogan (mocogan)"]
