@@ -10,8 +10,9 @@ from torch import nn
 
 from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
 from vidgan_kit.errors import ShapeError
-from vidgan_kit.interfaces import ImageDiscriminator, TemporalGenerator
-from vidgan_builtin.networks.blocks import DiscriminatorConfig, DownTrunk2d, maybe_sn, spatial_plan, widths
+from vidgan_kit.interfaces import TemporalGenerator
+from vidgan_builtin.networks import ConditionalImageDiscriminator
+from vidgan_builtin.networks.blocks import DiscriminatorConfig
 
 __all__ = ["GRUMotionGenerator", "FrameDiscriminator"]
 
@@ -52,21 +53,15 @@ class GRUMotionGenerator(TemporalGenerator):
         return codes
 
 
-class FrameDiscriminator(ImageDiscriminator):
+class FrameDiscriminator(ConditionalImageDiscriminator):
     """D_I: scores single frames, unconditionally (MoCoGAN's image discriminator): the
-    ``condition`` is not read (pass None). DCGAN-style 2D convolutions; logits [N]."""
+    ``condition`` is not read (pass None). The built-in D_I's DCGAN-style trunk on the frame
+    alone; logits [N]."""
 
     class Config(DiscriminatorConfig):
         pass
 
-    def __init__(self, config: Config, *, geometry: VideoGeometry, **wiring: Any) -> None:
-        super().__init__()
-        self.config = config
-        self.geometry = geometry
-        plan = spatial_plan(geometry, "frame_discriminator")
-        chans = widths(config.base_channels, config.max_channels, plan.levels)
-        self.trunk = DownTrunk2d(geometry.channels, chans, config.norm, config.spectral_norm)
-        self.head = maybe_sn(config.spectral_norm)(nn.Conv2d(chans[-1], 1, plan.final))
+    images = 1
 
     def forward(self, condition: torch.Tensor | None, frame: torch.Tensor) -> torch.Tensor:
         assert_frames(frame, "frame_discriminator frame", geometry=self.geometry)
