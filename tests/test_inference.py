@@ -10,10 +10,10 @@ import torch
 from vidgan_kit import VideoGeometry
 from vidgan_kit.checkpoint import save_checkpoint
 from vidgan_kit.errors import CheckpointError, ShapeError, VidganError
-from vidgan_kit.inference import compile_transfer, load_pipeline
+from vidgan_kit.inference import Pipeline, compile_transfer, load_pipeline
 
 from ._compiler import needs_cpp_compiler
-from .training.toys import make_host
+from .training.toys import Gan, GanConfig, make_host
 
 GEOMETRY = VideoGeometry(frames=4, channels=3, height=8, width=8)
 
@@ -77,6 +77,39 @@ def test_inputs_are_checked(saved):
         pipe.transfer(image * 0 + 255, torch.zeros(4, 3, 8, 8))
     with pytest.raises(ShapeError, match=r"\[C, H, W\]"):
         pipe.sample(torch.zeros(1, 3, 8, 8))
+
+
+class NoiseGan(Gan):
+    """The toy model, sampling unconditionally: its content is drawn with the motion; no transfer."""
+
+    samples_from = "noise"
+    transfer = None
+
+    def sample(self, image: None, n: int, generator: torch.Generator) -> torch.Tensor:
+        assert image is None, "an unconditional sample() got an image"
+        content = torch.rand(1, *GEOMETRY.frame_shape, generator=generator) * 2 - 1
+        return super().sample(content, n, generator)
+
+
+def test_a_model_that_samples_from_noise_takes_no_image_and_a_conditional_one_needs_one(saved):
+    host, model, _, run_dir = saved
+    noise = Pipeline(NoiseGan(GanConfig(), geometry=GEOMETRY, registry=host.registry), notes=_silent([]))
+    clips = noise.sample(n=3, seed=1)
+    assert clips.shape == (3, 4, 3, 8, 8)
+    assert torch.equal(clips, noise.sample(None, n=3, seed=1)) and not torch.equal(clips, noise.sample(n=3, seed=2))
+    with pytest.raises(VidganError, match="samples unconditionally.*takes no image"):
+        noise.sample(torch.zeros(3, 8, 8), n=2)
+    conditional = load_pipeline(run_dir, registry=host.registry, notes=_silent([]))
+    with pytest.raises(VidganError, match="'tr_gan' animates a given image: pass one"):
+        conditional.sample(None, n=2)
+
+
+def test_a_model_without_transfer_is_refused_in_one_line_that_names_it_and_suggests_generate(saved):
+    host = saved[0]
+    pipe = Pipeline(NoiseGan(GanConfig(), geometry=GEOMETRY, registry=host.registry), notes=_silent([]))
+    with pytest.raises(VidganError, match=r"^model 'NoiseGan' cannot transfer motion.*`vidgan generate`") as caught:
+        pipe.transfer(torch.zeros(3, 8, 8), torch.zeros(4, 3, 8, 8))
+    assert "\n" not in str(caught.value)
 
 
 def test_files_are_read_and_fitted_with_a_note(saved, tmp_path):

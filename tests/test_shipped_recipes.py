@@ -1,6 +1,7 @@
 """Every recipe the repository ships validates and builds its model and losses, and its model's
 motion travels only through E_M: a transfer reads its source clip through E_M alone, a sample
-through the generator's draws alone.
+through the generator's draws alone. A model that cannot transfer (MoCoGAN) offers no part of a
+transfer and is refused plainly; its samples, too, depend on the generator's draws alone.
 
 The data of the paper's data sets is not here (CI must not depend on it): building the
 model and the losses needs only the registry, so that much is checked for all of them.
@@ -14,6 +15,8 @@ import pytest
 import torch
 
 from vidgan_kit import load_registry
+from vidgan_kit.errors import VidganError
+from vidgan_kit.inference import Pipeline
 from vidgan_kit.interfaces import MotionPosterior
 from vidgan_kit.recipe import apply_overrides, load_recipe, read_recipe_table, validate_recipe
 
@@ -34,13 +37,14 @@ TINY_WIDTHS = {
     "conv_frame_decoder": {"base_channels": 4},
     "conditional_image_discriminator": {"base_channels": 4},
     "conv3d_video_discriminator": {"base_channels": 4},
+    "frame_discriminator": {"base_channels": 4},
 }
 
 
 def test_the_flagship_recipes_are_there():
     names = {p.name for p in RECIPES}
     assert {"dual_mtgan.toml", "dual_mtgan_paper_literal.toml", "tiny.toml", "weizmann.toml", "uva_nemo.toml",
-            "bair.toml"} <= names
+            "bair.toml", "mocogan.toml", "mocogan_weizmann.toml"} <= names
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
@@ -68,7 +72,6 @@ def tiny_model(path: Path) -> torch.nn.Module:
     with torch.no_grad():
         for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p))
-    assert hasattr(model, "motion_encoder"), f"{path.name}: a model needs an E_M slot (motion_encoder) for transfer"
     return model.eval()
 
 
@@ -83,6 +86,13 @@ def test_a_transfer_reads_its_source_only_through_the_motion_encoder(path, monke
     to one posterior, they give the same transfer bit for bit: nothing else reads the source."""
     model = tiny_model(path)
     image, first, second = _clips(1)[:, 0], _clips(2), _clips(3)
+    if getattr(model, "transfer", None) is None:
+        offered = [m for m in ("transfer", "encode_motion", "animate") if callable(getattr(model, m, None))]
+        assert not offered, f"{path.name}: a model without transfer() offers part of one: {offered}"
+        with pytest.raises(VidganError, match=rf"'{model.component_spec.type}' cannot transfer motion.*generate"):
+            Pipeline(model, notes=lambda _m: None).transfer(image[0], first[0])
+        return
+    assert hasattr(model, "motion_encoder"), f"{path.name}: a model needs an E_M slot (motion_encoder) for transfer"
     free = torch.equal(model.transfer(image, first), model.transfer(image, second))
     assert not free, f"{path.name}: the transfer ignores its source clip"
     d = model.motion_encoder.motion_dim
@@ -97,12 +107,13 @@ def test_a_sample_depends_on_the_generators_seed_alone(path, monkeypatch):
     """The same seed gives the same clips whatever the global random stream does; another seed
     other clips; and no sample runs E_M (its forward raises here)."""
     model = tiny_model(path)
-    image = _clips(1)[:, 0]
+    image = _clips(1)[:, 0] if model.samples_from == "image" else None  # an unconditional model draws its content
 
     def no_motion_clip(video):
         raise AssertionError("sample() ran the motion encoder")
 
-    monkeypatch.setattr(model.motion_encoder, "forward", no_motion_clip)
+    if hasattr(model, "motion_encoder"):
+        monkeypatch.setattr(model.motion_encoder, "forward", no_motion_clip)
     torch.manual_seed(5)
     a = model.sample(image, 2, torch.Generator().manual_seed(7))
     torch.manual_seed(6)

@@ -10,7 +10,12 @@ that provides them:
 
 - ``transfer(image [B, C, H, W], video [B, T, C, H, W]) -> [B, T, C, H, W]``: animate
   ``image`` with the motion of ``video``;
-- ``sample(image [B, C, H, W], n, generator) -> [B, n, T, C, H, W]``: ``n`` random motions.
+- ``sample(image [B, C, H, W], n, generator) -> [B, n, T, C, H, W]``: ``n`` random motions;
+  a model whose ``samples_from`` is ``"noise"`` draws its content as well:
+  ``sample(None, n, generator) -> [1, n, T, C, H, W]`` (``pipe.sample(None, n=8)``).
+
+A model without ``transfer`` (one that only generates) is refused plainly by
+:meth:`Pipeline.transfer`.
 
 Inputs are tensors in [-1, 1] (``[C, H, W]`` images, ``[T, C, H, W]`` clips) or file paths,
 read with :mod:`vidgan_kit.io`; either is fitted to the model's geometry (centre-crop and
@@ -91,9 +96,7 @@ class Pipeline:
         self._compiled_transfer = compile_transfer(transfer, self.device) if compile and callable(transfer) else None
 
     def __repr__(self) -> str:
-        spec = getattr(self.model, "component_spec", None)
-        name = spec.type if spec is not None else type(self.model).__name__
-        return f"Pipeline(model={name!r}, geometry={self.geometry}, step={self.step}, device={self.device})"
+        return f"Pipeline(model={self._name()!r}, geometry={self.geometry}, step={self.step}, device={self.device})"
 
     # -- inputs --------------------------------------------------------------------------
     def _note(self, message: str) -> None:
@@ -162,9 +165,16 @@ class Pipeline:
             x = x[:t]
         return self._fit(x, what).to(self.device).unsqueeze(0)
 
+    def _name(self) -> str:
+        spec = getattr(self.model, "component_spec", None)
+        return spec.type if spec is not None else type(self.model).__name__
+
     def _method(self, name: str) -> Any:
         fn = getattr(self.model, name, None)
         if not callable(fn):
+            if name == "transfer":
+                raise VidganError(f"model {self._name()!r} cannot transfer motion (it has no transfer()); "
+                                  "`vidgan generate` samples clips from it.")
             raise VidganError(f"{self!r}: the model does not implement {name}(); it cannot be used for that.")
         return self._compiled_transfer if name == "transfer" and self._compiled_transfer is not None else fn
 
@@ -180,14 +190,22 @@ class Pipeline:
         assert_video(out, "transfer() output", batch=1, geometry=self.geometry)
         return out[0].float().clamp(-1, 1)
 
-    def sample(self, image: ImageInput, n: int = 1, seed: int = 0) -> torch.Tensor:
-        """``n`` clips of ``image`` with random motion; returns ``[n, T, C, H, W]`` in [-1, 1]."""
+    def sample(self, image: ImageInput | None = None, n: int = 1, seed: int = 0) -> torch.Tensor:
+        """``n`` clips of ``image`` with random motion, or with ``image=None`` ``n`` clips of a
+        model that draws its content too (``samples_from = "noise"``); returns ``[n, T, C, H, W]``
+        in [-1, 1]. A model given an image it does not take, or none where it needs one, is refused."""
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
         fn = self._method("sample")
+        unconditional = getattr(self.model, "samples_from", "image") == "noise"
+        if unconditional and image is not None:
+            raise VidganError(f"model {self._name()!r} samples unconditionally (it draws its content from noise) and"
+                              " takes no image; leave the image out (no --image).")
+        if not unconditional and image is None:
+            raise VidganError(f"model {self._name()!r} animates a given image: pass one (--image).")
         generator = torch.Generator(device=self.device).manual_seed(seed)
         with torch.inference_mode():  # as in transfer()
-            out = fn(self._image(image), n, generator)
+            out = fn(None if image is None else self._image(image), n, generator)
         g = self.geometry
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, n, *g.clip_shape):
             raise ShapeError(

@@ -30,7 +30,7 @@ dataset                geometry, split, seed                       torch Dataset
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 from torch import nn
@@ -163,6 +163,14 @@ class ModelAssembly(nn.Module):
     geometry: VideoGeometry
     #: Logged keys (e.g. ``"diag/kl"``) that the trainer's progress line shows beside the losses.
     progress_keys: tuple[str, ...] = ()
+    #: What ``sample()`` starts from (read by inference and evaluation): ``"image"``,
+    #: ``sample(image [B, C, H, W], n, generator) -> [B, n, T, C, H, W]``, clips of given images;
+    #: ``"noise"``, ``sample(None, n, generator) -> [1, n, T, C, H, W]``, the content drawn as
+    #: well (unconditional generation). An instance may set it from its config.
+    samples_from: Literal["image", "noise"] = "image"
+    #: Whether ``forward()``'s ``"reconstruction"`` rebuilds the input clip, which ``vidgan eval``
+    #: scores; a model that only generates clips sets it False.
+    reconstructs: bool = True
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:  # pragma: no cover - interface
         raise NotImplementedError

@@ -6,6 +6,7 @@ recipe handling started reading ``args.device``: nothing ran it.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -161,3 +162,24 @@ def test_heldout_transfer_trains_with_actors_held_out_and_prints_their_curve(tmp
 
     again = heldout_transfer.main([str(run_dir), "--curve-points", "1", "--clips", "6"])
     assert len(again["curve"]) == 1 and again["final"]["right/psnr"] == pytest.approx(final["right/psnr"])
+
+
+def test_compare_families_trains_both_families_and_tables_them(tmp_path, capsys):
+    """Two steps of each family on the synthetic pair: every model gets its paper-protocol
+    column beside the static baseline, only the model that transfers a transfer figure."""
+    import compare_families
+
+    report = compare_families.main([
+        "--recipes", "recipes/dual_mtgan.toml", "recipes/mocogan.toml", "--set-for", "mocogan:model.content=image",
+        "--steps", "2", "--size", "16", "--frames", "4", "--batch", "2", "--threads", "1", "--clips", "3",
+        "--samples", "2", "--fvd", "off", "--out", str(tmp_path)])
+    dual, moco = report["models"]["dual_mtgan (dual_mtgan)"], report["models"]["mocogan (mocogan)"]
+    for row in (dual, moco):
+        assert row["best_psnr"] >= row["mean_psnr"] and row["static_psnr"] is not None and row["diversity"] >= 0
+    assert dual["transfer_psnr"] is not None and moco["transfer_psnr"] is None
+    table = (tmp_path / "comparison.md").read_text()
+    assert table in capsys.readouterr().out
+    assert "| mocogan (mocogan) |" in table.splitlines()[0] and "| transfer PSNR (dB) | — |" in table
+    assert json.loads((tmp_path / "comparison.json").read_text())["models"] == report["models"]
+    with pytest.raises(SystemExit, match="--set-for names no recipe"):
+        compare_families.main(["--recipes", "recipes/mocogan.toml", "--set-for", "moco:model.content=image"])

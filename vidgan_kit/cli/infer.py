@@ -76,8 +76,10 @@ def transfer(
 @user_errors
 def generate(
     checkpoint: CkptArg,
-    image: Annotated[Path, typer.Option("--image", "-i", help="Target image (appearance).")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder (one file per sample plus a grid).")],
+    image: Annotated[Path | None, typer.Option(
+        "--image", "-i", help="Target image (appearance); leave it out for a model that samples unconditionally.")]
+    = None,
     n: Annotated[int, typer.Option("-n", "--num", min=1, help="Number of samples.")] = 8,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the motion samples.")] = 0,
     fmt: Annotated[str, typer.Option("--format", help="mp4 or gif.")] = "mp4",
@@ -87,7 +89,7 @@ def generate(
     model_set: ModelSetOption = None,
     plugin: PluginOption = None,
 ) -> None:
-    """Stochastic motion generation: n plausible videos of one image, motion sampled from N(0, I)."""
+    """Stochastic generation: n plausible videos of one image (--image), or of drawn content (no --image)."""
     from ..inference import load_pipeline
     from ..io import video_grid, write_video
 

@@ -276,7 +276,12 @@ def evaluate(
 
     run_paper = settings.protocol in ("paper", "all")
     run_transfer = run_real = False
-    if settings.protocol in ("transfer", "all"):
+    if settings.protocol in ("transfer", "all") and not callable(getattr(model, "transfer", None)):
+        why = f"model {index['model']['type']!r} cannot transfer motion (it has no transfer())"
+        if settings.protocol == "transfer":
+            raise VidganError(f"{why}; the transfer protocol needs it. Use --protocol paper.")
+        notes_out.append(f"transfer protocol skipped: {why}")
+    elif settings.protocol in ("transfer", "all"):
         run_real = settings.real_clips or not has_ground_truth(dataset)
         run_transfer = not run_real
     if run_real:
@@ -299,6 +304,10 @@ def evaluate(
     for needed, method, what in ((run_paper, "sample", "paper"), (run_transfer, "transfer", "transfer")):
         if needed and not callable(getattr(model, method, None)):
             raise VidganError(f"{type(model).__name__} has no {method}(); the {what} protocol needs it")
+    if run_paper and getattr(model, "samples_from", "image") == "noise":
+        raise VidganError(f"model {index['model']['type']!r} samples unconditionally (its content is drawn from noise);"
+                          " the paper protocol scores samples of each test clip's first frame: evaluate a variant"
+                          " that samples from an image")
     identities, in_train = _identities_seen(described, dataset, registry, spec, data_geometry, data_seed, data,
                                             notes_out)
 
@@ -334,8 +343,12 @@ def evaluate(
         still = stochastic_best_of_k(still_image_sampler(clips.shape[1]), clips, scorers, samples=1,
                                      seed=settings.seed, ci=ci)
         stochastic = out.result.model_copy(update={"static": still.result.per_metric})
-        recon, _ = reconstruction(on_device(reconstruct_fn(model), device), clips, scorers, ci=ci,
-                                  batch_size=settings.batch_size)
+        if getattr(model, "reconstructs", True):
+            recon, _ = reconstruction(on_device(reconstruct_fn(model), device), clips, scorers, ci=ci,
+                                      batch_size=settings.batch_size)
+        else:
+            notes_out.append(f"reconstruction not scored: model {index['model']['type']!r} does not reconstruct"
+                             " its input clip")
         curves = {"best of K (per metric)": stochastic.per_metric.curves, "mean of K": stochastic.mean_of_k.curves,
                   "static (input held still)": still.result.per_metric.curves}
         for metric, label in (("ssim", "SSIM"), ("psnr", "PSNR (dB)")):

@@ -87,6 +87,10 @@ class ReconstructionLoss(ConfiguredLoss):
         scales: int = Field(
             1, ge=1, le=6, description="Pyramid levels scored (1 = full resolution only, the paper)."
         )
+        frames: Literal["all", "first"] = Field(
+            "all", description="Frames scored: all, or the first only (an image-to-video model's first frame against"
+            " the image it starts from, where the later frames' motion is drawn at random).",
+        )
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         video = assert_video(require_output(ctx, "video", "reconstruction"), "reconstruction: outputs['video']")
@@ -95,6 +99,8 @@ class ReconstructionLoss(ConfiguredLoss):
         )
         if recon.shape != video.shape:
             raise ShapeError(f"reconstruction: Ṽ_x {tuple(recon.shape)} and V {tuple(video.shape)} differ in shape")
+        if self.config.frames == "first":
+            recon, video = recon[:, :1], video[:, :1]
         a, b = recon.flatten(0, 1), video.flatten(0, 1)
         total = distance(a, b, self.config.distance)
         for _ in range(1, self.config.scales):

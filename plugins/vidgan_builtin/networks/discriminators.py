@@ -27,13 +27,17 @@ class ConditionalImageDiscriminator(ImageDiscriminator):
     class Config(DiscriminatorConfig):
         pass
 
+    #: Images the trunk reads, stacked along channels: the condition and the frame (a subclass
+    #: that scores the frame alone reads one).
+    images = 2
+
     def __init__(self, config: Config, *, geometry: VideoGeometry, **wiring: Any) -> None:
         super().__init__()
         self.config = config
         self.geometry = geometry
         plan = spatial_plan(geometry, "conditional_image_discriminator")
         chans = widths(config.base_channels, config.max_channels, plan.levels)
-        self.trunk = DownTrunk2d(2 * geometry.channels, chans, config.norm, config.spectral_norm)
+        self.trunk = DownTrunk2d(self.images * geometry.channels, chans, config.norm, config.spectral_norm)
         self.head = maybe_sn(config.spectral_norm)(nn.Conv2d(chans[-1], 1, plan.final))
 
     def forward(self, condition: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:

@@ -105,6 +105,17 @@ def test_reconstruction_known_answers(registry):
     assert mse(ctx_of(out), "generator").item() == pytest.approx(0.25)
 
 
+def test_reconstruction_of_the_first_frame_only(registry):
+    """frames = "first" scores frame 1 alone: later frames, however wrong, add nothing."""
+    video = const_video(0.0)
+    recon = video.clone()
+    recon[:, 1:] = 1.0
+    out = {"video": video, "reconstruction": recon}
+    assert loss(registry, "reconstruction", frames="first")(ctx_of(out), "generator").item() == 0.0
+    assert loss(registry, "reconstruction")(ctx_of(out), "generator").item() > 0.5
+    recon[:, 0] = 0.5
+    assert loss(registry, "reconstruction", frames="first")(ctx_of(out), "generator").item() == pytest.approx(0.5)
+
 
 def test_reconstruction_pyramid_known_answers(registry):
     """A ±1 checkerboard against zeros: distance 1 at full resolution, 0 once 2×2-averaged."""
