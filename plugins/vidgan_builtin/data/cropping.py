@@ -1,8 +1,8 @@
 """``vidgan data crop``: square crops of raw footage, one steady box per clip, in the data sets' formats.
 
-The finding and cropping are :mod:`vidgan_kit.io.crop`'s (the core uses them for
-``vidgan transfer --crop`` too); this module walks a source, reads each clip, writes its
-crop and records the boxes in ``crops.json``.
+The finding and cropping are :mod:`vidgan_kit.io.crop`'s (in the core, so that inference
+can crop on the fly too); this module walks a source, reads each clip, writes its crop and
+records the boxes in ``crops.json``.
 
 A source is a video file, an image (a clip of one frame), or a folder: every video under
 it is a clip, and so is every folder that directly holds images (its frames, in natural
@@ -45,7 +45,7 @@ __all__ = ["CROPS", "CROP_FORMATS", "Cropped", "Source", "crop_sources", "find_c
 
 #: The record of a crop run, written into OUT.
 CROPS = "crops.json"
-#: Frame rate of the MP4s written from image folders (videos keep their own).
+#: Frame rate of the MP4s written from images and image folders (videos keep their own).
 FOLDER_FPS = 8.0
 
 
