@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 
 import pytest
@@ -60,7 +61,7 @@ def test_a_drawn_face_drifting_over_a_panning_background_gets_one_steady_box_aro
     assert box.size <= round(span * (1 + 2 * DEFAULT_MARGIN)) + 1 and box.size < 0.85 * 120
     # The raw detections follow the face smoothly: no jumps between neighbouring frames.
     xs = [d.x + d.width / 2 for d in box.detections]
-    assert max(abs(a - b) for a, b in zip(xs, xs[1:])) <= 4
+    assert max(abs(a - b) for a, b in itertools.pairwise(xs)) <= 4
     assert xs[-1] - xs[0] == pytest.approx(15, abs=5)  # the face moved 15 px
     # Steady over the clip: its two halves, cropped apart, get nearly the same square.
     first, second = find_boxes(clip[:8], subject="face"), find_boxes(clip[8:], subject="face")
@@ -72,7 +73,7 @@ def test_a_drawn_face_drifting_over_a_panning_background_gets_one_steady_box_aro
 def test_auto_prefers_the_face_and_passes_over_an_oval_without_features() -> None:
     clip, _ = face_clip(frames=12)
     assert find_boxes(clip).detector == "face"
-    blank, ovals = face_clip(frames=12, features=False)  # the same oval, no eyes, brows, nose or mouth
+    blank, _ = face_clip(frames=12, features=False)  # the same oval, no eyes, brows, nose or mouth
     box = find_boxes(blank)
     assert box.detector == "motion"
     assert "face: a face in 0 of 12 examined frames" in box.note

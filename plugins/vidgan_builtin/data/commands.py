@@ -422,7 +422,7 @@ def crop(
         "(frame_folders); mp4: one video per clip (video_files)."
     )] = CropFormat.strip,
     margin: Annotated[float, typer.Option(
-        "--margin", min=0.0, help="Room around the subject's box, per side, as a fraction of its longer side."
+        "--margin", min=0.0, max=10.0, help="Room around the subject's box, per side, as a fraction of its longer side."
     )] = DEFAULT_MARGIN,
 ) -> None:
     """Crop raw footage to a steady square around its subject, at --size, and print each clip's box.
