@@ -8,34 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from tests.io.crop_clips import face_clip, walking_blob
-from vidgan_kit import PluginHost, VideoGeometry, load_registry
-from vidgan_kit.cli import build_app
-from vidgan_kit.cli._common import reset_state
+from vidgan_kit import VideoGeometry, load_registry
 from vidgan_kit.errors import VidganError
 from vidgan_kit.io import read_image_array, read_video, write_image, write_video
 from vidgan_kit.io.crop import _cascade, require_face_detector
 
 WALKER = np.array([210, 120, 60])  # the walking blob's body colour (uint8 RGB)
-
-
-@pytest.fixture(scope="module")
-def host() -> PluginHost:
-    return PluginHost.create()
-
-
-@pytest.fixture
-def cli(host):
-    runner = CliRunner()
-
-    def invoke(*args: object):
-        reset_state(host=host)
-        return runner.invoke(build_app(), [str(a) for a in args])
-
-    yield invoke
-    reset_state()
 
 
 @pytest.fixture(scope="module")
