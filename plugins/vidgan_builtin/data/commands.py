@@ -7,6 +7,7 @@ plugin uses to add commands::
     vidgan data prepare weizmann|uva-nemo|bair SRC OUT [--verify] [--overwrite]
     vidgan data prepare --verify OUT          (the same as `vidgan data verify OUT`)
     vidgan data verify OUT
+    vidgan data crop SRC OUT [--size 64] [--subject auto|face|motion] [--format strip|folder|mp4] [--margin 0.25]
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from vidgan_kit.cli.plugin_api import (
     resolve_recipe,
     user_errors,
 )
-from vidgan_kit.errors import DataError
+from vidgan_kit.errors import DataError, VidganError
+from vidgan_kit.io.crop import DEFAULT_MARGIN, require_face_detector
 
 __all__ = ["build_data_app", "register"]
 
@@ -377,15 +379,82 @@ def inspect(
         out.print(f"wrote {escape(str(out_path))} ({n} {split.value} items, one per row)")
 
 
+# -- crop --------------------------------------------------------------------------------
+
+
+class CropSubject(StrEnum):
+    auto = "auto"
+    face = "face"
+    motion = "motion"
+
+
+class CropFormat(StrEnum):
+    strip = "strip"
+    folder = "folder"
+    mp4 = "mp4"
+
+
+def _crop_table(written: list[Any], out_dir: Path) -> Table:
+    table = Table(title=escape(f"cropped {len(written)} clip(s) into {out_dir}"), title_justify="left")
+    for column in ("clip", "frames", "source", "box x, y, side", "found by", "detections", "note"):
+        table.add_column(column, overflow="fold")
+    for c in written:
+        box = c.box
+        found = f"{len(box.detections)} of {box.examined} frames" if box.examined else "-"
+        table.add_row(Text(c.output), str(c.frames), f"{box.frame_width}x{box.frame_height}",
+                      f"{box.x}, {box.y}, {box.size}", box.detector, found, Text(box.note))
+    return table
+
+
+@user_errors
+def crop(
+    src: Annotated[Path, typer.Argument(metavar="SRC", show_default=False,
+                                        help="A video, an image, or a folder of videos and folders of frames.")],
+    out_dir: Annotated[Path, typer.Argument(metavar="OUT", show_default=False,
+                                            help="Folder to write (must not exist, or be empty).")],
+    size: SizeOpt = 64,
+    subject: Annotated[CropSubject, typer.Option(
+        "--subject", help="What to centre on: a face (OpenCV's Haar cascade), what moves (a background model), "
+        "or auto: a face when one is found, else what moves, else the centred square."
+    )] = CropSubject.auto,
+    fmt: Annotated[CropFormat, typer.Option(
+        "--format", help="strip: one PNG per clip, frames side by side (frame_strips); folder: one PNG per frame "
+        "(frame_folders); mp4: one video per clip (video_files)."
+    )] = CropFormat.strip,
+    margin: Annotated[float, typer.Option(
+        "--margin", min=0.0, max=10.0, help="Room around the subject's box, per side, as a fraction of its longer side."
+    )] = DEFAULT_MARGIN,
+) -> None:
+    """Crop raw footage to a steady square around its subject, at --size, and print each clip's box.
+
+    One box per clip holds the subject wherever it goes, so its motion is kept. The boxes
+    are also written to OUT/crops.json. A file that cannot be read is reported and skipped.
+    """
+    from .cropping import crop_sources
+
+    if subject is CropSubject.auto:
+        try:
+            require_face_detector()
+        except VidganError as exc:
+            err.print(f"[yellow]note:[/] cropping by motion only: {escape(str(exc))}")
+    with _progress("cropping") as update:
+        written, skipped = crop_sources(src, out_dir, size=size, subject=subject.value, margin=margin,  # type: ignore[arg-type]
+                                        fmt=fmt.value, progress=update)
+    out.print(_crop_table(written, out_dir))
+    if skipped:
+        err.print(f"[yellow]skipped {len(skipped)} file(s):[/]\n" + escape(_listing([f"{p}: {r}" for p, r in skipped])))
+
+
 # -- the app -------------------------------------------------------------------------------
 
 
 def build_data_app() -> typer.Typer:
     """A fresh ``data`` sub-application (Typer apps are built per invocation)."""
-    app = typer.Typer(help="Inspect data sets, prepare public ones, verify prepared folders.",
+    app = typer.Typer(help="Inspect data sets, prepare public ones, verify prepared folders, crop raw footage.",
                       no_args_is_help=True, rich_markup_mode="rich")
     app.command("inspect")(inspect)
     app.command("verify")(verify)
+    app.command("crop")(crop)
     prepare_app = typer.Typer(help=prepare_group.__doc__, invoke_without_command=True, rich_markup_mode="rich")
     prepare_app.callback()(prepare_group)
     prepare_app.command("weizmann")(prepare_weizmann_cmd)

@@ -11,28 +11,10 @@ from standins import person_clip, write_avi
 from typer.testing import CliRunner
 
 from tests._actors import NUMBERED, write_actor_strips
-from vidgan_kit import PluginHost
 from vidgan_kit.cli import build_app
 from vidgan_kit.cli._common import reset_state
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def host() -> PluginHost:
-    return PluginHost.create()
-
-
-@pytest.fixture
-def cli(host):
-    runner = CliRunner()
-
-    def invoke(*args: object):
-        reset_state(host=host)
-        return runner.invoke(build_app(), [str(a) for a in args])
-
-    yield invoke
-    reset_state()
 
 
 @pytest.fixture(scope="module")
