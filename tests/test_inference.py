@@ -10,10 +10,10 @@ import torch
 from vidgan_kit import VideoGeometry
 from vidgan_kit.checkpoint import save_checkpoint
 from vidgan_kit.errors import CheckpointError, ShapeError, VidganError
-from vidgan_kit.inference import compile_transfer, load_pipeline
+from vidgan_kit.inference import Pipeline, best_matching_frame, compile_transfer, load_pipeline
 
 from ._compiler import needs_cpp_compiler
-from .training.toys import make_host
+from .training.toys import Gan, GanConfig, make_host
 
 GEOMETRY = VideoGeometry(frames=4, channels=3, height=8, width=8)
 
@@ -143,3 +143,59 @@ def test_inductors_missing_c_shim_warnings_are_dropped_and_nothing_else():
 
     assert not log.filter(record("%s is missing a c-shim implementation, using proxy executor as fallback", "aten.x"))
     assert log.filter(record("something else went wrong in %s", "aten.x"))
+
+
+def test_the_best_frame_is_the_one_that_is_the_target():
+    frames = torch.rand(7, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    target = frames[4].clone()
+    assert best_matching_frame(target, frames) == 4
+    assert best_matching_frame(target * 0.5 + 0.1, frames) == 4  # brightness and contrast do not count
+    assert best_matching_frame(frames[0], frames) == 0
+
+
+def test_best_frame_runs_forward_and_backward_from_the_frame_like_the_target(saved):
+    host, model, _, run_dir = saved
+    notes: list[str] = []
+    pipe = load_pipeline(run_dir, registry=host.registry, use_ema=False, notes=notes.append)
+    video = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    image = video[2].clone()
+    out = pipe.transfer(image, video, best_frame=True)
+    assert out.shape == (4, 3, 8, 8) and any("its frame 2" in n for n in notes)
+    with torch.no_grad():  # frames 2, 1, 0 (the rest held) backward, then 2, 3 forward
+        backward = model.transfer(image[None], video[None, [2, 1, 0, 0]])[0]
+        forward = model.transfer(image[None], video[None, [2, 3, 3, 3]])[0]
+    torch.testing.assert_close(out, torch.cat([backward[:3].flip(0), forward[1:2]]).clamp(-1, 1))
+
+
+class _Framewise(Gan):
+    """The toy drawn frame by frame: it continues any length, with both motion modes."""
+
+    motion_modes = ("relative", "absolute")
+
+    def window_support(self):  # noqa: ANN201
+        return None
+
+    def transfer_windows(self, image, windows, *, motion="relative"):  # noqa: ANN001, ANN201
+        first, done = None, 0
+        for start, clip in windows:
+            first = clip[:, :1] if first is None else first
+            drive = clip - first + image[:, None] if motion == "relative" else clip
+            yield self.transfer(image, drive)[:, done - start :]
+            done = start + clip.shape[1]
+
+
+def test_motion_modes_reach_a_model_that_has_them(saved):
+    host, _, _, _ = saved
+    toy = _Framewise(GanConfig(), geometry=GEOMETRY, registry=host.registry).eval()
+    pipe = Pipeline(toy, notes=[].append)
+    image = torch.rand(3, 8, 8) * 2 - 1
+    video = torch.rand(11, 3, 8, 8) * 2 - 1
+    absolute = pipe.transfer(image, video, motion="absolute")
+    relative = pipe.transfer(image, video, motion="relative")
+    assert absolute.shape == relative.shape == (11, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(absolute, toy.transfer(image[None], video[None])[0].clamp(-1, 1))
+        moved = video - video[:1] + image
+        torch.testing.assert_close(relative, toy.transfer(image[None], moved[None])[0].clamp(-1, 1))
+    with pytest.raises(VidganError, match="motion 'mirrored': model .* offers relative, absolute"):
+        pipe.transfer(image, video, motion="mirrored")
