@@ -10,7 +10,7 @@ import torch
 from vidgan_kit import VideoGeometry
 from vidgan_kit.checkpoint import save_checkpoint
 from vidgan_kit.errors import CheckpointError, ShapeError, VidganError
-from vidgan_kit.inference import Pipeline, compile_transfer, load_pipeline
+from vidgan_kit.inference import Pipeline, best_matching_frame, compile_transfer, load_pipeline
 
 from ._compiler import needs_cpp_compiler
 from .training.toys import Gan, GanConfig, make_host
@@ -122,9 +122,11 @@ def test_files_are_read_and_fitted_with_a_note(saved, tmp_path):
     notes: list[str] = []
     pipe = load_pipeline(run_dir, registry=host.registry, notes=notes.append)
 
-    out = pipe.transfer(image_path, video_path)
+    out = pipe.transfer(image_path, video_path, frames=4)  # the toy continues no motion past its clip
     assert out.shape == (4, 3, 8, 8) and out.abs().max() <= 1
-    assert any("resized 16x16" in n for n in notes) and any("resized 16x20" in n for n in notes)
+    assert any("resized 16x16" in n for n in notes) and sum("resized 16x20" in n for n in notes) == 1
+    with pytest.raises(VidganError, match=r"drive.gif' has 6 frames, but model tr_gan animates at most 4.*--frames 4"):
+        pipe.transfer(image_path, video_path)
 
     short = tmp_path / "short.gif"
     io.write_video(short, torch.zeros(2, 3, 8, 8), fps=8)
@@ -174,3 +176,59 @@ def test_inductors_missing_c_shim_warnings_are_dropped_and_nothing_else():
 
     assert not log.filter(record("%s is missing a c-shim implementation, using proxy executor as fallback", "aten.x"))
     assert log.filter(record("something else went wrong in %s", "aten.x"))
+
+
+def test_the_best_frame_is_the_one_that_is_the_target():
+    frames = torch.rand(7, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    target = frames[4].clone()
+    assert best_matching_frame(target, frames) == 4
+    assert best_matching_frame(target * 0.5 + 0.1, frames) == 4  # brightness and contrast do not count
+    assert best_matching_frame(frames[0], frames) == 0
+
+
+def test_best_frame_runs_forward_and_backward_from_the_frame_like_the_target(saved):
+    host, model, _, run_dir = saved
+    notes: list[str] = []
+    pipe = load_pipeline(run_dir, registry=host.registry, use_ema=False, notes=notes.append)
+    video = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    image = video[2].clone()
+    out = pipe.transfer(image, video, best_frame=True)
+    assert out.shape == (4, 3, 8, 8) and any("its frame 2" in n for n in notes)
+    with torch.no_grad():  # frames 2, 1, 0 (the rest held) backward, then 2, 3 forward
+        backward = model.transfer(image[None], video[None, [2, 1, 0, 0]])[0]
+        forward = model.transfer(image[None], video[None, [2, 3, 3, 3]])[0]
+    torch.testing.assert_close(out, torch.cat([backward[:3].flip(0), forward[1:2]]).clamp(-1, 1))
+
+
+class _Framewise(Gan):
+    """The toy drawn frame by frame: it continues any length, with both motion modes."""
+
+    motion_modes = ("relative", "absolute")
+
+    def window_support(self):  # noqa: ANN201
+        return None
+
+    def transfer_windows(self, image, windows, *, motion="relative"):  # noqa: ANN001, ANN201
+        first, done = None, 0
+        for start, clip in windows:
+            first = clip[:, :1] if first is None else first
+            drive = clip - first + image[:, None] if motion == "relative" else clip
+            yield self.transfer(image, drive)[:, done - start :]
+            done = start + clip.shape[1]
+
+
+def test_motion_modes_reach_a_model_that_has_them(saved):
+    host, _, _, _ = saved
+    toy = _Framewise(GanConfig(), geometry=GEOMETRY, registry=host.registry).eval()
+    pipe = Pipeline(toy, notes=[].append)
+    image = torch.rand(3, 8, 8) * 2 - 1
+    video = torch.rand(11, 3, 8, 8) * 2 - 1
+    absolute = pipe.transfer(image, video, motion="absolute")
+    relative = pipe.transfer(image, video, motion="relative")
+    assert absolute.shape == relative.shape == (11, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(absolute, toy.transfer(image[None], video[None])[0].clamp(-1, 1))
+        moved = video - video[:1] + image
+        torch.testing.assert_close(relative, toy.transfer(image[None], moved[None])[0].clamp(-1, 1))
+    with pytest.raises(VidganError, match="motion 'mirrored': model .* offers relative, absolute"):
+        pipe.transfer(image, video, motion="mirrored")

@@ -29,6 +29,7 @@ dataset                geometry, split, seed                       torch Dataset
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
@@ -158,6 +159,11 @@ class ModelAssembly(nn.Module):
 
     The others do nothing here, and the trainer calls them all the same: an assembly
     overrides those it has something to say with.
+
+    Inference (:mod:`vidgan_kit.inference`) calls ``transfer(image, video)`` and
+    ``sample(image, n, generator)`` on clips of the model's length, and two optional
+    methods for longer ones: :meth:`transfer_windows` and :meth:`sample_windows`, which a
+    model offers when :meth:`window_support` says so.
     """
 
     geometry: VideoGeometry
@@ -171,6 +177,10 @@ class ModelAssembly(nn.Module):
     #: Whether ``forward()``'s ``"reconstruction"`` rebuilds the input clip, which ``vidgan eval``
     #: scores; a model that only generates clips sets it False.
     reconstructs: bool = True
+    #: The motion modes :meth:`transfer_windows` takes: ``relative``, the source's motion since
+    #: its first frame applied to the target (what ``transfer`` does); ``absolute``, the target
+    #: put in the pose of each source frame. A model lists only the modes it implements.
+    motion_modes: tuple[str, ...] = ("relative",)
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:  # pragma: no cover - interface
         raise NotImplementedError
@@ -203,3 +213,30 @@ class ModelAssembly(nn.Module):
         mode, without gradients, with the EMA weights when there are any). None here: no grid."""
         return {}
 
+
+    def window_support(self) -> str | None:
+        """``None`` when :meth:`transfer_windows` and :meth:`sample_windows` animate more frames
+        than the model's clip; otherwise why not, as a clause for an error message ("its
+        decoder ..."). Here: they are not implemented."""
+        return "it does not continue motion from one clip-length window to the next"
+
+    def transfer_windows(
+        self, image: torch.Tensor, windows: Iterable[tuple[int, torch.Tensor]], *, motion: str = "relative"
+    ) -> Iterator[torch.Tensor]:
+        """Animate ``image`` [B, C, H, W] along a source longer than the model's clip T.
+
+        ``windows`` yields ``(start, clip)``: ``clip`` [1 or B, T, C, H, W] holds the source's
+        frames ``start .. start + T - 1``. The first window starts at 0; each next one starts
+        after the previous one's start and at or before its last frame (they overlap by at
+        least one frame). For each window this yields the frames not yielded before, ``[B, n,
+        C, H, W]`` in time order. The motion continues across windows: no jump where one
+        window hands over to the next, and nothing re-encoded from generated frames (which
+        would drift). ``motion`` is one of :attr:`motion_modes`. Eval mode, no gradients.
+        """
+        raise NotImplementedError(f"{type(self).__name__}: {self.window_support()}")
+
+    def sample_windows(self, image: torch.Tensor, n: int, frames: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``n`` random motions of ``frames`` frames (more than the model's clip) per image
+        [B, C, H, W], continued across windows as in :meth:`transfer_windows`:
+        ``[B, n, frames, C, H, W]``; ``generator`` seeds the draws."""
+        raise NotImplementedError(f"{type(self).__name__}: {self.window_support()}")

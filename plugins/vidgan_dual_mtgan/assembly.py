@@ -46,9 +46,9 @@ G_T runs once on [z_M; z_prior] and G_I once on all three generated clips (3·B�
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, runtime_checkable
 
 import torch
 from pydantic import Field
@@ -56,7 +56,7 @@ from torch import nn
 
 from vidgan_kit import ComponentConfig, ComponentSpec, Slot, VideoGeometry, assert_frames, assert_video, build_slots
 from vidgan_kit.config import slot_fields
-from vidgan_kit.errors import ShapeError
+from vidgan_kit.errors import ShapeError, VidganError
 from vidgan_kit.interfaces import (
     ContentEncoder,
     FrameDecoder,
@@ -69,10 +69,28 @@ from vidgan_kit.interfaces import (
 )
 from vidgan_kit.layout import fold_time, unfold_time
 
-__all__ = ["DualMTGAN", "DualMTGANConfig", "GENERATOR_SLOTS", "DISCRIMINATOR_SLOTS"]
+__all__ = ["DualMTGAN", "DualMTGANConfig", "GENERATOR_SLOTS", "DISCRIMINATOR_SLOTS", "PartMotionDecoder"]
 
 GENERATOR_SLOTS = ("content_encoder", "motion_encoder", "temporal_generator", "decoder")
 DISCRIMINATOR_SLOTS = ("image_discriminator", "video_discriminator")
+
+
+@runtime_checkable
+class PartMotionDecoder(Protocol):
+    """A G_I that draws a frame by moving parts of the content with affine maps about anchors
+    (``sprite_frame_decoder``, ``warp_frame_decoder``): the maps of one window can be chained
+    onto the last frame of the one before, which is how a transfer continues its motion past
+    the model's clip length (:meth:`DualMTGAN.transfer_windows`). A backward map sends an
+    output pixel p to ``a + A (p - a) + e``, in ``grid_sample``'s normalised coordinates."""
+
+    def part_maps(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Motion codes ``[..., F]`` → linear parts A ``[..., K, 2, 2]`` and shifts e ``[..., K, 2]``."""
+
+    def part_anchors(self, content: torch.Tensor) -> torch.Tensor:
+        """Content codes ``[N, *cs]`` → each part's anchor a ``[N, K, 2]``."""
+
+    def render_maps(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """Content ``[N, *cs]`` and maps ``[N, T, K, 2, 2]``, ``[N, T, K, 2]`` of any size → ``[N, T, C, H, W]``."""
 
 
 class DualMTGANConfig(ComponentConfig):
@@ -334,6 +352,125 @@ class DualMTGAN(ModelAssembly):
             clips = self._render(content, self.temporal_generator(z, self.geometry.frames))
         return clips.view(b, n, *clips.shape[1:])
 
+    # -- longer than a clip -----------------------------------------------------------------
+    def window_support(self) -> str | None:
+        """``None`` with a decoder that moves parts by affine maps (:class:`PartMotionDecoder`);
+        otherwise why the motion cannot continue past one window."""
+        if isinstance(self.decoder, PartMotionDecoder):
+            return None
+        spec = getattr(self.decoder, "component_spec", None)
+        name = spec.type if spec is not None else type(self.decoder).__name__
+        return (
+            f"its decoder {name} draws each frame from a code rather than moving parts by affine maps, so the motion"
+            " of one window cannot be continued into the next (sprite_frame_decoder and warp_frame_decoder can)"
+        )
+
+    def transfer_windows(
+        self, image: torch.Tensor, windows: Iterable[tuple[int, torch.Tensor]], *, motion: str = "relative"
+    ) -> Iterator[torch.Tensor]:
+        """``image`` [B, C, H, W] animated along a source longer than a clip, window by window
+        (:meth:`~vidgan_kit.interfaces.ModelAssembly.transfer_windows`).
+
+        Each window ``(start, clip)`` reaches the output only through :meth:`encode_motion`: its
+        z_M gives G_T's codes and the decoder's per-part maps, which are relative to the
+        window's first frame. Those maps are chained onto the map of that same frame in the
+        previous window (:meth:`_continued`), so every frame is drawn from the original target
+        image and the motion goes on where the previous window left it.
+        """
+        self._check_windows(motion)
+        assert_frames(image, "transfer_windows: image", geometry=self.geometry)
+        b, t = image.shape[0], self.geometry.frames
+        with self._evaluating():
+            content = self.content_encoder(image)
+
+        def codes() -> Iterator[tuple[int, torch.Tensor]]:
+            for start, clip in windows:
+                if clip.shape[0] not in (1, b):
+                    raise ShapeError(f"transfer_windows: {b} images but {clip.shape[0]} motion videos (give one or as many)")
+                z = self.encode_motion(clip)
+                with self._evaluating():
+                    codes = self.temporal_generator(z.to(content.dtype).expand(b, -1), t)
+                yield start, codes  # outside the no-grad block: a suspended generator would hold it
+
+        yield from self._continued(content, codes())
+
+    def sample_windows(self, image: torch.Tensor, n: int, frames: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``n`` clips of ``frames`` frames per image [B, C, H, W], each window's z_M drawn by
+        :meth:`motion_draws` and chained as in :meth:`transfer_windows` (windows overlap by one
+        frame); the first window is the clip :meth:`sample` draws with the same generator.
+        Returns [B, n, frames, C, H, W]."""
+        self._check_windows("relative")
+        assert_frames(image, "sample_windows: image", geometry=self.geometry)
+        if n < 1 or frames < 1:
+            raise ValueError(f"sample_windows: n and frames must be at least 1, got {n} and {frames}")
+        b, t = image.shape[0], self.geometry.frames
+        with self._evaluating():
+            content = self.content_encoder(image).repeat_interleave(n, dim=0)
+
+        def codes() -> Iterator[tuple[int, torch.Tensor]]:
+            start = 0
+            while True:
+                with self._evaluating():
+                    codes = self.temporal_generator(self.motion_draws(b * n, generator, content), t)
+                yield start, codes
+                if start + t >= frames:
+                    return
+                start += t - 1
+
+        clips = torch.cat(list(self._continued(content, codes())), dim=1)[:, :frames]
+        return clips.view(b, n, *clips.shape[1:])
+
+    def _check_windows(self, motion: str) -> None:
+        if motion not in self.motion_modes:
+            raise VidganError(
+                f"dual_mtgan offers the motion mode(s) {', '.join(self.motion_modes)}, not {motion!r}: its motion codes"
+                " are relative to a clip's first frame, and the target's pose in the source could only be read from"
+                " the source's pixels, which reach a transfer only through E_M."
+            )
+        why = self.window_support()
+        if why is not None:
+            raise VidganError(f"dual_mtgan animates at most {self.geometry.frames} frames at a time: {why}.")
+
+    def _continued(self, content: torch.Tensor, windows: Iterable[tuple[int, torch.Tensor]]) -> Iterator[torch.Tensor]:
+        """Frames of ``content`` [N, *cs] moved by the codes of consecutive windows ``(start,
+        codes [N, T, F])``, the maps of each window chained onto the previous one's: yields the
+        new frames of each window, [N, n, C, H, W].
+
+        A part's map is affine, ``p -> L p + b``. Window w's maps M_t are relative to its first
+        frame s: R_t = M_0⁻¹ ∘ M_t (the identity at t = 0). The frame s was drawn by the previous
+        window with the map G_s, and the part sits at G_s⁻¹(a) there, so R_t is moved to turn
+        about that point instead of the anchor a, and frame s + t is drawn with G_s ∘ R_t. The
+        first window's maps are used as they are, as :meth:`transfer` uses them.
+        """
+        decoder: Any = self.decoder
+        t = self.geometry.frames
+        with self._evaluating():
+            anchors = decoder.part_anchors(content).float()  # [N, K, 2]
+        last: tuple[int, torch.Tensor, torch.Tensor] | None = None
+        done = 0
+        for start, codes in windows:
+            with self._evaluating():
+                linear, shift = decoder.part_maps(codes)
+                lin, off = _affine(linear.float(), shift.float(), anchors.unsqueeze(1))  # [N, T, K, 2, 2], [N, T, K, 2]
+                if last is None:
+                    if start != 0:
+                        raise ValueError(f"transfer_windows: the first window must start at 0, not {start}")
+                else:
+                    prev_start, prev_lin, prev_off = last
+                    at = start - prev_start
+                    if not 0 < at < t:
+                        raise ValueError(
+                            f"transfer_windows: a window at {start} after one at {prev_start} does not overlap it"
+                            f" by at least one frame of {t}"
+                        )
+                    lin, off = _chain(prev_lin[:, at], prev_off[:, at], lin, off, anchors)
+                new = slice(done - start, t)
+                frames = decoder.render_maps(
+                    content, lin[:, new].to(linear.dtype), _shift_about(lin[:, new], off[:, new], anchors).to(shift.dtype)
+                )
+            last, done = (start, lin, off), start + t
+            yield frames
+
     def preview(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Rows of a sample grid, each [B, T, C, H, W]: target, source, transfer, reconstruction, sample_1...
 
@@ -432,3 +569,32 @@ class DualMTGAN(ModelAssembly):
             "recon_l1": float(l1_right),
             "motion_gap": float(l1_wrong - l1_right) if b > 1 else float("nan"),
         }
+
+
+def _apply(matrix: torch.Tensor, vector: torch.Tensor) -> torch.Tensor:
+    return (matrix @ vector.unsqueeze(-1)).squeeze(-1)
+
+
+def _affine(linear: torch.Tensor, shift: torch.Tensor, anchors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The backward map ``a + A (p - a) + e`` as ``p -> L p + b``: (L, b) = (A, a + e - A a)."""
+    return linear, anchors + shift - _apply(linear, anchors)
+
+
+def _shift_about(linear: torch.Tensor, offset: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+    """The shift e that writes ``p -> L p + b`` about the anchors a, as the decoders take it."""
+    return offset - anchors.unsqueeze(1) + _apply(linear, anchors.unsqueeze(1))
+
+
+def _chain(
+    held_lin: torch.Tensor, held_off: torch.Tensor, lin: torch.Tensor, off: torch.Tensor, anchors: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One window's maps (``lin`` [N, T, K, 2, 2], ``off`` [N, T, K, 2]) continued from the map
+    G of its first frame as the previous window drew it (``held_*``, [N, K, ...]): G ∘ R_t with
+    R_t = M_0⁻¹ ∘ M_t turned about where the part sits at that frame, G⁻¹(a)."""
+    first_inv = torch.linalg.inv(lin[:, :1])
+    rel_lin = first_inv @ lin
+    rel_off = _apply(first_inv, off - off[:, :1])
+    moved = (_apply(torch.linalg.inv(held_lin), anchors - held_off) - anchors).unsqueeze(1)  # G⁻¹(a) - a
+    rel_off = rel_off - _apply(rel_lin, moved) + moved
+    held_lin, held_off = held_lin.unsqueeze(1), held_off.unsqueeze(1)
+    return held_lin @ rel_lin, _apply(held_lin, rel_off) + held_off

@@ -162,6 +162,19 @@ class SpriteFrameDecoder(FrameDecoder):
         it with known maps (``benchmarks/transfer_ceiling.py``)."""
         return self._compose_clip(content, linear.unsqueeze(1), shift.unsqueeze(1))[:, 0]
 
+    def part_anchors(self, content: torch.Tensor) -> torch.Tensor:
+        """Each part's anchor in a content map ``[N, *content_shape]``: ``[N, parts, 2]``, the
+        points the maps of :meth:`part_maps` turn about."""
+        self._check_content(content)
+        return self.anchors(self.layers(content)[2])
+
+    def render_maps(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """The frames of a content map ``[N, *content_shape]`` with each part moved by given maps
+        about its anchor, ``linear`` [N, T, parts, 2, 2] and ``shift`` [N, T, parts, 2], of any
+        size (a transfer chains them across windows): ``[N, T, C, H, W]``."""
+        self._check_content(content)
+        return self._compose_clip(content, linear, shift)
+
     def _check_content(self, content: torch.Tensor) -> None:
         if tuple(content.shape[1:]) != self.content_shape:
             raise ShapeError(

@@ -121,28 +121,56 @@ class WarpFrameDecoder(FrameDecoder):
         prob = logits.softmax(-1)  # [N, K, H*W]
         return prob @ self.identity_grid.reshape(-1, 2).to(prob.dtype)  # [N, K, 2]
 
+    def part_maps(self, motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The backward maps that motion codes ``[..., frame_code_dim]`` give each part: linear
+        parts ``B`` ``[..., parts, 2, 2]`` and shifts ``e`` ``[..., parts, 2]``."""
+        raw = self.motion_head(motion).view(*motion.shape[:-1], self.config.parts, 6)
+        return bounded_affine(raw, self.config.max_linear, self.config.max_shift)
+
+    def part_anchors(self, content: torch.Tensor) -> torch.Tensor:
+        """Each part's anchor in a content map: ``[N, parts, 2]``."""
+        return self.anchors(content[:, self.geometry.channels :])
+
     def part_grids(self, anchors: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """Backward sampling grids of the background and every part: ``[N, 1 + parts, H, W, 2]``."""
-        n = motion.shape[0]
-        raw = self.motion_head(motion).view(n, self.config.parts, 6)
-        linear, shift = bounded_affine(raw, self.config.max_linear, self.config.max_shift)
-        p = self.identity_grid.to(raw.dtype)  # [H, W, 2]
+        return self._grids(anchors, *self.part_maps(motion))
+
+    def _grids(self, anchors: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        n = linear.shape[0]
+        p = self.identity_grid.to(linear.dtype)  # [H, W, 2]
         moved = backward_grids(p, anchors, linear, shift)
         return torch.cat([p.expand(n, 1, *p.shape), moved], dim=1)
 
-    def forward(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
-        n = content.shape[0]
+    def render_maps(self, content: torch.Tensor, linear: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """The frames of a content map ``[N, *content_shape]`` with each part moved by given maps
+        about its anchor, ``linear`` [N, T, parts, 2, 2] and ``shift`` [N, T, parts, 2], of any
+        size (a transfer chains them across windows): ``[N, T, C, H, W]``."""
+        n, t = linear.shape[:2]
+        self._check_content(content)
+        anchors = self.part_anchors(content).repeat_interleave(t, dim=0)
+        held = content.repeat_interleave(t, dim=0)
+        frames = self._draw(held, self._grids(anchors, linear.flatten(0, 1), shift.flatten(0, 1)))
+        return frames.view(n, t, *frames.shape[1:])
+
+    def _check_content(self, content: torch.Tensor) -> None:
         if tuple(content.shape[1:]) != self.content_shape:
             raise ShapeError(
                 f"warp_frame_decoder: expected content [N, {', '.join(map(str, self.content_shape))}], "
                 f"got {tuple(content.shape)}"
             )
+
+    def forward(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        n = content.shape[0]
+        self._check_content(content)
         if motion.shape != (n, self.frame_code_dim):
             raise ShapeError(f"warp_frame_decoder: expected motion [{n}, {self.frame_code_dim}], got {tuple(motion.shape)}")
+        return self._draw(content, self.part_grids(self.part_anchors(content), motion))
+
+    def _draw(self, content: torch.Tensor, grids: torch.Tensor) -> torch.Tensor:
+        """The frame of each content map moved along its grids ``[N, 1 + parts, H, W, 2]``."""
+        n = content.shape[0]
         c, k = self.geometry.channels, self.config.parts
         h, w = self.geometry.height, self.geometry.width
-        features = content[:, c:]
-        grids = self.part_grids(self.anchors(features), motion)  # [N, K+1, H, W, 2]
         # Masks, occlusion and fill are computed at half resolution (the convolutions are
         # most of the cost); only the image is resampled at full resolution.
         small = F.avg_pool2d(content, 2)

@@ -76,14 +76,17 @@ def test_transfer_cli_resizes_other_sizes_with_a_note(cli: Invoke, trained_run: 
     image, _ = write_inputs(tmp_path, VideoGeometry(frames=T, height=24, width=32))
     _, video = write_inputs(tmp_path, VideoGeometry(frames=T + 3, height=32, width=32), stem="long_")
     out = tmp_path / "out.mp4"
-    result = cli("transfer", trained_run, "-i", image, "-v", video, "-o", out)
+    result = cli("transfer", trained_run, "-i", image, "-v", video, "-o", out, "--start", "2", "--frames", str(T))
     assert result.exit_code == 0, result.output
     assert "note:" in result.stderr
     assert f"resized 24x32 to the model's {H}x{W}" in result.stderr
-    assert f"resized 32x32 to the model's {H}x{W}" in result.stderr
-    # (A longer video file is read only up to the frames the model needs, without a note;
-    # a longer tensor gets one, see test_pipeline_fits_other_sizes_with_notes.)
+    assert result.stderr.count(f"resized 32x32 to the model's {H}x{W}") == 1  # once per video, not per frame
     assert read_video(out).shape == (T, 3, H, W)
+    # The tiny recipe's conv decoder cannot continue motion past its clip: the whole video is refused.
+    refused = cli("transfer", trained_run, "-i", image, "-v", video, "-o", tmp_path / "all.mp4")
+    assert refused.exit_code == 2
+    assert f"has {T + 3} frames" in refused.stderr and f"--frames {T}" in refused.stderr
+    assert "conv_frame_decoder" in refused.stderr and not (tmp_path / "all.mp4").exists()
 
 
 def test_transfer_cli_too_short_video(cli: Invoke, trained_run: Path, tmp_path: Path) -> None:
@@ -162,9 +165,10 @@ def test_pipeline_fits_other_sizes_with_notes(trained_run: Path, tmp_path: Path)
     notes: list[str] = []
     pipe = quiet_pipeline(trained_run, notes)
     big = synthetic_clips(VideoGeometry(frames=T + 2, height=32, width=32), 2)
-    clip = pipe.transfer(big[0, 0], big[1])
+    clip = pipe.transfer(big[0, 0], big[1], start=1, frames=T)
     assert clip.shape == (T, 3, H, W)
-    assert any("resized 32x32" in n for n in notes) and any(f"first {T} of {T + 2}" in n for n in notes)
+    assert torch.equal(clip, pipe.transfer(big[0, 0], big[1, 1 : T + 1]))
+    assert any("resized 32x32" in n for n in notes)
     write_image(tmp_path / "grey.png", big[0, 0].mean(0, keepdim=True))
     assert pipe.sample(tmp_path / "grey.png", 2, seed=0).shape == (2, T, 3, H, W)
 

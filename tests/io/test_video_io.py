@@ -140,7 +140,7 @@ def test_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(video_module, "_encode", broken)
+    monkeypatch.setattr(video_module._Encoder, "write", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         write_video(target, smooth_clip(5, 8, 8))
     assert target.read_bytes() == before  # the old file is untouched

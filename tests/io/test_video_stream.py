@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidgan_kit.errors import DataError
-from vidgan_kit.io import iter_video_arrays, read_video_array, write_video
+from vidgan_kit.errors import DataError, ShapeError
+from vidgan_kit.io import VideoWriter, iter_video_arrays, read_video_array, write_video
 
 from .test_video_io import smooth_clip
 
@@ -30,3 +30,31 @@ def test_a_truncated_stream_fails_after_its_readable_frames(tmp_path: Path) -> N
             pass
     with pytest.raises(DataError, match="missing.mp4"):
         next(iter_video_arrays(tmp_path / "missing.mp4"))
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".gif", ".mp4"])
+def test_a_video_written_in_chunks_is_the_video_written_at_once(tmp_path: Path, ext: str) -> None:
+    clip = smooth_clip(11, 16, 24)
+    whole = write_video(tmp_path / f"whole{ext}", clip)
+    with VideoWriter(tmp_path / f"chunks{ext}", fps=8) as writer:
+        for chunk in clip.split(4):  # 4 + 4 + 3 frames
+            writer.write(chunk)
+    assert writer.frames == 11
+    np.testing.assert_array_equal(read_video_array(tmp_path / f"chunks{ext}"), read_video_array(whole))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"whole{ext}", f"chunks{ext}"])  # no spool left
+
+
+@pytest.mark.parametrize("ext", [".mkv", ".gif"])
+def test_a_failed_stream_leaves_no_file_and_keeps_the_old_one(tmp_path: Path, ext: str) -> None:
+    target = write_video(tmp_path / f"clip{ext}", smooth_clip(3, 8, 8))
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError, match="decoder died"), VideoWriter(target) as writer:
+        writer.write(smooth_clip(2, 8, 8))
+        raise RuntimeError("decoder died")
+    with pytest.raises(ShapeError, match="16x16 after frames of 8x8"), VideoWriter(target) as writer:
+        writer.write(smooth_clip(2, 8, 8))
+        writer.write(smooth_clip(2, 16, 16))
+    with pytest.raises(ShapeError, match="at least one frame"), VideoWriter(target):
+        pass
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [f"clip{ext}"]

@@ -6,12 +6,16 @@ instead of quietly training on a shorter or black clip. A file is judged complet
 its decoded frames match what its container declares: the frame count of MP4/MOV/AVI
 indexes, the duration of Matroska/WebM, the trailer byte of GIF.
 
-Writing picks a codec per extension (see :data:`VIDEO_WRITERS`) and is atomic.
+Writing picks a codec per extension (see :data:`VIDEO_WRITERS`) and is atomic; :class:`VideoWriter`
+writes chunk by chunk, :func:`iter_video_arrays` reads frame by frame.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,6 +34,7 @@ __all__ = [
     "VIDEO_EXTENSIONS",
     "VIDEO_WRITERS",
     "VideoInfo",
+    "VideoWriter",
     "probe_video",
     "read_video",
     "read_video_array",
@@ -246,32 +251,53 @@ def _pick_codec(ext: str) -> str:
     )
 
 
-def _encode(tmp: Path, container_format: str, codec: str, frames: np.ndarray, fps: Fraction) -> None:
-    _, height, width, _ = frames.shape
-    odd = height % 2 == 1 or width % 2 == 1
-    options: dict[str, str] = {}
-    if codec == "libx264":
-        pix_fmt = "yuv444p" if odd else "yuv420p"
-        options = {"crf": "17", "preset": "fast"}
-    elif codec in ("libvpx-vp9", "libvpx"):
-        pix_fmt = "yuv420p"
-        options = {"crf": "20", "b": "0", "cpu-used": "4"} if codec == "libvpx-vp9" else {"crf": "10", "b": "1M"}
-    elif codec == "mjpeg":
-        pix_fmt = "yuvj444p"
-    elif codec == "ffv1":
-        pix_fmt = "bgr0"
-    else:  # mpeg4
-        pix_fmt = "yuv420p"
-        options = {"qscale": "2"}
-    with av.open(str(tmp), mode="w", format=container_format) as container:
-        stream: Any = container.add_stream(codec, rate=fps, options=options)  # a VideoStream
-        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+class _Encoder:
+    """An open FFmpeg encoder for one file: frames go in chunk by chunk, ``close`` finishes it."""
+
+    def __init__(self, tmp: Path, container_format: str, codec: str, height: int, width: int, fps: Fraction) -> None:
+        odd = height % 2 == 1 or width % 2 == 1
+        options: dict[str, str] = {}
+        if codec == "libx264":
+            pix_fmt = "yuv444p" if odd else "yuv420p"
+            options = {"crf": "17", "preset": "fast"}
+        elif codec in ("libvpx-vp9", "libvpx"):
+            pix_fmt = "yuv420p"
+            options = {"crf": "20", "b": "0", "cpu-used": "4"} if codec == "libvpx-vp9" else {"crf": "10", "b": "1M"}
+        elif codec == "mjpeg":
+            pix_fmt = "yuvj444p"
+        elif codec == "ffv1":
+            pix_fmt = "bgr0"
+        else:  # mpeg4
+            pix_fmt = "yuv420p"
+            options = {"qscale": "2"}
+        self.container = av.open(str(tmp), mode="w", format=container_format)
+        self.stream: Any = self.container.add_stream(codec, rate=fps, options=options)  # a VideoStream
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, pix_fmt
         if codec == "mjpeg":
-            stream.codec_context.qmin, stream.codec_context.qmax = 1, 3
+            self.stream.codec_context.qmin, self.stream.codec_context.qmax = 1, 3
+
+    def write(self, frames: np.ndarray) -> None:
         for array in frames:
             frame = av.VideoFrame.from_ndarray(array, format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+            self.container.mux(self.stream.encode(frame))
+
+    def close(self, finish: bool = True) -> None:
+        try:
+            if finish:
+                self.container.mux(self.stream.encode(None))
+        finally:
+            self.container.close()
+
+
+def _gif_palette(frames: np.ndarray) -> Image.Image:
+    """One 256-colour palette for a whole clip ``[T, H, W, 3]`` (an array or a memory map): Pillow's
+    median cut over its pixels, a fixed random sample of them for big clips to bound the time."""
+    pixels = frames.reshape(-1, 3)
+    if len(pixels) > _PALETTE_SAMPLE:  # a fixed random sample: strided ones alias on grids
+        pick = np.random.default_rng(0).choice(len(pixels), size=_PALETTE_SAMPLE, replace=False)
+        pixels = pixels[np.sort(pick)]
+    sample = Image.fromarray(np.ascontiguousarray(pixels[None]))
+    return sample.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
 
 
 def _encode_gif(tmp: Path, frames: np.ndarray, fps: Fraction) -> None:
@@ -279,64 +305,137 @@ def _encode_gif(tmp: Path, frames: np.ndarray, fps: Fraction) -> None:
 
     Pillow's GIF writer merges identical consecutive frames into one longer frame, which
     changes the frame count of a still clip; FFmpeg keeps every frame. The palette
-    comes from Pillow's median-cut quantiser over pixels of all frames at once (a sample
-    of them for big clips, to bound the time), so colours do not flicker from frame to
-    frame.
+    (:func:`_gif_palette`) covers all frames at once, so colours do not flicker from frame
+    to frame; frames are quantised one at a time, so a memory-mapped clip is never loaded whole.
     """
     t, height, width, _ = frames.shape
-    tall = Image.fromarray(np.ascontiguousarray(frames.reshape(t * height, width, 3)))
-    pixels = frames.reshape(-1, 3)
-    if len(pixels) > _PALETTE_SAMPLE:  # a fixed random sample: strided ones alias on grids
-        pick = np.random.default_rng(0).choice(len(pixels), size=_PALETTE_SAMPLE, replace=False)
-        pixels = pixels[np.sort(pick)]
-    sample = Image.fromarray(np.ascontiguousarray(pixels[None]))
-    palette_image = sample.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    quantised = tall.quantize(palette=palette_image, dither=Image.Dither.NONE)
-    indices = np.asarray(quantised, dtype=np.uint8).reshape(t, height, width)
-    rgb = np.asarray(quantised.getpalette() or [], dtype=np.uint8).reshape(-1, 3)[:256]
+    palette_image = _gif_palette(frames)
+    rgb = np.asarray(palette_image.getpalette() or [], dtype=np.uint8).reshape(-1, 3)[:256]
     palette = np.zeros((256, 4), dtype=np.uint8)
     palette[:, 0] = 255  # opaque (ARGB)
     palette[: len(rgb), 1:] = rgb
     with av.open(str(tmp), mode="w", format="gif", options={"loop": "0"}) as container:  # 0 = forever
         stream: Any = container.add_stream("gif", rate=fps)  # a VideoStream
         stream.width, stream.height, stream.pix_fmt = width, height, "pal8"
-        for index in indices:
+        for array in frames:
+            quantised = Image.fromarray(np.ascontiguousarray(array)).quantize(palette=palette_image,
+                                                                              dither=Image.Dither.NONE)
+            index = np.asarray(quantised, dtype=np.uint8)
             pair = (np.ascontiguousarray(index), palette)  # pal8 takes (indices, ARGB palette)
             frame = av.VideoFrame.from_ndarray(pair, format="pal8")  # type: ignore[arg-type]
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
 
 
-def write_video(path: str | os.PathLike[str], video: torch.Tensor, *, fps: float = 8) -> Path:
-    """Write ``[T, C, H, W]`` (C = 1 or 3) in [-1, 1] to a file whose extension picks the format.
-
-    Supported extensions are the keys of :data:`VIDEO_WRITERS`. The file appears atomically
-    (encoded beside it, then renamed), so a crash never leaves half a video behind.
-    """
-    p = Path(path)
+def _check_target(p: Path, fps: float) -> str:
+    """The extension of a video to write at ``p``, after checking it and ``fps``."""
     ext = p.suffix.lower()
     if ext not in VIDEO_WRITERS:
         raise DataError(
             f"cannot write video {str(p)!r}: unknown extension {ext or '(none)'!r}; "
             f"supported: {', '.join(VIDEO_WRITERS)}"
         )
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    return ext
+
+
+class VideoWriter:
+    """Writes a video chunk by chunk, so memory stays flat however long it is.
+
+        with VideoWriter("out.mp4", fps=25) as writer:
+            for chunk in chunks:            # [n, C, H, W] in [-1, 1]
+                writer.write(chunk)
+
+    The formats, codecs and settings are :func:`write_video`'s (which writes through it):
+    the same frames decode the same whether written at once or in chunks. The file appears atomically
+    when the block ends without an error; an error leaves no file (and an earlier one
+    untouched). GIF needs one palette for the whole clip before its first frame, so its
+    frames wait in a temporary file beside the output, not in memory, until the end.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, fps: float = 8) -> None:
+        self.path = Path(path)
+        self.ext = _check_target(self.path, fps)
+        self.rate = Fraction(fps).limit_denominator(1001)
+        self.codec = _pick_codec(self.ext)
+        self.frames = 0
+        self._size: tuple[int, int] | None = None
+        self._stack = contextlib.ExitStack()
+        self._tmp: Path | None = None
+        self._encoder: _Encoder | None = None
+        self._spool: Any = None
+
+    def __enter__(self) -> VideoWriter:
+        self._tmp = self._stack.enter_context(atomic_output(self.path))
+        return self
+
+    def write(self, video: torch.Tensor) -> None:
+        """Append frames ``[n, C, H, W]`` (C = 1 or 3) in [-1, 1]; every chunk has the first's size."""
+        if self._tmp is None:
+            raise RuntimeError("VideoWriter.write() outside its with-block")
+        if not isinstance(video, torch.Tensor) or video.dim() != 4:
+            shape = tuple(video.shape) if isinstance(video, torch.Tensor) else type(video).__name__
+            raise ShapeError(f"video: expected [T, C, H, W], got {shape}")
+        frames = tensor_to_uint8(video, "video")
+        size = frames.shape[1:3]
+        if self._size is None:
+            self._size = (int(size[0]), int(size[1]))
+            if self.ext == ".gif":
+                self._spool = self._stack.enter_context(tempfile.TemporaryFile(dir=self.path.parent))
+            else:
+                container_format, _ = VIDEO_WRITERS[self.ext]
+                self._encoder = _Encoder(self._tmp, container_format, self.codec, *self._size, self.rate)
+        elif tuple(size) != self._size:
+            raise ShapeError(f"video: frames of {size[0]}x{size[1]} after frames of {self._size[0]}x{self._size[1]}")
+        try:
+            if self._encoder is not None:
+                self._encoder.write(frames)
+            else:
+                self._spool.write(np.ascontiguousarray(frames).tobytes())
+        except av.error.FFmpegError as exc:
+            raise DataError(f"cannot encode {str(self.path)!r} with {self.codec}: {exc}") from None
+        self.frames += len(frames)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        try:
+            if exc_type is None:
+                self._finish()
+            elif self._encoder is not None:
+                self._encoder.close(finish=False)
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())
+            raise
+        self._stack.__exit__(exc_type, exc, tb)
+
+    def _finish(self) -> None:
+        if self.frames == 0 or self._size is None:
+            raise ShapeError(f"video {str(self.path)!r}: expected at least one frame, got none")
+        try:
+            if self._encoder is not None:
+                self._encoder.close()
+            else:
+                self._spool.flush()
+                frames = np.memmap(self._spool, dtype=np.uint8, mode="r", shape=(self.frames, *self._size, 3))
+                _encode_gif(self._tmp, frames, self.rate)  # type: ignore[arg-type]
+        except av.error.FFmpegError as exc:
+            raise DataError(f"cannot encode {str(self.path)!r} with {self.codec}: {exc}") from None
+
+
+def write_video(path: str | os.PathLike[str], video: torch.Tensor, *, fps: float = 8) -> Path:
+    """Write ``[T, C, H, W]`` (C = 1 or 3) in [-1, 1] to a file whose extension picks the format.
+
+    Supported extensions are the keys of :data:`VIDEO_WRITERS`. The file appears atomically
+    (encoded beside it, then renamed), so a crash never leaves half a video behind. For videos
+    too long to hold, :class:`VideoWriter` takes them chunk by chunk.
+    """
+    p = Path(path)
+    _check_target(p, fps)
     if not isinstance(video, torch.Tensor) or video.dim() != 4:
         shape = tuple(video.shape) if isinstance(video, torch.Tensor) else type(video).__name__
         raise ShapeError(f"video: expected [T, C, H, W], got {shape}")
     if video.shape[0] == 0:
         raise ShapeError("video: expected at least one frame, got T = 0")
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    frames = tensor_to_uint8(video, "video")
-    rate = Fraction(fps).limit_denominator(1001)
-    container_format, _ = VIDEO_WRITERS[ext]
-    codec = _pick_codec(ext)
-    with atomic_output(p) as tmp:
-        try:
-            if codec == "gif":
-                _encode_gif(tmp, frames, rate)
-            else:
-                _encode(tmp, container_format, codec, frames, rate)
-        except av.error.FFmpegError as exc:
-            raise DataError(f"cannot encode {str(p)!r} with {codec}: {exc}") from None
+    with VideoWriter(p, fps=fps) as writer:
+        writer.write(video)
     return p
