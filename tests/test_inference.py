@@ -125,7 +125,7 @@ def test_files_are_read_and_fitted_with_a_note(saved, tmp_path):
     out = pipe.transfer(image_path, video_path, frames=4)  # the toy continues no motion past its clip
     assert out.shape == (4, 3, 8, 8) and out.abs().max() <= 1
     assert any("resized 16x16" in n for n in notes) and sum("resized 16x20" in n for n in notes) == 1
-    with pytest.raises(VidganError, match=r"drive.gif' has 6 frames, but model tr_gan animates at most 4.*--frames 4"):
+    with pytest.raises(VidganError, match=r"drive.gif' has 6 frames, but model 'tr_gan' animates at most 4.*--frames 4"):
         pipe.transfer(image_path, video_path)
 
     short = tmp_path / "short.gif"

@@ -243,7 +243,7 @@ class Pipeline:
 
     def _name(self) -> str:
         spec = getattr(self.model, "component_spec", None)
-        return f"model {spec.type if spec is not None else type(self.model).__name__}"
+        return f"model {spec.type if spec is not None else type(self.model).__name__!r}"
 
     def _check_length(self, length: int, motion: str, source: _Source) -> None:
         """Refuse up front a transfer the model cannot do in one clip and cannot continue."""

@@ -155,7 +155,7 @@ def test_a_decoder_that_draws_from_codes_cannot_continue_and_says_so(registry, s
     target, source = shapes
     pipe = Pipeline(model, notes=[].append)
     assert pipe.transfer(target, source[:T]).shape == (T, 3, 16, 16)  # a clip still works
-    with pytest.raises(VidganError, match=rf"has {3 * T} frames, but model dual_mtgan animates at most {T}.*"
+    with pytest.raises(VidganError, match=rf"has {3 * T} frames, but model 'dual_mtgan' animates at most {T}.*"
                        rf"conv_frame_decoder.*--frames {T}"):
         pipe.transfer(target, source)
     with pytest.raises(VidganError, match="conv_frame_decoder"):
@@ -166,7 +166,7 @@ def test_absolute_motion_is_refused_with_the_modes_it_has(registry, shapes):
     model = build(registry)
     assert model.motion_modes == ("relative",)
     target, source = shapes
-    with pytest.raises(VidganError, match="motion 'absolute': model dual_mtgan offers relative"):
+    with pytest.raises(VidganError, match="motion 'absolute': model 'dual_mtgan' offers relative"):
         Pipeline(model, notes=[].append).transfer(target, source, motion="absolute")
     with pytest.raises(VidganError, match="relative to a clip's first frame"):
         next(model.transfer_windows(target[None], iter([(0, source[None, :T])]), motion="absolute"))
