@@ -183,6 +183,7 @@ class Pipeline:
         start: int = 0,
         frames: int | None = None,
         progress: Progress | None = None,
+        crop: bool = False,
     ) -> torch.Tensor:
         """Animate ``image`` with the motion of ``video``: every frame of the source from
         ``start`` (at most ``frames`` of them), ``[N, C, H, W]`` in [-1, 1].
@@ -197,7 +198,7 @@ class Pipeline:
         after each chunk of frames.
         """
         chunks = list(self.transfer_frames(image, video, motion=motion, best_frame=best_frame, start=start,
-                                           frames=frames, progress=progress))
+                                           frames=frames, progress=progress, crop=crop))
         return torch.cat(chunks)
 
     def transfer_frames(
@@ -210,10 +211,16 @@ class Pipeline:
         start: int = 0,
         frames: int | None = None,
         progress: Progress | None = None,
+        crop: bool = False,
     ) -> Iterator[torch.Tensor]:
         """:meth:`transfer` as a stream: yields the frames in time order, in chunks ``[n, C, H,
         W]``, while a video file is decoded as it goes. With ``best_frame`` the frames before
-        the chosen one are computed first and wait in a temporary file, not in memory."""
+        the chosen one are computed first and wait in a temporary file, not in memory. With
+        ``crop`` the image and the source are each cropped to a steady square around their
+        subject first (:func:`vidgan_kit.io.crop.crop_subject`); the whole source is decoded for
+        that, since its box is found over all its frames."""
+        if crop:
+            image, video = self._crop(image, "image"), self._crop(video, "video")
         modes = tuple(getattr(self.model, "motion_modes", ("relative",)))
         if motion not in modes:
             raise VidganError(
@@ -240,6 +247,19 @@ class Pipeline:
             if progress is not None:
                 progress(done, total)
             yield chunk
+
+    def _crop(self, x: ImageInput | VideoInput, kind: str) -> torch.Tensor:
+        """An image or a video (a path or a tensor) cropped to its subject at the model's size."""
+        from .io import read_image, read_video
+        from .io.crop import crop_subject
+
+        what = f"{kind} {os.fspath(x)!r}" if isinstance(x, str | os.PathLike) else kind
+        if isinstance(x, str | os.PathLike):
+            x = read_image(x) if kind == "image" else read_video(x)
+        clip = x.unsqueeze(0) if kind == "image" else x
+        cropped, box = crop_subject(clip, max(self.geometry.height, self.geometry.width))
+        self._note(f"{what}: cropped to the {box.size}x{box.size} square at ({box.x}, {box.y}) ({box.detector})")
+        return cropped[0] if kind == "image" else cropped
 
     def _name(self) -> str:
         spec = getattr(self.model, "component_spec", None)

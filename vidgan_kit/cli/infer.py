@@ -126,6 +126,9 @@ def transfer(
     start: Annotated[int, typer.Option("--start", min=0, help="First source frame used (0 is the first).")] = 0,
     frames: Annotated[int | None, typer.Option(
         "--frames", min=1, help="Source frames used from --start (default: all to the end).")] = None,
+    crop: Annotated[bool, typer.Option(
+        "--crop", help="Crop the image and the video each to a steady square around its subject first (a face, else"
+        " what moves), as data sets are cropped; decodes the whole video to find its box.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="mp4, gif, webm or avi: the files a folder --out gets.")] = "mp4",
     device: DeviceOpt = "cpu",
     fps: Annotated[int | None, typer.Option(
@@ -172,7 +175,7 @@ def transfer(
             try:
                 rate = fps or info.fps or 8
                 written = _transfer_one(pipe, i, v, o, rate, motion=motion, best_frame=best_frame, start=start,
-                                        frames=frames, progress=bar.update)
+                                        frames=frames, progress=bar.update, crop=crop)
             except VidganError as exc:
                 if not batch:
                     raise

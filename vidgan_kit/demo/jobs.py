@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import VidganError
+from ..io import probe_video
 
 if TYPE_CHECKING:
     import torch
@@ -53,15 +54,19 @@ class TransferOptions:
 
 def render_transfer(pipe: Pipeline, image: Path, video: Path, options: TransferOptions,
                     progress: Progress) -> tuple[torch.Tensor, list[str]]:
-    """The page's one route to a transfer: ``[T, C, H, W]`` in [-1, 1], and notes for the page.
-
-    ``Pipeline.transfer`` takes the image and the video; options it cannot apply are named
-    in the notes, so the page says what the result is.
-    """
-    progress(0, 1)
-    clip = pipe.transfer(image, video)
-    progress(1, 1)
-    notes = [f"{name}={value!r} is not applied by this version's transfer" for name, value in options.changed().items()]
+    """The page's one route to a transfer: ``[N, C, H, W]`` in [-1, 1] for every source frame
+    in range, and notes for the page. A model that cannot continue motion past its clip
+    length T animates the first T frames from the start frame, with a note saying so."""
+    notes: list[str] = []
+    frames = options.frames
+    support = getattr(pipe.model, "window_support", None)
+    why = support() if callable(support) else "it does not continue motion from one window to the next"
+    t = pipe.geometry.frames
+    if frames is None and why is not None and not options.best_frame and probe_video(video).frames - options.start > t:
+        frames = t
+        notes.append(f"this model animates {t} frames at a time ({why}): the first {t} from the start frame")
+    clip = pipe.transfer(image, video, motion=options.motion, best_frame=options.best_frame, start=options.start,
+                         frames=frames, progress=progress, crop=options.crop)
     return clip, notes
 
 
