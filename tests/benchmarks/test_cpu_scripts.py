@@ -6,6 +6,7 @@ recipe handling started reading ``args.device``: nothing ran it.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -161,3 +162,17 @@ def test_heldout_transfer_trains_with_actors_held_out_and_prints_their_curve(tmp
 
     again = heldout_transfer.main([str(run_dir), "--curve-points", "1", "--clips", "6"])
     assert len(again["curve"]) == 1 and again["final"]["right/psnr"] == pytest.approx(final["right/psnr"])
+
+
+@pytest.mark.slow  # two exports and a torch.export trace: most of a minute
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("onnx", "onnxruntime", "onnxscript")),
+                    reason="the export extra (onnx, onnxruntime, onnxscript) is not installed")
+def test_export_latency_times_every_route_against_eager(capsys):
+    import export_latency
+
+    figures = export_latency.main(["--size", "16", "--frames", "4", "--threads", "1", "--rounds", "2", "--runs", "1",
+                                   "--warmup", "0", "--no-compile"])
+    assert set(figures) == {"eager", "torch.export", "onnxruntime"}
+    assert all(f["ms"] > 0 and len(f["rounds_ms"]) == 2 for f in figures.values())
+    assert figures["eager"]["vs_eager"] == 1 and all(f["max_diff"] <= 1e-4 for f in figures.values())
+    assert "x eager" in capsys.readouterr().out
