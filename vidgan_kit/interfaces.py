@@ -49,6 +49,9 @@ __all__ = [
     "Loss",
     "LossContext",
     "ModelAssembly",
+    "GraphTensor",
+    "ExportGraph",
+    "ExportPlan",
 ]
 
 
@@ -146,6 +149,42 @@ class Loss(nn.Module):
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class GraphTensor:
+    """One input or output of an exported graph. Its first dimension is the batch, of any size."""
+
+    name: str
+    #: The shape after the batch dimension.
+    shape: tuple[int, ...]
+    #: ``pixels``: frames in [-1, 1]; ``codes``: real-valued codes (inputs drawn from N(0, I) by checks).
+    values: Literal["pixels", "codes"]
+    description: str
+
+
+@dataclass(frozen=True)
+class ExportGraph:
+    """A graph an assembly exports: ``module(*inputs) -> outputs`` (one tensor per output), batch
+    first everywhere, in eval mode and without gradients. ``module`` runs exactly what the
+    model's own inference runs, so that the exported file and the model give the same frames."""
+
+    module: nn.Module
+    inputs: tuple[GraphTensor, ...]
+    outputs: tuple[GraphTensor, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What :meth:`ModelAssembly.export_graphs` returns: the graphs by name, how the model's tasks
+    combine them (task -> expression in the graphs' names, e.g. ``"animate(image, encode_motion(video))"``)
+    and JSON-able notes a user of the files needs (how to draw a motion code, say), all written
+    to the exported ``model.json``."""
+
+    graphs: dict[str, ExportGraph]
+    tasks: dict[str, str]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
 class ModelAssembly(nn.Module):
     """Kind ``model``: wires slots into a trainable whole.
 
@@ -240,3 +279,9 @@ class ModelAssembly(nn.Module):
         [B, C, H, W], continued across windows as in :meth:`transfer_windows`:
         ``[B, n, frames, C, H, W]``; ``generator`` seeds the draws."""
         raise NotImplementedError(f"{type(self).__name__}: {self.window_support()}")
+
+    def export_graphs(self) -> ExportPlan | None:
+        """The graphs inference runs, for ``vidgan export`` (:mod:`vidgan_kit.export`), with the
+        model's current weights. None here: the model cannot be exported."""
+        return None
+

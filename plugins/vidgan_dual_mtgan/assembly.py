@@ -59,6 +59,7 @@ from vidgan_kit.config import slot_fields
 from vidgan_kit.errors import ShapeError, VidganError
 from vidgan_kit.interfaces import (
     ContentEncoder,
+    ExportPlan,
     FrameDecoder,
     ImageDiscriminator,
     ModelAssembly,
@@ -273,11 +274,20 @@ class DualMTGAN(ModelAssembly):
         and some training tracked, from the fitted aggregate posterior; spread times ``sample_scale``."""
         eps = torch.randn((n, self.motion_encoder.motion_dim), generator=generator, device=like.device, dtype=like.dtype)
         scale = self.config.sample_scale
-        if self.config.sample_from == "prior" or float(self.posterior_weight) == 0:
-            return scale * eps  # an untrained model (a preview at step 0) has nothing fitted yet
-        mean = self.posterior_mean_sum / self.posterior_weight
-        std = (self.posterior_square_sum / self.posterior_weight - mean.square()).clamp_min(0).sqrt()
+        fitted = self.fitted_posterior()
+        if fitted is None:
+            return scale * eps
+        mean, std = fitted
         return (mean + scale * std * eps).to(like.dtype)
+
+    def fitted_posterior(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Mean and standard deviation [motion_dim] of the aggregate posterior that sample() draws
+        from with ``sample_from = "posterior"``; None when it draws from N(0, I) (the option, or an
+        untrained model, a preview at step 0, that has nothing fitted yet)."""
+        if self.config.sample_from == "prior" or float(self.posterior_weight) == 0:
+            return None
+        mean = self.posterior_mean_sum / self.posterior_weight
+        return mean, (self.posterior_square_sum / self.posterior_weight - mean.square()).clamp_min(0).sqrt()
 
     def _render(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """G_I on content [N, T, *cs] (or [N, *cs], held over time) and motion [N, T, F] → [N, T, C, H, W]."""
@@ -470,6 +480,13 @@ class DualMTGAN(ModelAssembly):
                 )
             last, done = (start, lin, off), start + t
             yield frames
+
+    def export_graphs(self) -> ExportPlan:
+        """``encode_motion`` (E_M) and ``animate`` (E_C + G_T + G_I), as transfer and sample() run
+        them (:mod:`vidgan_dual_mtgan.export`)."""
+        from .export import export_plan
+
+        return export_plan(self)
 
     def preview(self, batch: dict[str, Any], generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Rows of a sample grid, each [B, T, C, H, W]: target, source, transfer, reconstruction, sample_1...

@@ -6,6 +6,7 @@ recipe handling started reading ``args.device``: nothing ran it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -183,3 +184,16 @@ def test_compare_families_trains_both_families_and_tables_them(tmp_path, capsys)
     assert json.loads((tmp_path / "comparison.json").read_text())["models"] == report["models"]
     with pytest.raises(SystemExit, match="--set-for names no recipe"):
         compare_families.main(["--recipes", "recipes/mocogan.toml", "--set-for", "moco:model.content=image"])
+
+@pytest.mark.slow  # two exports and a torch.export trace: most of a minute
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("onnx", "onnxruntime", "onnxscript")),
+                    reason="the export extra (onnx, onnxruntime, onnxscript) is not installed")
+def test_export_latency_times_every_route_against_eager(capsys):
+    import export_latency
+
+    figures = export_latency.main(["--size", "16", "--frames", "4", "--threads", "1", "--rounds", "2", "--runs", "1",
+                                   "--warmup", "0", "--no-compile"])
+    assert set(figures) == {"eager", "torch.export", "onnxruntime"}
+    assert all(f["ms"] > 0 and len(f["rounds_ms"]) == 2 for f in figures.values())
+    assert figures["eager"]["vs_eager"] == 1 and all(f["max_diff"] <= 1e-4 for f in figures.values())
+    assert "x eager" in capsys.readouterr().out

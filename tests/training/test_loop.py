@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -206,6 +207,21 @@ def test_logging_and_sampling_do_not_change_what_is_learned(tmp_path):
     busy_run = train(make_recipe(host, train={"steps": 6, "log_every": 1, "sample_every": 2}),
                      host=host, run_dir=tmp_path / "b", quiet=True)
     a, b = quiet_run.model.state_dict(), busy_run.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_expected_duration_is_printed_from_the_first_steps(tmp_path, capsys):
+    """One line from the run's own first steps; printing it changes nothing that is learned."""
+    host = make_host()
+    loud = train(make_recipe(host, train={"steps": 10, "log_every": 100}), host=host, run_dir=tmp_path / "a", quiet=False)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("about ")]
+    assert len(lines) == 1, lines
+    found = re.fullmatch(r"about (\d+) s for 10 steps on this CPU \(([0-9.e+-]+) s a step\)", lines[0])
+    assert found, lines[0]
+    per_step = float(found.group(2))
+    assert 0 < per_step < 60 and abs(int(found.group(1)) - max(1, 10 * per_step)) <= 1
+    silent = train(make_recipe(host, train={"steps": 10, "log_every": 100}), host=host, run_dir=tmp_path / "b", quiet=True)
+    a, b = loud.model.state_dict(), silent.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 

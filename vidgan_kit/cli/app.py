@@ -9,7 +9,7 @@ import typer
 
 from .._version import __version__
 from ..errors import VidganError
-from . import components, demo, infer, run
+from . import components, demo, export, infer, run
 from . import eval as eval_commands  # `eval` would shadow the builtin here
 from ._common import STATE, err, prescan_plugins, reset_state
 
@@ -49,6 +49,7 @@ def build_app(with_plugin_commands: bool = True) -> typer.Typer:
     run.register(app)
     infer.register(app)
     demo.register(app)
+    export.register(app)
     eval_commands.register(app)
     if with_plugin_commands:
         STATE.host().register_commands(app)

@@ -17,7 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["MetricsLogger", "ProgressDisplay", "quiet_from_env", "ENV_QUIET", "truncate_metrics"]
+__all__ = ["MetricsLogger", "ProgressDisplay", "DurationEstimate", "format_duration", "quiet_from_env", "ENV_QUIET",
+           "truncate_metrics"]
 
 #: Set to 1 to silence the progress display (tests, batch jobs).
 ENV_QUIET = "VIDGAN_QUIET"
@@ -160,6 +161,15 @@ class ProgressDisplay:
         if self._progress is not None:
             self._progress.update(self._task, completed=step, rate=f"{rate:.2f}", losses=_short(stats, extra))
 
+    def note(self, text: str) -> None:
+        """One line above the bar (or on stderr without one); nothing when quiet."""
+        if self.quiet:
+            return
+        if self._progress is not None:
+            self._progress.console.print(text, highlight=False)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
     def log_line(self, step: int, means: dict[str, float]) -> None:
         """Called at each metrics line; prints it when there is no live bar."""
         extra = self._remember(means)
@@ -167,3 +177,50 @@ class ProgressDisplay:
             return
         rate = means.get("perf/it_per_s", float("nan"))
         print(f"step {step}/{self.total}  {rate:.2f} it/s  {_short(means, extra)}", file=sys.stderr, flush=True)
+
+
+def format_duration(seconds: float) -> str:
+    """``40 s``, ``12 min``, ``3.5 h``, ``11 h``, ``4.2 days``: two digits at most, a reader's unit."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    hours = seconds / 3600
+    if hours < 48:
+        return f"{hours:.1f} h" if hours < 10 else f"{round(hours)} h"
+    return f"{hours / 24:.1f} days"
+
+
+class DurationEstimate:
+    """The run's expected duration from the wall time of its own first steps.
+
+    The first ``skip`` steps are not timed (they set up kernels and allocate memory); the next
+    ``measure`` are, whole iterations including whatever logging they did. Timing reads the
+    clock only: the steps and what they learn are those of a run without it.
+    """
+
+    #: Above this (seconds) on a CPU, the line suggests a faster way.
+    LONG = 3600.0
+
+    def __init__(self, start: int, end: int, device: str, *, skip: int = 1, measure: int = 4) -> None:
+        self.start, self.end, self.device = start, end, device
+        self.first, self.last = start + skip, start + skip + measure
+        self._t0: float | None = None
+
+    def step_done(self, step: int) -> str | None:
+        """Call after each step with the steps done; returns the line once, when the timed steps are done."""
+        if step == self.first:
+            self._t0 = time.perf_counter()
+        elif step == self.last and self._t0 is not None and step < self.end:
+            return self.line((time.perf_counter() - self._t0) / (self.last - self.first))
+        return None
+
+    def line(self, per_step: float) -> str:
+        """``about 11 h for 20000 steps on this CPU (2.0 s a step)``, for the steps this session runs."""
+        steps = self.end - self.start
+        seconds = per_step * steps
+        where = {"cpu": "this CPU", "cuda": "this GPU"}.get(self.device, f"this {self.device} device")
+        text = f"about {format_duration(seconds)} for {steps} steps on {where} ({per_step:.3g} s a step)"
+        if self.device == "cpu" and seconds > self.LONG:
+            text += "; a GPU or recipes/quick.toml is faster"
+        return text

@@ -52,7 +52,7 @@ from .data import BatchStream, fixed_batch
 from .device import autocast, check_precision, make_grad_scaler, move_to_device, resolve_device, to_channels_last
 from .ema import EMA
 from .health import HealthWatch
-from .logging import MetricsLogger, ProgressDisplay, quiet_from_env, truncate_metrics
+from .logging import DurationEstimate, MetricsLogger, ProgressDisplay, quiet_from_env, truncate_metrics
 from .memory import reuse_freed_memory
 from .optim import build_optimizers, check_groups, clip_gradients
 from .resume import TrainingState
@@ -202,6 +202,8 @@ def _train(
             host.hook.vidgan_train_start(run=run)
         deadline = time.monotonic() + cfg.max_minutes * 60 if cfg.max_minutes > 0 else math.inf
         health = HealthWatch(model, enabled=run.is_main)
+        # The expected duration, from the wall time of this run's own first steps.
+        estimate = DurationEstimate(start_step, end, device.type)
         with ProgressDisplay(cfg.steps, start_step, enabled=run.is_main, quiet=quiet,
                              extra_keys=tuple(model.progress_keys)) as progress:
             while step < end:
@@ -270,6 +272,8 @@ def _train(
                 if step % cfg.log_every == 0:
                     progress.log_line(step, logger.flush(step))
                 progress.update(step, stats, stats["perf/it_per_s"])
+                if (expected := estimate.step_done(step)) is not None:
+                    progress.note(expected)
                 with isolated_rng(device):
                     host.hook.vidgan_step_end(run=run, step=step, stats=stats)
 

@@ -4,7 +4,9 @@ Inductor replaces ``aten.grid_sampler_2d`` by a decomposition into gathers, and 
 that runs scalar on a CPU: in the compiled 64×64 transfer the two fused kernels holding the
 resampling took 3.1 ms where torch's vectorised kernel takes 0.7. Wrapped in a custom
 operator, the compiled graph keeps the call opaque and runs that kernel. Eager code calls
-``F.grid_sample`` directly: the operator's dispatch would only add overhead there.
+``F.grid_sample`` directly: the operator's dispatch would only add overhead there, and so
+does ``torch.export`` (the ONNX exporter translates ``grid_sampler_2d`` to ONNX's GridSample,
+but knows nothing of the custom operator).
 """
 
 from __future__ import annotations
@@ -48,6 +50,6 @@ def grid_sample_bilinear(image: torch.Tensor, grid: torch.Tensor, padding_mode: 
     """``F.grid_sample(image, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)``
     ([N, C, H, W] read at [N, H', W', 2] → [N, C, H', W']), through torch's own kernel also
     inside a compiled graph."""
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() and not torch.compiler.is_exporting():
         return _grid_sample_op(image, grid, _PADDING[padding_mode])
     return F.grid_sample(image, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
