@@ -46,6 +46,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="FVD: where the I3D weights are cached (auto), always (on) or never (off).")
     p.add_argument("--out", type=Path, default=Path("runs/compare_families"), help="Runs, evaluations and the table.")
     p.add_argument("--threads", type=int, default=None, help="train.threads (default: the recipes').")
+    p.add_argument("--run", action="append", default=[],
+                   help="NAME=RUN: score the finished run RUN for recipe NAME instead of training it (a run of the same"
+                        " recipe, data and budget, e.g. one heldout_transfer.py trained).")
     return p.parse_args(argv)
 
 
@@ -134,11 +137,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     unknown = {s.partition(":")[0] for s in args.set_for} - {p.stem for p in paths}
     if unknown:
         raise SystemExit(f"--set-for names no recipe of --recipes: {', '.join(sorted(unknown))}")
+    trained = dict(s.partition("=")[::2] for s in args.run)
+    unknown = set(trained) - {p.stem for p in paths}
+    if unknown:
+        raise SystemExit(f"--run names no recipe of --recipes: {', '.join(sorted(unknown))}")
     results: dict[str, dict[str, float | None]] = {}
     for path in paths:
         recipe = _recipe(path, args, host.registry)
-        run = args.out / path.stem
-        train(recipe, host=host, run_dir=run, quiet=True)
+        if path.stem in trained:
+            run = Path(trained[path.stem])
+            print(f"# {path.stem}: scoring the finished run {run}")
+        else:
+            run = args.out / path.stem
+            train(recipe, host=host, run_dir=run, quiet=True)
         common = dict(clips=args.clips, samples=args.samples, seed=0, fvd=fvd)
         card = evaluate(run, registry=host.registry, out_dir=run / "eval_paper", overwrite=True,
                         settings=EvalSettings(protocol="paper", **common))
