@@ -6,8 +6,8 @@ After the First Order Motion Model (Siarohin et al., 2019), Thin-Plate Spline Mo
 replaced by Dual-MTGAN's per-frame motion code. ``warp_frame_decoder`` moves a few parts by
 affine maps; a few affine layers cannot draw limbs that move apart. Here:
 
-- ``keypoints`` points of the *target* are found in E_C's content map (a heatmap per point,
-  soft-argmax), each with an optional local 2×2 Jacobian (heatmap-weighted, as FOMM's);
+- ``keypoints`` points of the *target* are found in E_C's content map, image and features (a
+  heatmap per point, soft-argmax), each with an optional local 2×2 Jacobian (heatmap-weighted, as FOMM's);
 - the frame code z_m^t (relative to frame 1: ``relative_to_first``) is read out as each
   point's displacement and the change of its local linear map, expressed in the point's own
   frame (the Jacobian conjugates it), by a read-out without bias that starts at zero: a
@@ -148,11 +148,10 @@ class KeypointFrameDecoder(FrameDecoder):
         self.frame_code_dim = frame_code_dim
         k, w, wm = config.keypoints, config.width, config.motion_width
         planes = content_shape[0]
-        feats = planes - c
-        # The detector: heatmaps (and Jacobian fields, identity at the start) from E_C's features.
-        self.keypoint_head = nn.Conv2d(feats, k, 3, 1, 1)
+        # The detector: heatmaps (and Jacobian fields, identity at the start) from the content map.
+        self.keypoint_head = nn.Conv2d(planes, k, 3, 1, 1)
         if config.jacobians:
-            self.jacobian_head = nn.Conv2d(feats, 4 * k, 3, 1, 1)
+            self.jacobian_head = nn.Conv2d(planes, 4 * k, 3, 1, 1)
             nn.init.zeros_(self.jacobian_head.weight)
             with torch.no_grad():
                 self.jacobian_head.bias.copy_(torch.eye(2).flatten().repeat(k))
@@ -182,13 +181,12 @@ class KeypointFrameDecoder(FrameDecoder):
         heatmap, and each Jacobian as the heatmap-weighted mean of its field."""
         self._check_content(content)
         n, k = content.shape[0], self.config.keypoints
-        features = content[:, self.geometry.channels :]
-        logits = self.keypoint_head(features).flatten(2).float() / self.config.temperature
+        logits = self.keypoint_head(content).flatten(2).float() / self.config.temperature
         prob = logits.softmax(-1)  # [N, K, H*W]
         points = prob @ self.grid.reshape(-1, 2)
         jacobians = None
         if self.config.jacobians:
-            field = self.jacobian_head(features).float().view(n, k, 4, -1)
+            field = self.jacobian_head(content).float().view(n, k, 4, -1)
             jacobians = (field * prob.unsqueeze(2)).sum(-1).view(n, k, 2, 2)
         return Keypoints(points.to(content.dtype), None if jacobians is None else jacobians.to(content.dtype))
 
