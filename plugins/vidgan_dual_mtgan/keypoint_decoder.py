@@ -42,6 +42,8 @@ from vidgan_kit.interfaces import FrameDecoder
 from vidgan_builtin.networks.blocks import NormName, check_sides_multiple_of_4, conv3x3_block, make_norm
 from vidgan_builtin.networks.geometry import backward_grids, bounded_affine, pixel_grid
 
+from .spatial_encoder import check_image_map
+
 __all__ = ["KeypointFrameDecoder", "Keypoints", "MotionFields"]
 
 
@@ -135,13 +137,8 @@ class KeypointFrameDecoder(FrameDecoder):
     ) -> None:
         super().__init__()
         check_sides_multiple_of_4(geometry, "keypoint_frame_decoder")
+        check_image_map(content_shape, geometry, "keypoint_frame_decoder")
         c = geometry.channels
-        expected = (geometry.height, geometry.width)
-        if len(content_shape) != 3 or tuple(content_shape[1:]) != expected or content_shape[0] <= c:
-            raise ShapeError(
-                f"keypoint_frame_decoder needs a content map [{c} + features, {expected[0]}, {expected[1]}] whose"
-                f" first {c} planes are the image (spatial_content_encoder); got content_shape {tuple(content_shape)}"
-            )
         self.config = config
         self.geometry = geometry
         self.content_shape = tuple(content_shape)
@@ -171,7 +168,7 @@ class KeypointFrameDecoder(FrameDecoder):
         self.encoder = nn.Sequential(conv3x3_block(planes, w, "none"), conv3x3_block(w, w, config.norm, stride=2))
         self.inpaint = nn.Sequential(*(ResidualBlock(w, config.norm) for _ in range(config.residual_blocks)),
                                      nn.LeakyReLU(0.2), nn.Conv2d(w, c, 3, 1, 1))
-        h, wd = expected
+        h, wd = geometry.height, geometry.width
         self.register_buffer("grid", pixel_grid(h, wd), persistent=False)
         self.register_buffer("half_grid", pixel_grid(h // 2, wd // 2), persistent=False)
 
@@ -223,13 +220,13 @@ class KeypointFrameDecoder(FrameDecoder):
             jac = kp.jacobians.unsqueeze(1)
             linear = jac @ change @ inverse_2x2(jac)
         # Backward map of keypoint k: src(p) = s_k + B_k (p - d_k), about the moved point d_k.
-        flat = lambda x: x.reshape(n * t, *x.shape[2:])  # noqa: E731
         with torch.autocast(motion.device.type, enabled=False):
             half = self.half_grid.to(torch.float32)
-            maps = backward_grids(half, flat(driving).float(), flat(linear).float(), flat(shift).neg().float())
+            driving_, source_ = driving.reshape(n * t, k, 2).float(), source.reshape(n * t, k, 2).float()
+            maps = backward_grids(half, driving_, linear.reshape(n * t, k, 2, 2).float(), source_ - driving_)
             grids = torch.cat([half.expand(n * t, 1, hs, ws, 2), maps], dim=1)  # [N*T, K+1, hs, ws, 2]
-            heat = (gaussian_heatmaps(half, flat(driving).float(), self.config.heatmap_variance)
-                    - gaussian_heatmaps(half, flat(source).float(), self.config.heatmap_variance))
+            heat = (gaussian_heatmaps(half, driving_, self.config.heatmap_variance)
+                    - gaussian_heatmaps(half, source_, self.config.heatmap_variance))
         # The target at half resolution read along every frame's K + 1 maps in one call: the maps
         # stacked along the rows of one grid per target, no copy of the target per frame.
         small = F.avg_pool2d(content[:, :c], 2)

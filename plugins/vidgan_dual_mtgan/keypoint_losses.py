@@ -37,7 +37,7 @@ class RandomWarp:
     def draw(
         cls, n: int, sigma_linear: float, sigma_shift: float, sigma_tps: float, control_points: int,
         device: torch.device,
-    ) -> "RandomWarp":
+    ) -> RandomWarp:
         eye = torch.eye(2, device=device)
         linear = eye + sigma_linear * torch.randn(n, 2, 2, device=device)
         shift = sigma_shift * torch.randn(n, 2, device=device)

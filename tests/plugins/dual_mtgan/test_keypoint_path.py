@@ -18,9 +18,9 @@ from vidgan_dual_mtgan.keypoint_decoder import inverse_2x2
 from vidgan_dual_mtgan.keypoint_losses import RandomWarp
 
 from tests.plugins.dual_mtgan.test_assembly_training import moving_squares
+from tests.plugins.dual_mtgan.test_spatial_path import FEATURES, encoder
 
 G = VideoGeometry(frames=4, height=32, width=32)
-FEATURES = 4
 CODE_DIM = 6
 RECIPE = Path(__file__).resolve().parents[3] / "recipes" / "weizmann_keypoints.toml"
 
@@ -28,11 +28,6 @@ RECIPE = Path(__file__).resolve().parents[3] / "recipes" / "weizmann_keypoints.t
 @pytest.fixture(scope="module")
 def registry() -> vidgan_kit.ComponentRegistry:
     return vidgan_kit.load_registry()
-
-
-def encoder(registry, geometry=G, seed=0):
-    torch.manual_seed(seed)
-    return registry.build("encoder", "spatial_content_encoder", {"features": FEATURES, "width": 8}, geometry=geometry)
 
 
 def decoder(registry, geometry=G, seed=0, **params):
@@ -122,7 +117,7 @@ def test_the_jacobian_expresses_the_change_in_the_keypoints_frame(registry):
         dec.jacobian_head.bias.normal_()  # Jacobians far from I
         dec.motion_head.weight.normal_()
         kp = dec.keypoints(content)
-        shift, change = dec.keypoint_motion(torch.randn(1, 1, CODE_DIM))
+        change = dec.keypoint_motion(torch.randn(1, 1, CODE_DIM))[1]
         fields = dec.motion_fields(content, torch.zeros(1, 1, CODE_DIM))
     assert not torch.allclose(kp.jacobians, torch.eye(2).expand_as(kp.jacobians), atol=0.1)
     linear = kp.jacobians @ change[:, 0] @ inverse_2x2(kp.jacobians)
