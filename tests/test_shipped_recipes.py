@@ -35,6 +35,7 @@ TINY_WIDTHS = {
     "keypoint_motion_encoder": {"width": 4, "hidden": 16},
     "lstm_temporal_generator": {"hidden": 16},
     "conv_frame_decoder": {"base_channels": 4},
+    "keypoint_frame_decoder": {"width": 4, "motion_width": 4},
     "conditional_image_discriminator": {"base_channels": 4},
     "conv3d_video_discriminator": {"base_channels": 4},
     "frame_discriminator": {"base_channels": 4},

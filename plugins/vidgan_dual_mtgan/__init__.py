@@ -12,6 +12,7 @@ kind           name                           module
 model          ``dual_mtgan``                 :mod:`~vidgan_dual_mtgan.assembly`
 encoder        ``spatial_content_encoder``    :mod:`~vidgan_dual_mtgan.spatial_encoder`
 decoder        ``warp_frame_decoder``         :mod:`~vidgan_dual_mtgan.warp_decoder`
+decoder        ``keypoint_frame_decoder``     :mod:`~vidgan_dual_mtgan.keypoint_decoder`
 encoder        ``layered_content_encoder``    :mod:`~vidgan_dual_mtgan.layered_encoder`
 decoder        ``sprite_frame_decoder``       :mod:`~vidgan_dual_mtgan.sprite_decoder`
 loss           ``content_consistency``        :mod:`~vidgan_dual_mtgan.losses` (L_C, Eq. 1)
@@ -21,6 +22,7 @@ loss           ``part_trajectory``            :mod:`~vidgan_dual_mtgan.layered_l
 loss           ``background_plate``           :mod:`~vidgan_dual_mtgan.layered_losses`
 loss           ``keypoint_tracking``          :mod:`~vidgan_dual_mtgan.layered_losses`
 loss           ``object_tracking``            :mod:`~vidgan_dual_mtgan.layered_losses`
+loss           ``keypoint_equivariance``      :mod:`~vidgan_dual_mtgan.keypoint_losses`
 =============  =============================  ==========================================
 """
 

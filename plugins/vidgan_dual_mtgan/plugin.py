@@ -4,6 +4,8 @@ paths and the losses written for them. Announced as the ``dual_mtgan`` entry poi
 from vidgan_kit import Registrar, hookimpl
 
 from .assembly import DualMTGAN, DualMTGANConfig
+from .keypoint_decoder import KeypointFrameDecoder
+from .keypoint_losses import KeypointEquivarianceLoss
 from .layered_encoder import LayeredContentEncoder
 from .layered_losses import (
     BackgroundPlateLoss,
@@ -50,6 +52,13 @@ def vidgan_register_components(registry: Registrar) -> None:
     )
     registry.add(
         "decoder",
+        "keypoint_frame_decoder",
+        KeypointFrameDecoder,
+        config=KeypointFrameDecoder.Config,
+        summary="G_I: target keypoints moved by the motion code, a dense motion network, warped features inpainted.",
+    )
+    registry.add(
+        "decoder",
         "sprite_frame_decoder",
         SpriteFrameDecoder,
         config=SpriteFrameDecoder.Config,
@@ -89,6 +98,13 @@ def vidgan_register_components(registry: Registrar) -> None:
         BackgroundPlateLoss,
         config=BackgroundPlateLoss.Config,
         summary="L_bg (not in the paper): where something moves, the background plate shows the clip's median.",
+    )
+    registry.add(
+        "loss",
+        "keypoint_equivariance",
+        KeypointEquivarianceLoss,
+        config=KeypointEquivarianceLoss.Config,
+        summary="L_eq (not in the paper): keypoints of a randomly warped frame are the warped keypoints of the frame.",
     )
     registry.add(
         "loss",

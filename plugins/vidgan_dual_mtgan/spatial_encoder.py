@@ -14,10 +14,11 @@ from pydantic import Field
 from torch import nn
 
 from vidgan_kit import ComponentConfig, VideoGeometry, assert_frames
+from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import ContentEncoder
 from vidgan_builtin.networks.blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
-__all__ = ["SpatialContentEncoder"]
+__all__ = ["SpatialContentEncoder", "check_image_map"]
 
 
 class SpatialContentEncoder(ContentEncoder):
@@ -55,3 +56,14 @@ class SpatialContentEncoder(ContentEncoder):
         assert_frames(frames, "spatial_content_encoder input", geometry=self.geometry)
         feats = F.interpolate(self.net(frames), size=frames.shape[-2:], mode="bilinear", align_corners=False)
         return torch.cat([frames, feats], dim=1)
+
+
+def check_image_map(content_shape: tuple[int, ...], geometry: VideoGeometry, who: str) -> None:
+    """A decoder that resamples the content's image needs this encoder's map: ``[channels +
+    features, H, W]`` with the frame in its first ``channels`` planes; a clear error otherwise."""
+    c, expected = geometry.channels, (geometry.height, geometry.width)
+    if len(content_shape) != 3 or tuple(content_shape[1:]) != expected or content_shape[0] <= c:
+        raise ShapeError(
+            f"{who} needs a content map [{c} + features, {expected[0]}, {expected[1]}] whose first {c} planes are "
+            f"the image (spatial_content_encoder); got content_shape {tuple(content_shape)}"
+        )

@@ -39,6 +39,8 @@ from vidgan_kit.interfaces import FrameDecoder
 from vidgan_builtin.networks.blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 from vidgan_builtin.networks.geometry import backward_grids, bounded_affine, pixel_grid
 
+from .spatial_encoder import check_image_map
+
 __all__ = ["WarpFrameDecoder"]
 
 
@@ -83,13 +85,8 @@ class WarpFrameDecoder(FrameDecoder):
     ) -> None:
         super().__init__()
         check_sides_multiple_of_4(geometry, "warp_frame_decoder")
+        check_image_map(content_shape, geometry, "warp_frame_decoder")
         c = geometry.channels
-        expected = (geometry.height, geometry.width)
-        if len(content_shape) != 3 or tuple(content_shape[1:]) != expected or content_shape[0] <= c:
-            raise ShapeError(
-                f"warp_frame_decoder needs a content map [{c} + features, {expected[0]}, {expected[1]}] whose first "
-                f"{c} planes are the image (spatial_content_encoder); got content_shape {tuple(content_shape)}"
-            )
         self.config = config
         self.geometry = geometry
         self.content_shape = tuple(content_shape)

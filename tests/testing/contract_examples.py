@@ -41,6 +41,7 @@ def example_params(entry: ComponentEntry, tmp_path: Path) -> dict[str, Any]:
 _CONTENT_SHAPES: dict[str, tuple[int, ...]] = {
     # spatial_content_encoder's map: the frame's channels, then 16 feature planes
     "warp_frame_decoder": (CONTRACT_GEOMETRY.channels + 16, CONTRACT_GEOMETRY.height, CONTRACT_GEOMETRY.width),
+    "keypoint_frame_decoder": (CONTRACT_GEOMETRY.channels + 16, CONTRACT_GEOMETRY.height, CONTRACT_GEOMETRY.width),
     # layered_content_encoder's map with one part: image, background plate, 2 mask logits
     "sprite_frame_decoder": (2 * CONTRACT_GEOMETRY.channels + 2, CONTRACT_GEOMETRY.height, CONTRACT_GEOMETRY.width),
 }
@@ -68,6 +69,10 @@ _LOSS_MODELS["keypoint_tracking"] = {
 _LOSS_MODELS["object_tracking"] = {
     **_LOSS_MODELS["motion_segmentation"],
     "motion_encoder": {"type": "keypoint_motion_encoder", "width": 8, "hidden": 16, "orientation": True},
+}
+_LOSS_MODELS["keypoint_equivariance"] = {
+    "content_encoder": {"type": "spatial_content_encoder", "features": 4, "width": 8},
+    "decoder": {"type": "keypoint_frame_decoder", "keypoints": 3, "width": 8, "motion_width": 8},
 }
 
 

@@ -24,6 +24,7 @@ FAMILY = {
     ("encoder", "spatial_content_encoder"),
     ("encoder", "layered_content_encoder"),
     ("decoder", "warp_frame_decoder"),
+    ("decoder", "keypoint_frame_decoder"),
     ("decoder", "sprite_frame_decoder"),
     ("loss", "content_consistency"),
     ("loss", "motion_consistency"),
@@ -32,6 +33,7 @@ FAMILY = {
     ("loss", "background_plate"),
     ("loss", "keypoint_tracking"),
     ("loss", "object_tracking"),
+    ("loss", "keypoint_equivariance"),
 }
 
 
