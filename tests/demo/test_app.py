@@ -57,6 +57,9 @@ def test_an_oversized_upload_is_refused_while_it_arrives_and_the_server_goes_on(
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(b"POST /api/transfer HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
                      b"Content-Type: multipart/form-data; boundary=x\r\n\r\n")
+        part = (b'--x\r\nContent-Disposition: form-data; name="video"; filename="big.mp4"\r\n'
+                b"Content-Type: video/mp4\r\n\r\n")  # a well-formed part, so only its size can be refused
+        sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
         chunk = b"\0" * 8192
         for _ in range(2 * LIMIT // len(chunk)):
             sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))

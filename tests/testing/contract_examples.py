@@ -76,6 +76,11 @@ _LOSS_MODELS["keypoint_equivariance"] = {
 }
 
 
+# A family's own loss reads its own model's outputs: MoCoGAN's single-frame term.
+_LOSS_MODELS["frame_adversarial"] = {"type": "mocogan"}
+
+
 def example_loss_model(entry: ComponentEntry) -> dict[str, Any] | None:
-    """dual_mtgan options for a loss's contract model (None: the default model will do)."""
+    """Options of a loss's contract model, dual_mtgan unless they name another ``type`` (None:
+    the default model will do)."""
     return _LOSS_MODELS.get(entry.name)

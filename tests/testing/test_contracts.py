@@ -48,7 +48,11 @@ def test_loss_contract(entry, default_model):
     from tests.testing.contract_examples import example_loss_model
 
     params = example_loss_model(entry)
-    model = default_model if params is None else build_component("model", "dual_mtgan", params, registry=REGISTRY)
+    if params is None:
+        model = default_model
+    else:
+        params = dict(params)
+        model = build_component("model", params.pop("type", "dual_mtgan"), params, registry=REGISTRY)
     check_component("loss", entry.name, registry=REGISTRY, model=model)
 
 
