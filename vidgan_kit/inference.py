@@ -261,6 +261,12 @@ class Pipeline:
         self._note(f"{what}: cropped to the {box.size}x{box.size} square at ({box.x}, {box.y}) ({box.detector})")
         return cropped[0] if kind == "image" else cropped
 
+    def window_limit(self) -> str | None:
+        """``None`` when the model continues motion past its clip length (windows); otherwise
+        why it animates one clip at a time."""
+        support = getattr(self.model, "window_support", None)
+        return support() if callable(support) else "it does not continue motion from one window to the next"
+
     def _name(self) -> str:
         spec = getattr(self.model, "component_spec", None)
         return f"model {spec.type if spec is not None else type(self.model).__name__!r}"
@@ -270,8 +276,7 @@ class Pipeline:
         t = self.geometry.frames
         if length <= t and motion == "relative":
             return
-        support = getattr(self.model, "window_support", None)
-        why = support() if callable(support) else "it does not continue motion from one window to the next"
+        why = self.window_limit()
         if why is not None:
             raise VidganError(
                 f"{source.what} has {source.count} frames{source.range_note()}, but {self._name()} animates at most {t}"
@@ -354,8 +359,7 @@ class Pipeline:
             raise ValueError(f"frames must be at least 1, got {length}")
         generator = torch.Generator(device=self.device).manual_seed(seed)
         if length > g.frames:
-            support = getattr(self.model, "window_support", None)
-            why = support() if callable(support) else "it does not continue motion from one window to the next"
+            why = self.window_limit()
             if why is not None:
                 raise VidganError(f"{length} frames: {self._name()} samples at most {g.frames} at a time: {why}.")
             fn = self.model.sample_windows  # type: ignore[attr-defined]

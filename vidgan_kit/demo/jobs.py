@@ -59,8 +59,7 @@ def render_transfer(pipe: Pipeline, image: Path, video: Path, options: TransferO
     length T animates the first T frames from the start frame, with a note saying so."""
     notes: list[str] = []
     frames = options.frames
-    support = getattr(pipe.model, "window_support", None)
-    why = support() if callable(support) else "it does not continue motion from one window to the next"
+    why = pipe.window_limit()
     t = pipe.geometry.frames
     if frames is None and why is not None and not options.best_frame and probe_video(video).frames - options.start > t:
         frames = t
