@@ -121,7 +121,7 @@ def test_make_hero_on_real_clips_animates_one_held_out_identity_with_anothers_mo
     run_dir, out = tmp_path / "run", tmp_path / "real.gif"
     heldout_transfer.main([str(heldout_transfer.REPO / "recipes" / "tiny.toml"), "--data", str(tmp_path / "strips"),
                            "--test-actors", "1", "3", "--minutes", "1", "--curve-points", "1", "--clips", "2",
-                           "--set", "train.steps=1", "--set", "train.sample_every=0", "--out", str(run_dir), "--quiet"])
+                           "--samples", "0", "--set", "train.steps=1", "--set", "train.sample_every=0", "--out", str(run_dir), "--quiet"])
     capsys.readouterr()
     monkeypatch.setattr(sys, "argv", ["make_hero.py", str(run_dir), "--out", str(out), "--clips", "4", "--samples", "1"])
     make_hero.main()
@@ -149,7 +149,7 @@ def test_heldout_transfer_trains_with_actors_held_out_and_prints_their_curve(tmp
     write_actor_strips(tmp_path / "strips", range(4), frames=6, size=16)
     run_dir = tmp_path / "run"
     args = ["--data", str(tmp_path / "strips"), "--test-actors", "1", "3", "--minutes", "1", "--clips", "6",
-            "--set", "train.steps=2", "--set", "train.checkpoint_every=1", "--set", "train.sample_every=0",
+            "--samples", "3", "--set", "train.steps=2", "--set", "train.checkpoint_every=1", "--set", "train.sample_every=0",
             "--out", str(run_dir), "--quiet"]
     results = heldout_transfer.main([str(heldout_transfer.REPO / "recipes" / "tiny.toml"), *args])
     final = results["final"]
@@ -160,6 +160,11 @@ def test_heldout_transfer_trains_with_actors_held_out_and_prints_their_curve(tmp
     printed = capsys.readouterr().out
     assert "| wrong source (another action)" in printed and "right - wrong PSNR" in printed
     assert "| r-static dB |" in printed and "WARNING" not in printed
+    # The paper's protocol at every point: best of K against the static baseline, diversity, reconstruction.
+    assert final["samples"] == 3 and final["best_minus_mean_db"] >= 0
+    assert final["diversity_ratio"] == pytest.approx(final["diversity"] / final["diversity_real"])
+    assert 0 < final["diversity_real_changes"] and 0 <= final["recon_l1"] <= 1
+    assert "best of 3 - static PSNR" in printed and "| x changes |" in printed
 
     again = heldout_transfer.main([str(run_dir), "--curve-points", "1", "--clips", "6"])
     assert len(again["curve"]) == 1 and again["final"]["right/psnr"] == pytest.approx(final["right/psnr"])

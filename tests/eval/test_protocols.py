@@ -11,6 +11,7 @@ from vidgan_kit.eval.protocols import (
     leakage,
     leakage_changes,
     leakage_picks,
+    pairwise_change_l1,
     pairwise_l1,
     reconstruction,
     select_best,
@@ -55,6 +56,9 @@ def test_best_of_k_picks_the_right_sample(scorers):
     assert r.scored_frames == [1, 2, 3] and r.per_metric.curves.frames == [1, 2, 3]
     assert len(r.per_metric.curves.ssim) == 3
     assert r.diversity.samples.mean > 0
+    # No ground-truth alternatives: the real references are these clips and their frame changes.
+    assert r.diversity.real.mean == pytest.approx(pairwise_l1(clips, r.scored_frames))
+    assert r.diversity.real_changes.mean == pytest.approx(pairwise_change_l1(clips, r.scored_frames))
 
 
 def test_per_metric_and_joint_selection_differ_when_the_metrics_disagree(scorers):
@@ -119,6 +123,21 @@ def test_pairwise_l1():
     v = torch.stack([torch.full((T, C, H, W), -1.0), torch.full((T, C, H, W), 1.0), torch.full((T, C, H, W), 0.0)])
     assert pairwise_l1(v) == pytest.approx((1.0 + 0.5 + 0.5) / 3)
     assert pairwise_l1(v[:1]) != pairwise_l1(v[:1])  # NaN for one sample
+
+
+def test_pairwise_change_l1_counts_motion_not_content():
+    g = torch.Generator().manual_seed(0)
+    first = torch.rand(C, H, W, generator=g) * 0.5 - 0.25
+    changes = torch.rand(3, T, C, H, W, generator=g) * 0.4 - 0.2
+    changes[:, 0] = 0
+    shared = first + changes  # three motions of one first frame
+    assert pairwise_change_l1(shared) == pytest.approx(pairwise_l1(shared), rel=1e-6)
+    moved = shared + torch.tensor([-0.5, 0.0, 0.5]).view(3, 1, 1, 1, 1)  # other content, same motions
+    assert pairwise_change_l1(moved) == pytest.approx(pairwise_change_l1(shared), rel=1e-6)
+    assert pairwise_l1(moved) > pairwise_l1(shared) + 0.1
+    still = moved[:, :1].expand_as(moved)
+    assert pairwise_change_l1(still) == 0.0
+    assert pairwise_change_l1(moved[:1]) != pairwise_change_l1(moved[:1])  # NaN for one clip
 
 
 def test_reconstruction_of_identity_and_of_a_constant(scorers):

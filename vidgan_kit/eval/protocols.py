@@ -62,6 +62,7 @@ __all__ = [
     "clip_l1",
     "leakage_changes",
     "pairwise_l1",
+    "pairwise_change_l1",
     "clip_seed",
     "has_ground_truth",
 ]
@@ -123,6 +124,22 @@ def pairwise_l1(videos: torch.Tensor, frames: Sequence[int] | None = None) -> fl
         return float("nan")
     v = videos if frames is None else videos[:, list(frames)]
     flat = ((v.float() + 1) * 0.5).clamp(0, 1).reshape(k, -1).double()
+    dist = torch.cdist(flat.unsqueeze(0), flat.unsqueeze(0), p=1)[0] / flat.shape[1]
+    iu = torch.triu_indices(k, k, offset=1)
+    return float(dist[iu[0], iu[1]].mean())
+
+
+def pairwise_change_l1(videos: torch.Tensor, frames: Sequence[int] | None = None) -> float:
+    """Mean L1 on [0, 1] over all unordered pairs of ``videos [K, T, C, H, W]`` between their
+    frame changes x^t − x^1: what :func:`pairwise_l1` measures for clips that share their first
+    frame, so real clips of different people count only how differently they move (NaN for K < 2)."""
+    k = videos.shape[0]
+    if k < 2:
+        return float("nan")
+    v = videos.float()
+    change = v - v[:, :1]
+    change = change if frames is None else change[:, list(frames)]
+    flat = (change * 0.5).reshape(k, -1).double()
     dist = torch.cdist(flat.unsqueeze(0), flat.unsqueeze(0), p=1)[0] / flat.shape[1]
     iu = torch.triu_indices(k, k, offset=1)
     return float(dist[iu[0], iu[1]].mean())
@@ -229,14 +246,15 @@ def stochastic_best_of_k(
     cap = getattr(getattr(scorers["psnr"], "config", None), "cap_db", None)
     capped = float((psnr[:, :, frames] >= cap).double().mean()) if cap is not None else 0.0
 
+    changes = None
     if div_real:
         reference = "same first frame, ground-truth motions of other test clips (synthetic data)"
     else:
-        real_flat = clips
-        div_real = [pairwise_l1(real_flat, frames)] if n >= 2 else []
+        div_real = [pairwise_l1(clips, frames)] if n >= 2 else []
         reference = "distinct real test clips (content differs too: an upper reference)"
+        changes = ci([pairwise_change_l1(clips, frames)]) if n >= 2 else None
     diversity = DiversityResult(samples=ci(div_samples), real=ci(div_real) if div_real else None,
-                                real_reference=reference if div_real else None)
+                                real_reference=reference if div_real else None, real_changes=changes)
     result = StochasticResult(clips=n, samples=samples, scored_frames=frames, per_metric=per_metric, joint=joint,
                               mean_of_k=mean_k, psnr_capped_fraction=capped, diversity=diversity)
     return StochasticOutput(result=result, ssim=ssim, psnr=psnr, best=torch.stack(best), kept=torch.stack(kept))

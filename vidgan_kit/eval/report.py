@@ -189,7 +189,9 @@ def markdown_report(card: MetricCard, figures: dict[str, str]) -> str:
             f"{_fmt(s.per_metric.conditioning_frame.ssim)}, PSNR {_fmt(s.per_metric.conditioning_frame.psnr, 2)} dB.",
             "",
             f"Diversity (mean pairwise L1 between the K samples of one image): {_fmt(s.diversity.samples, 4)}; "
-            f"real clips: {_fmt(s.diversity.real, 4)} ({s.diversity.real_reference or 'n/a'}).",
+            f"real clips: {_fmt(s.diversity.real, 4)} ({s.diversity.real_reference or 'n/a'})"
+            + (f"; real clips' frame changes (x^t − x^1, as if they shared one first frame): "
+               f"{_fmt(s.diversity.real_changes, 4)}." if s.diversity.real_changes is not None else "."),
             "",
         ]
     if card.reconstruction is not None:

@@ -65,6 +65,11 @@ class DiversityResult(_Strict):
     samples: Estimate
     real: Estimate | None = None
     real_reference: str | None = None
+    real_changes: Estimate | None = Field(
+        None, description="Real clips without shared first frames: pairwise L1 between their frame changes"
+        " x^t − x^1 (vidgan_kit.eval.protocols.pairwise_change_l1), the like-for-like reference for samples"
+        " that share one image; `real` beside it counts their differences in content too.",
+    )
 
 
 class StochasticResult(_Strict):
