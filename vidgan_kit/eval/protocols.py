@@ -123,7 +123,13 @@ def pairwise_l1(videos: torch.Tensor, frames: Sequence[int] | None = None) -> fl
     if k < 2:
         return float("nan")
     v = videos if frames is None else videos[:, list(frames)]
-    flat = ((v.float() + 1) * 0.5).clamp(0, 1).reshape(k, -1).double()
+    return _mean_pairwise_l1(((v.float() + 1) * 0.5).clamp(0, 1))
+
+
+def _mean_pairwise_l1(values: torch.Tensor) -> float:
+    """Mean over all unordered pairs of ``values [K, ...]`` of their mean absolute difference."""
+    k = values.shape[0]
+    flat = values.reshape(k, -1).double()
     dist = torch.cdist(flat.unsqueeze(0), flat.unsqueeze(0), p=1)[0] / flat.shape[1]
     iu = torch.triu_indices(k, k, offset=1)
     return float(dist[iu[0], iu[1]].mean())
@@ -139,10 +145,7 @@ def pairwise_change_l1(videos: torch.Tensor, frames: Sequence[int] | None = None
     v = videos.float()
     change = v - v[:, :1]
     change = change if frames is None else change[:, list(frames)]
-    flat = (change * 0.5).reshape(k, -1).double()
-    dist = torch.cdist(flat.unsqueeze(0), flat.unsqueeze(0), p=1)[0] / flat.shape[1]
-    iu = torch.triu_indices(k, k, offset=1)
-    return float(dist[iu[0], iu[1]].mean())
+    return _mean_pairwise_l1(change * 0.5)
 
 
 def select_best(scores: torch.Tensor, frames: Sequence[int], higher_is_better: bool = True) -> torch.Tensor:
