@@ -124,11 +124,13 @@ def test_a_sample_depends_on_the_generators_seed_alone(path, monkeypatch):
     assert not torch.equal(a, c), f"{path.name}: a sample ignores its generator's draws"
 
 
-def test_a_users_videos_train_the_real_footage_model_unchanged():
-    """recipes/my_videos.toml extends recipes/weizmann.toml: the same model, losses, phases and
-    training, only the data (and the name) differ."""
-    mine = load_recipe(REPO / "recipes" / "my_videos.toml", REGISTRY).model_dump()
+@pytest.mark.parametrize(("recipe", "data"), [("my_videos.toml", "video_folder"),
+                                            ("weizmann_on_shapes.toml", "synthetic_shapes")])
+def test_the_real_footage_model_trains_other_data_unchanged(recipe, data):
+    """A user's videos and the synthetic set train recipes/weizmann.toml's model: the same
+    model, losses, phases and training, only the data (and the name) differ."""
+    mine = load_recipe(REPO / "recipes" / recipe, REGISTRY).model_dump()
     weizmann = load_recipe(REPO / "recipes" / "weizmann.toml", REGISTRY).model_dump()
     differing = {key for key in weizmann if mine[key] != weizmann[key]}
     assert differing == {"name", "data"}
-    assert mine["data"]["type"] == "video_folder"
+    assert mine["data"]["type"] == data
