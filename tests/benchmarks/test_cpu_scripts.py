@@ -170,6 +170,30 @@ def test_heldout_transfer_trains_with_actors_held_out_and_prints_their_curve(tmp
     assert len(again["curve"]) == 1 and again["final"]["right/psnr"] == pytest.approx(final["right/psnr"])
 
 
+def test_motion_code_probe_reports_each_dimension_and_the_three_diversities(tmp_path, capsys):
+    """A one-step run on Weizmann-like strips: a row per z_M dimension, the real clips' frame
+    changes as the reference, and figures that are finite."""
+    import heldout_transfer
+    import motion_code_probe
+
+    from .._actors import write_actor_strips
+
+    write_actor_strips(tmp_path / "strips", range(4), frames=6, size=16)
+    run_dir = tmp_path / "run"
+    heldout_transfer.main([str(heldout_transfer.REPO / "recipes" / "tiny.toml"), "--data", str(tmp_path / "strips"),
+                           "--test-actors", "1", "3", "--minutes", "1", "--curve-points", "1", "--clips", "2",
+                           "--samples", "0", "--set", "train.steps=1", "--set", "train.sample_every=0",
+                           "--out", str(run_dir), "--quiet"])
+    capsys.readouterr()
+    figures = motion_code_probe.main([str(run_dir), "--data", str(tmp_path / "strips"), "--test-actors", "1", "3",
+                                      "--clips", "4", "--samples", "3"])
+    printed = capsys.readouterr().out
+    rows = [line for line in printed.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == 4  # tiny.toml's motion_dim
+    assert all(0 <= figures[k] < 1 for k in ("transfer_with_real_codes", "samples", "real_frame_changes"))
+    assert figures["real_frame_changes"] > 0 and figures["kl_nats"] >= 0
+
+
 def test_compare_families_trains_both_families_and_tables_them(tmp_path, capsys):
     """Two steps of each family on the synthetic pair: every model gets its paper-protocol
     column beside the static baseline, only the model that transfers a transfer figure."""
