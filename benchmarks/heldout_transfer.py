@@ -117,13 +117,12 @@ def summarise(card: Any) -> dict[str, Any]:
     if st is not None:
         best, mean, static = st.per_metric.scores.psnr.mean, st.mean_of_k.scores.psnr.mean, st.static.scores.psnr.mean
         div = st.diversity
+        changes = div.real_changes.mean if div.real_changes else math.nan
         out.update({"samples": st.samples, "best/psnr": best, "mean_of_k/psnr": mean,
                     "best_minus_static_db": best - static, "best_minus_mean_db": best - mean,
                     "diversity": div.samples.mean, "diversity_real": div.real.mean,
                     "diversity_ratio": div.samples.mean / div.real.mean,
-                    "diversity_real_changes": div.real_changes.mean if div.real_changes else math.nan,
-                    "diversity_ratio_changes": div.samples.mean / div.real_changes.mean if div.real_changes
-                    else math.nan})
+                    "diversity_real_changes": changes, "diversity_ratio_changes": div.samples.mean / changes})
     if rec is not None:
         out["recon_l1"] = rec.scores.l1.mean
     return out

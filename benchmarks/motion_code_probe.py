@@ -69,8 +69,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     frames = list(range(1, clips.shape[1]))
 
     with torch.no_grad():
-        mean, logvar = model.motion_encoder.eval()(clips)[:2]
-        post = MotionPosterior(mean, logvar)
+        post = MotionPosterior(*model.motion_encoder(clips))  # the pipeline holds the model in eval mode
         std = post.logvar.mul(0.5).exp()
         kl = 0.5 * (post.mean.square() + std.square() - 1 - post.logvar)
         codes = model.encode_motion(clips)
@@ -90,7 +89,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print()
     print("| dim | posterior std | spread of means | KL nats |")
     print("|---:|---:|---:|---:|")
-    for d in range(mean.shape[1]):
+    for d in range(post.mean.shape[1]):
         print(f"| {d} | {float(std[:, d].mean()):.2f} | {float(post.mean[:, d].std()):.2f} | {float(kl[:, d].mean()):.2f} |")
     print()
     print(f"KL to N(0, I): {figures['kl_nats']:.2f} nats per clip")
