@@ -159,7 +159,9 @@ def print_table(summary: dict[str, Any]) -> None:
             print(f"  {label.replace('K', str(k)):<24} {bound:<8}: {summary[key]:+.4f} -> {verdict}")
         print(f"  (diversity {summary['diversity']:.4f}; real clips {summary['diversity_real']:.4f}; their frame changes"
               f" {summary['diversity_real_changes']:.4f}, ratio {summary['diversity_ratio_changes']:.2f})")
-    print(f"right source PSNR per frame (dB): {' '.join(f'{x:.1f}' for x in summary['right/psnr/per_frame'])}")
+    for name in ("right", "static"):
+        per_frame = " ".join(f"{x:.1f}" for x in summary[f"{name}/psnr/per_frame"])
+        print(f"{name + ' PSNR per frame (dB)':<29}: {per_frame}")
 
 
 def print_curve(curve: list[dict[str, Any]]) -> None:

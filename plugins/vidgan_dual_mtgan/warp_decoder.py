@@ -73,6 +73,11 @@ class WarpFrameDecoder(FrameDecoder):
         anchor_temperature: float = Field(
             0.1, gt=0, description="Temperature of the softmax that turns each anchor heatmap into a point."
         )
+        fill_sees_flow: bool = Field(
+            False,
+            description="Give the fill and occlusion branch the composite flow's displacement too, so it can tell "
+            "where nothing moved (and nothing was uncovered) from where a part moved away.",
+        )
 
     def __init__(
         self,
@@ -102,8 +107,9 @@ class WarpFrameDecoder(FrameDecoder):
             conv3x3_block(w, w, config.norm),
             nn.Conv2d(w, k + 1, 3, 1, 1),
         )
+        flow_planes = 2 if config.fill_sees_flow else 0
         self.fill_net = nn.Sequential(
-            conv3x3_block(c + feats + k + 1, w, "none"),
+            conv3x3_block(c + feats + k + 1 + flow_planes, w, "none"),
             conv3x3_block(w, w, config.norm),
             conv3x3_block(w, w, config.norm),
             nn.Conv2d(w, c + 1, 3, 1, 1),
@@ -183,7 +189,11 @@ class WarpFrameDecoder(FrameDecoder):
         ).view(n, k + 1, content.shape[1], hs, ws)
         masks = self.mask_net(views.flatten(1, 2)).softmax(1)  # [N, K+1, h/2, w/2]
         warped_small = (masks.unsqueeze(2) * views).sum(1)  # the content as the composite flow moves it
-        out = F.interpolate(self.fill_net(torch.cat([warped_small, masks], dim=1)), size=(h, w), mode="bilinear",
+        fill_inputs = [warped_small, masks]
+        if self.config.fill_sees_flow:  # the displacement in half-resolution pixels: 0 where nothing moved
+            moved = (masks.unsqueeze(-1) * small_grids).sum(1) - small_grids[:, 0]  # small_grids[:, 0]: identity
+            fill_inputs.append(moved.permute(0, 3, 1, 2) * (hs / 2))
+        out = F.interpolate(self.fill_net(torch.cat(fill_inputs, dim=1)), size=(h, w), mode="bilinear",
                             align_corners=False)
         full_masks = F.interpolate(masks, size=(h, w), mode="bilinear", align_corners=False)
         flow = (full_masks.unsqueeze(-1) * grids).sum(1)  # [N, H, W, 2]

@@ -170,9 +170,10 @@ def test_heldout_transfer_trains_with_actors_held_out_and_prints_their_curve(tmp
     assert len(again["curve"]) == 1 and again["final"]["right/psnr"] == pytest.approx(final["right/psnr"])
 
 
-def test_motion_code_probe_reports_each_dimension_and_the_three_diversities(tmp_path, capsys):
+def test_motion_code_probe_reports_each_dimension_the_three_diversities_and_the_headroom(tmp_path, capsys):
     """A one-step run on Weizmann-like strips: a row per z_M dimension, the real clips' frame
-    changes as the reference, and figures that are finite."""
+    changes as the reference, figures that are finite, and codes fitted to the clips that
+    reconstruct them better than E_M's code does."""
     import heldout_transfer
     import motion_code_probe
 
@@ -186,12 +187,16 @@ def test_motion_code_probe_reports_each_dimension_and_the_three_diversities(tmp_
                            "--out", str(run_dir), "--quiet"])
     capsys.readouterr()
     figures = motion_code_probe.main([str(run_dir), "--data", str(tmp_path / "strips"), "--test-actors", "1", "3",
-                                      "--clips", "4", "--samples", "3"])
+                                      "--clips", "4", "--samples", "3", "--fit-steps", "30"])
     printed = capsys.readouterr().out
     rows = [line for line in printed.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert len(rows) == 4  # tiny.toml's motion_dim
     assert all(0 <= figures[k] < 1 for k in ("transfer_with_real_codes", "samples", "real_frame_changes"))
     assert figures["real_frame_changes"] > 0 and figures["kl_nats"] >= 0
+    assert figures["fitted_frame_codes_psnr"] > figures["transfer_psnr"]
+    assert figures["fitted_z_psnr"] > figures["transfer_psnr"]
+    assert "| frame codes fitted (G_I as trained) |" in printed
+    assert f"the transfer's first frame against the target image itself: {figures['first_frame_psnr']:.2f} dB" in printed
 
 
 def test_compare_families_trains_both_families_and_tables_them(tmp_path, capsys):

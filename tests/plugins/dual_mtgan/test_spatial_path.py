@@ -52,6 +52,28 @@ def test_contracts(registry):
     check_component("decoder", "warp_frame_decoder", {"width": 8, "parts": 2}, registry=registry, settings=settings)
 
 
+def test_contracts_with_the_fill_seeing_the_flow(registry):
+    settings = ContractSettings(content_shape=(3 + FEATURES, 32, 32), frame_code_dim=CODE_DIM)
+    check_component("decoder", "warp_frame_decoder", {"width": 8, "parts": 2, "fill_sees_flow": True},
+                    registry=registry, settings=settings)
+
+
+def test_the_fill_sees_no_displacement_where_nothing_moves_and_the_shift_where_a_part_moves(registry):
+    dec = decoder(registry, parts=2, fill_sees_flow=True)
+    seen = []
+    dec.fill_net[0].register_forward_pre_hook(lambda _, args: seen.append(args[0][:, -2:].detach()))
+    content = encoder(registry)(square(8, 8))
+    with torch.no_grad():
+        dec(content, torch.zeros(1, CODE_DIM))  # identity maps at initialisation
+        dec.motion_head.bias.view(2, 6)[:, 4] = 0.5  # both parts shift along x
+        dec(content, torch.zeros(1, CODE_DIM))
+    still, moved = seen
+    assert still.abs().max() < 1e-5  # rounding of p = a + (p - a)
+    displacement = moved[:, 0] * 2 / 16  # back to normalised units
+    assert (displacement.abs() > 0.01).float().mean() > 0.5  # the parts cover most of the frame
+    assert moved[:, 1].abs().max() < displacement.abs().max() / 10  # and moved along x only
+
+
 def test_the_content_map_keeps_the_frame(registry):
     enc = encoder(registry)
     frames = torch.rand(2, 3, 32, 32) * 2 - 1
