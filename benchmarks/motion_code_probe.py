@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
 def headroom(model: torch.nn.Module, clips: torch.Tensor, steps: int, lr: float = 0.05) -> dict[str, float]:
     """Mean PSNR (frames 2..T) of the static baseline, the transfer, and the outputs with z_M and
-    with the per-frame codes fitted to each clip (every weight frozen); prints the table."""
+    with the per-frame codes fitted to each clip (every weight frozen; ``model`` in eval mode, as
+    :func:`load_pipeline` gives it); prints the table."""
     t = clips.shape[1]
     image = clips[:, 0]
 
@@ -135,9 +136,7 @@ def headroom(model: torch.nn.Module, clips: torch.Tensor, steps: int, lr: float 
             return score(render(code))
 
     was = [p.requires_grad for p in model.parameters()]
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model.requires_grad_(False)
     try:
         with torch.no_grad():
             content = model.content_encoder(image)
