@@ -3,6 +3,7 @@
     python benchmarks/heldout_transfer.py recipes/weizmann.toml --size 32 --minutes 60
     python benchmarks/heldout_transfer.py recipes/weizmann.toml --size 32 --minutes 2 --data /path/to/weizmann64
     python benchmarks/heldout_transfer.py runs/heldout-weizmann-20270101-120000          # a finished run
+    python benchmarks/heldout_transfer.py runs/heldout-weizmann-20270101-120000 --continue-to 1750   # trained on, then scored
 
 Training (RUN_OR_RECIPE is a .toml): the recipe's model, losses and training on MoCoGAN's
 Weizmann strips at ``--data`` (default ``../shared/data/weizmann64``, relative to the working
@@ -50,7 +51,8 @@ from vidgan_kit import PluginHost
 from vidgan_kit.checkpoint import list_checkpoints, read_index
 from vidgan_kit.errors import VidganError
 from vidgan_kit.eval.runner import EvalSettings, evaluate
-from vidgan_kit.recipe import apply_overrides, read_recipe_table, validate_recipe
+from vidgan_kit.recipe import Recipe, apply_overrides, read_recipe_table, validate_recipe
+from vidgan_kit.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 WEIZMANN_RECIPE = REPO / "recipes" / "weizmann.toml"
@@ -81,6 +83,19 @@ def heldout_table(data: Path, actors: list[int]) -> dict[str, Any]:
     table = tomllib.loads(WEIZMANN_RECIPE.read_text(encoding="utf-8"))["data"]
     return {**table, "root": str(data.expanduser().absolute()), "split_mode": "by_identity",
             "test_identities": [str(a) for a in actors]}
+
+
+def continue_run(run_dir: Path, steps: int, host: PluginHost, quiet: bool) -> None:
+    """Resume a run with its own recipe (``recipe.json``) to ``steps`` steps: resuming is exact,
+    so this is the ``steps``-step run, its earlier checkpoints its curve."""
+    table = Recipe.model_validate(json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))).to_table()
+    table["train"]["steps"] = steps
+    recipe = validate_recipe(table, host.registry, source=str(run_dir / "recipe.json"))
+    t0 = time.monotonic()
+    run = train(recipe, host=host, run_dir=run_dir, resume=True,
+                recipe_text=(run_dir / "recipe.toml").read_text(encoding="utf-8"), quiet=quiet)
+    print(f"continued: {run_dir} to step {run.step}, {(time.monotonic() - t0) / 60:.2f} min (incl. set-up), {run.status}",
+          flush=True)
 
 
 def train_sessions(args: argparse.Namespace, host: PluginHost) -> Path:
@@ -208,6 +223,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="K samples per clip for the paper's protocol at every point (0: transfer only)")
     parser.add_argument("--weights", choices=("ema", "raw"), default="ema",
                         help="score the EMA weights (as inference uses them) or the raw trained weights")
+    parser.add_argument("--continue-to", type=int, default=None, metavar="STEPS",
+                        help="with a run directory: train it on to STEPS steps with its own recipe, then score it")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     parser.add_argument("--quiet", action="store_true", help="no progress display while training")
     args = parser.parse_args(argv)
@@ -216,6 +233,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.clips < 2:
         parser.error("--clips must be at least 2 (the wrong source is another clip)")
     training = args.target.suffix == ".toml"
+    if training and args.continue_to is not None:
+        parser.error("--continue-to takes a run directory (a recipe trains for its own train.steps)")
     print(f"command : {shlex.join([Path(sys.executable).name, *sys.argv])}")
     host = PluginHost.create()
     try:
@@ -226,6 +245,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             raise VidganError(f"{args.target}: not a recipe (.toml) nor a run directory (it has no checkpoints/)")
         else:
             run_dir = args.target
+            if args.continue_to is not None:
+                continue_run(run_dir, args.continue_to, host, args.quiet)
         # A run is scored on its own recipe's data (its split says which actors it saw), unless --data names
         # the held-out table to read instead.
         data = heldout_table(args.data, args.test_actors) if args.data is not None and not training else None

@@ -141,7 +141,8 @@ def test_make_hero_on_real_clips_animates_one_held_out_identity_with_anothers_mo
 def test_heldout_transfer_trains_with_actors_held_out_and_prints_their_curve(tmp_path, capsys):
     """A tiny recipe on Weizmann-like strips with actors 1 and 3 held out, a checkpoint per step:
     the table of every motion code, the targets and a curve point per checkpoint; the held-out
-    actors never in the run's train split; a finished run is scored again from its own recipe."""
+    actors never in the run's train split; a finished run is scored again from its own recipe,
+    and trained on with it."""
     import heldout_transfer
 
     from .._actors import write_actor_strips
@@ -168,6 +169,12 @@ def test_heldout_transfer_trains_with_actors_held_out_and_prints_their_curve(tmp
 
     again = heldout_transfer.main([str(run_dir), "--curve-points", "1", "--clips", "6"])
     assert len(again["curve"]) == 1 and again["final"]["right/psnr"] == pytest.approx(final["right/psnr"])
+
+    # Trained on with its own recipe (no --set needed), then scored: the curve gains the new point.
+    on = heldout_transfer.main([str(run_dir), "--continue-to", "3", "--clips", "6", "--samples", "0", "--quiet"])
+    assert [p["step"] for p in on["curve"]] == [1, 2, 3]
+    assert on["curve"][1]["right/psnr"] == pytest.approx(final["right/psnr"])
+    assert "continued: " in capsys.readouterr().out
 
 
 def test_motion_code_probe_reports_each_dimension_the_three_diversities_and_the_headroom(tmp_path, capsys):

@@ -53,8 +53,9 @@ class LSTMTemporalGenerator(CodeSequenceGenerator):
     also sets the initial hidden and cell states through a linear layer, so the first
     frame's code already depends on z_M and the input keeps the clip's motion available
     to every step (without per-step input the code has to survive T state updates).
-    A linear read-out maps each hidden state to the frame code. ``relative_to_first`` makes
-    every code a displacement from the first frame's (which is then zero).
+    A linear read-out maps each hidden state to the frame code, or with ``integrate`` to the
+    code's change since the previous frame. ``relative_to_first`` makes every code a
+    displacement from the first frame's (which is then zero).
     """
 
     class Config(ComponentConfig):
@@ -68,6 +69,11 @@ class LSTMTemporalGenerator(CodeSequenceGenerator):
             False,
             description="Subtract the first frame's code from every frame's: z_m^1 = 0, so the first frame depends "
             "on the content alone (as in data whose first frame is the target image).",
+        )
+        integrate: bool = Field(
+            False,
+            description="Read each step's output as the code's change since the previous frame and sum the changes: "
+            "the code moves by one step's change per frame, as motion is continuous in time.",
         )
 
     name = "lstm_temporal_generator"
@@ -90,7 +96,8 @@ class LSTMTemporalGenerator(CodeSequenceGenerator):
             out, _ = self.lstm(inputs, (h0, c0))
         else:
             out, _ = self.lstm(inputs)
-        return self._relative(self.readout(out))
+        codes = self.readout(out)
+        return self._relative(codes.cumsum(1) if self.config.integrate else codes)
 
 
 class ConvFrameDecoder(FrameDecoder):

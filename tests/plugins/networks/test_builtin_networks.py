@@ -322,6 +322,19 @@ def test_temporal_generator_uses_z_and_any_length(registry, init_state):
         gt(torch.randn(3, MOTION_DIM + 1), 6)
 
 
+def test_an_integrating_temporal_generator_sums_the_read_outs(registry):
+    """With ``integrate`` the read-out of step t is the code's change from frame t-1 to t."""
+    g = GEOMETRIES[0]
+    plain = build(registry, "temporal_generator", "lstm_temporal_generator", g, {})
+    summed = build(registry, "temporal_generator", "lstm_temporal_generator", g,
+                   {"integrate": True, "relative_to_first": True})
+    z = torch.randn(3, MOTION_DIM)
+    with torch.no_grad():
+        steps, codes = plain(z), summed(z)
+    assert torch.equal(codes[:, 0], torch.zeros_like(codes[:, 0]))
+    assert torch.allclose(codes.diff(dim=1), steps[:, 1:], atol=1e-6)
+
+
 def test_decoder_checks_its_inputs_and_supports_nearest_upsampling(registry):
     g = GEOMETRIES[0]
     gi = build(registry, "decoder", "conv_frame_decoder", g, {"upsample": "nearest"})
