@@ -52,7 +52,6 @@ from vidgan_kit.checkpoint import list_checkpoints, read_index
 from vidgan_kit.errors import VidganError
 from vidgan_kit.eval.runner import EvalSettings, evaluate
 from vidgan_kit.recipe import Recipe, apply_overrides, read_recipe_table, validate_recipe
-from vidgan_kit.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 WEIZMANN_RECIPE = REPO / "recipes" / "weizmann.toml"
@@ -91,11 +90,8 @@ def continue_run(run_dir: Path, steps: int, host: PluginHost, quiet: bool) -> No
     table = Recipe.model_validate(json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))).to_table()
     table["train"]["steps"] = steps
     recipe = validate_recipe(table, host.registry, source=str(run_dir / "recipe.json"))
-    t0 = time.monotonic()
-    run = train(recipe, host=host, run_dir=run_dir, resume=True,
-                recipe_text=(run_dir / "recipe.toml").read_text(encoding="utf-8"), quiet=quiet)
-    print(f"continued: {run_dir} to step {run.step}, {(time.monotonic() - t0) / 60:.2f} min (incl. set-up), {run.status}",
-          flush=True)
+    print(f"continued: {run_dir} to step {steps}", flush=True)
+    run_sessions(recipe, host, run_dir, 1, (run_dir / "recipe.toml").read_text(encoding="utf-8"), quiet, resume=True)
 
 
 def train_sessions(args: argparse.Namespace, host: PluginHost) -> Path:

@@ -240,11 +240,13 @@ def budget_sessions(table: dict[str, Any], minutes: float, curve_points: int) ->
     return sessions
 
 
-def run_sessions(recipe: Any, host: PluginHost, run_dir: Path, sessions: int, recipe_text: str, quiet: bool) -> None:
-    """Train ``recipe`` in ``run_dir`` in ``sessions`` resumed sessions (one checkpoint at the end of each)."""
+def run_sessions(recipe: Any, host: PluginHost, run_dir: Path, sessions: int, recipe_text: str, quiet: bool,
+                 resume: bool = False) -> None:
+    """Train ``recipe`` in ``run_dir`` in ``sessions`` resumed sessions (one checkpoint at the end of each);
+    with ``resume`` the first session continues the run already there."""
     for i in range(sessions):
         t0 = time.monotonic()
-        run = train(recipe, host=host, run_dir=run_dir, resume=i > 0, recipe_text=recipe_text, quiet=quiet)
+        run = train(recipe, host=host, run_dir=run_dir, resume=resume or i > 0, recipe_text=recipe_text, quiet=quiet)
         print(f"  session {i + 1}/{sessions}: step {run.step}, {(time.monotonic() - t0) / 60:.2f} min"
               f" (incl. set-up), {run.status}", flush=True)
         if run.step >= recipe.train.steps:
