@@ -17,7 +17,7 @@ from vidgan_kit import ComponentConfig
 from vidgan_kit.errors import ShapeError
 from vidgan_kit.interfaces import LossContext, MotionPosterior
 from vidgan_builtin.losses.objectives import ConfiguredLoss, frozen_call, require_output, require_slot
-from vidgan_builtin.losses.terms import Distance, distance
+from vidgan_builtin.losses.terms import Distance, distance, distance_terms
 
 __all__ = ["ContentConsistencyLoss", "MotionConsistencyLoss"]
 
@@ -73,6 +73,12 @@ class MotionConsistencyLoss(ConfiguredLoss):
             False, description="Let this loss update E_M's weights through E_M(Ṽ) (the paper's joint minimisation)."
         )
         distance: Distance = Field("l1", description="l1 (the paper) or mse between codes.")
+        weighting: Literal["uniform", "precision"] = Field(
+            "uniform",
+            description="uniform (the paper) or precision: each dimension's distance times the source posterior's "
+            "precision 1/σ², scaled to mean 1 over the dimensions, so the generated clips must carry what E_M read "
+            "from the real clip more than the draw's noise.",
+        )
 
     def forward(self, ctx: LossContext, phase: str) -> torch.Tensor:
         name = "motion_consistency"
@@ -88,4 +94,8 @@ class MotionConsistencyLoss(ConfiguredLoss):
         clips = torch.cat([recon, transfer], dim=0)
         post = encoder(clips) if self.config.train_encoder else frozen_call(encoder, clips)
         mean_x, mean_y = MotionPosterior(*post).mean.chunk(2, dim=0)
-        return distance(mean_x, z, self.config.distance) + distance(mean_y, z, self.config.distance)
+        if self.config.weighting == "uniform":
+            return distance(mean_x, z, self.config.distance) + distance(mean_y, z, self.config.distance)
+        precision = torch.exp(-MotionPosterior(*require_output(ctx, "posterior", name)).logvar.detach().float())
+        weights = precision / precision.mean(dim=1, keepdim=True)
+        return sum((weights * distance_terms(mean, z, self.config.distance)).mean() for mean in (mean_x, mean_y))

@@ -73,6 +73,11 @@ class WarpFrameDecoder(FrameDecoder):
         anchor_temperature: float = Field(
             0.1, gt=0, description="Temperature of the softmax that turns each anchor heatmap into a point."
         )
+        motion_bias: bool = Field(
+            True,
+            description="Give the motion read-out a bias. Without one the zero frame code is the identity for every "
+            "part, so a frame whose code has not moved from the first frame's draws the target image.",
+        )
         fill_sees_flow: bool = Field(
             False,
             description="Give the fill and occlusion branch the composite flow's displacement too, so it can tell "
@@ -99,9 +104,10 @@ class WarpFrameDecoder(FrameDecoder):
         k, w = config.parts, config.width
         feats = content_shape[0] - c
         self.anchor_head = nn.Conv2d(feats, k, 3, 1, 1)
-        self.motion_head = nn.Linear(frame_code_dim, 6 * k)
+        self.motion_head = nn.Linear(frame_code_dim, 6 * k, bias=config.motion_bias)
         nn.init.zeros_(self.motion_head.weight)  # identity transforms at the start: the static baseline
-        nn.init.zeros_(self.motion_head.bias)
+        if self.motion_head.bias is not None:
+            nn.init.zeros_(self.motion_head.bias)
         self.mask_net = nn.Sequential(
             conv3x3_block((k + 1) * (feats + c), w, "none"),
             conv3x3_block(w, w, config.norm),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from vidgan_kit.checkpoint import list_checkpoints
 from vidgan_kit.training.seeding import DeterminismSettings
 
 from .._compiler import needs_cpp_compiler
@@ -175,6 +176,21 @@ def test_heldout_transfer_trains_with_actors_held_out_and_prints_their_curve(tmp
     assert [p["step"] for p in on["curve"]] == [1, 2, 3]
     assert on["curve"][1]["right/psnr"] == pytest.approx(final["right/psnr"])
     assert "continued: " in capsys.readouterr().out
+
+    # A branch from step 2 with a changed recipe: the shared steps are copied, the run branched from is untouched.
+    branch = tmp_path / "branch"
+    lr = "optimizers.generator.lr=0.05"
+    off = heldout_transfer.main([str(run_dir), "--branch-from", "2", "--set", lr, "--continue-to", "3",
+                                 "--out", str(branch), "--clips", "6", "--samples", "0", "--quiet"])
+    assert [p["step"] for p in off["curve"]] == [1, 2, 3]
+    assert off["curve"][1]["right/psnr"] == pytest.approx(on["curve"][1]["right/psnr"])
+    assert off["curve"][2]["right/psnr"] != pytest.approx(on["curve"][2]["right/psnr"], abs=1e-6)
+    assert json.loads((branch / "recipe.json").read_text())["optimizers"]["generator"]["lr"] == 0.05
+    assert json.loads((run_dir / "recipe.json").read_text())["optimizers"]["generator"]["lr"] != 0.05
+    assert [s for s, _ in list_checkpoints(run_dir)] == [1, 2, 3]
+    assert "branched: " in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # a branch never writes into a run directory that holds something
+        heldout_transfer.main([str(run_dir), "--branch-from", "2", "--continue-to", "3", "--out", str(branch)])
 
 
 def test_motion_code_probe_reports_each_dimension_the_three_diversities_and_the_headroom(tmp_path, capsys):

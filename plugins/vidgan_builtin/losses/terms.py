@@ -27,16 +27,22 @@ __all__ = [
     "ReconstructionLoss",
     "Distance",
     "distance",
+    "distance_terms",
     "kl_per_dim",
 ]
 
 Distance = Literal["l1", "mse"]
 
 
+def distance_terms(a: torch.Tensor, b: torch.Tensor, kind: Distance) -> torch.Tensor:
+    """Elementwise absolute (l1) or squared (mse) difference, in float32."""
+    diff = a.float() - b.float()
+    return diff.abs() if kind == "l1" else diff.square()
+
+
 def distance(a: torch.Tensor, b: torch.Tensor, kind: Distance) -> torch.Tensor:
     """Mean absolute (l1) or mean squared (mse) difference."""
-    diff = a.float() - b.float()
-    return diff.abs().mean() if kind == "l1" else diff.square().mean()
+    return distance_terms(a, b, kind).mean()
 
 
 def kl_per_dim(posterior: MotionPosterior) -> torch.Tensor:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -75,6 +76,20 @@ def test_motion_consistency_known_answers(registry):
     assert lm(ctx_of(motion_outputs(0.25, 0.0), model), "generator").item() == pytest.approx(0.5)
     by_mean = loss(registry, "motion_consistency", target="mean")  # posterior mean is 2z
     assert by_mean(ctx_of(motion_outputs(0.5, 0.25), model), "generator").item() == pytest.approx(0.0)
+
+
+def test_motion_consistency_weighted_by_precision_asks_least_of_the_noisiest_dimension(registry):
+    """E_M reads 0 from the fakes and z_M is (0, 0, 1): the miss is all in the third dimension,
+    counted in full where the source posterior is sure of it and a quarter where it is four times wider."""
+    model = StubModel(motion_encoder=MeanMotionEncoder())
+    out = motion_outputs(0.0, 0.0)
+    out["z_motion"] = torch.tensor([[0.0, 0.0, 1.0]]).expand(2, 3)
+    uniform = loss(registry, "motion_consistency")
+    assert uniform(ctx_of(out, model), "generator").item() == pytest.approx(2 / 3)
+    precision = loss(registry, "motion_consistency", weighting="precision")
+    for variance, expected in ((0.5, 1.0), (1.0, 2 / 3), (4.0, 2 / 9)):  # weights 1/σ² over their mean
+        out["posterior"] = MotionPosterior(torch.zeros(2, 3), torch.tensor([0.0, 0.0, math.log(variance)]).expand(2, 3))
+        assert precision(ctx_of(out, model), "generator").item() == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("train_encoder", [False, True])

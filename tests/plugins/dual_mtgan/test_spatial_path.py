@@ -105,6 +105,24 @@ def test_a_shift_moves_the_object_about_the_anchor(registry):
     assert torch.allclose(out, square(12, 12), atol=1e-3)
 
 
+def test_without_a_motion_bias_the_zero_code_draws_every_part_where_it_is(registry):
+    """motion_bias = false: whatever the read-out learned, the zero code gives identity maps
+    (the first frame's code under relative_to_first draws the target image); with a bias it need not."""
+    grids = {}
+    for bias in (True, False):
+        dec = decoder(registry, parts=3, motion_bias=bias)
+        with torch.no_grad():
+            for p in dec.motion_head.parameters():
+                p.normal_()
+            grids[bias] = dec.part_grids(torch.zeros(1, 3, 2), torch.zeros(1, CODE_DIM))
+            moved = dec.part_grids(torch.zeros(1, 3, 2), torch.ones(1, CODE_DIM))
+        assert not torch.allclose(moved, grids[bias], atol=1e-3)  # a non-zero code still moves the parts
+    assert dec.motion_head.bias is None
+    identity = dec.identity_grid.expand_as(grids[False])
+    assert torch.allclose(grids[False], identity, atol=1e-5)
+    assert not torch.allclose(grids[True], identity, atol=1e-3)
+
+
 def test_anchors_follow_the_content(registry):
     """An anchor is a soft-argmax over the content: a shifted image moves it by the same amount."""
     dec = decoder(registry)
