@@ -60,6 +60,7 @@ from vidgan_kit.checkpoint import list_checkpoints, read_index
 from vidgan_kit.errors import VidganError
 from vidgan_kit.eval.runner import EvalSettings, evaluate
 from vidgan_kit.recipe import Recipe, apply_overrides, read_recipe_table, validate_recipe
+from vidgan_kit.training.logging import truncate_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 WEIZMANN_RECIPE = REPO / "recipes" / "weizmann.toml"
@@ -92,10 +93,15 @@ def heldout_table(data: Path, actors: list[int]) -> dict[str, Any]:
             "test_identities": [str(a) for a in actors]}
 
 
+def saved_recipe_table(run_dir: Path) -> dict[str, Any]:
+    """The recipe a run was trained with (its ``recipe.json``), as a table overrides apply to."""
+    return Recipe.model_validate(json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))).to_table()
+
+
 def continue_run(run_dir: Path, steps: int, host: PluginHost, quiet: bool) -> None:
     """Resume a run with its own recipe (``recipe.json``) to ``steps`` steps: resuming is exact,
     so this is the ``steps``-step run, its earlier checkpoints its curve."""
-    table = Recipe.model_validate(json.loads((run_dir / "recipe.json").read_text(encoding="utf-8"))).to_table()
+    table = saved_recipe_table(run_dir)
     table["train"]["steps"] = steps
     recipe = validate_recipe(table, host.registry, source=str(run_dir / "recipe.json"))
     print(f"continued: {run_dir} to step {steps}", flush=True)
@@ -110,20 +116,16 @@ def branch_run(run_dir: Path, step: int, overrides: list[str], out: Path, host: 
         raise VidganError(f"{run_dir} has no checkpoint at step {step} to branch from")
     if out.exists() and any(out.iterdir()):
         raise VidganError(f"{out} exists; a branch starts a new run directory")
-    saved = Recipe.model_validate(json.loads((run_dir / "recipe.json").read_text(encoding="utf-8")))
-    recipe = validate_recipe(apply_overrides(saved.to_table(), overrides), host.registry,
+    recipe = validate_recipe(apply_overrides(saved_recipe_table(run_dir), overrides), host.registry,
                              source=str(run_dir / "recipe.json"))
     out.mkdir(parents=True, exist_ok=True)
     (out / "recipe.json").write_text(recipe.to_json() + "\n", encoding="utf-8")
-    for name in ("recipe.toml", "environment.json"):
+    for name in ("recipe.toml", "environment.json", "metrics.jsonl"):
         if (run_dir / name).is_file():
             shutil.copy2(run_dir / name, out / name)
+    truncate_metrics(out / "metrics.jsonl", step)
     for _, path in checkpoints:
         shutil.copytree(path, out / "checkpoints" / path.name)
-    if (run_dir / "metrics.jsonl").is_file():
-        lines = (run_dir / "metrics.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
-        kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
-        (out / "metrics.jsonl").write_text("".join(kept), encoding="utf-8")
     print(f"branched: {run_dir} at step {step} -> {out} ({', '.join(overrides) or 'no changes'})", flush=True)
     return out
 

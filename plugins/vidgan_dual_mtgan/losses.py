@@ -94,8 +94,9 @@ class MotionConsistencyLoss(ConfiguredLoss):
         clips = torch.cat([recon, transfer], dim=0)
         post = encoder(clips) if self.config.train_encoder else frozen_call(encoder, clips)
         mean_x, mean_y = MotionPosterior(*post).mean.chunk(2, dim=0)
-        if self.config.weighting == "uniform":
-            return distance(mean_x, z, self.config.distance) + distance(mean_y, z, self.config.distance)
-        precision = torch.exp(-MotionPosterior(*require_output(ctx, "posterior", name)).logvar.detach().float())
-        weights = precision / precision.mean(dim=1, keepdim=True)
-        return sum((weights * distance_terms(mean, z, self.config.distance)).mean() for mean in (mean_x, mean_y))
+        terms = [distance_terms(mean, z, self.config.distance) for mean in (mean_x, mean_y)]
+        if self.config.weighting == "precision":
+            precision = torch.exp(-MotionPosterior(*require_output(ctx, "posterior", name)).logvar.detach().float())
+            weights = precision / precision.mean(dim=1, keepdim=True)
+            terms = [weights * term for term in terms]
+        return terms[0].mean() + terms[1].mean()
