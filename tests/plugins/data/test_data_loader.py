@@ -32,7 +32,8 @@ def test_synthetic_shapes_in_workers(registry) -> None:
     ds = registry.build(
         "dataset", "synthetic_shapes", {"clips": 4}, geometry=GEOMETRY, split="train", seed=3
     )
-    batch = next(iter(DataLoader(ds, batch_size=4, num_workers=2)))
+    # spawn: a forked worker of a process that already runs threads (the browser tests') can hang
+    batch = next(iter(DataLoader(ds, batch_size=4, num_workers=2, multiprocessing_context="spawn")))
     assert torch.equal(batch["video"][2], ds[2]["video"])
 
 
