@@ -70,6 +70,8 @@ from vidgan_kit.interfaces import (
 )
 from vidgan_kit.layout import fold_time, unfold_time
 
+from .source_jitter import SourceJitterConfig, jitter_source
+
 __all__ = ["DualMTGAN", "DualMTGANConfig", "GENERATOR_SLOTS", "DISCRIMINATOR_SLOTS", "PartMotionDecoder"]
 
 GENERATOR_SLOTS = ("content_encoder", "motion_encoder", "temporal_generator", "decoder")
@@ -157,6 +159,11 @@ class DualMTGANConfig(ComponentConfig):
     min_motion_gap: float = Field(
         1e-3, ge=0, description="health_warnings(): diag/motion_gap (L1) below this means the motion video is ignored."
     )
+    source_jitter: SourceJitterConfig = Field(
+        default_factory=SourceJitterConfig,
+        description="In training, E_M reads its clip with colours and place changed, one draw per clip (off by"
+        " default): {color, channel_shuffle, translate}. The reconstruction is scored against the clip as it is.",
+    )
     max_leakage_ratio: float = Field(
         1.0, ge=0, description="health_warnings(): val/leakage_ratio above this means the motion clip's content leaks."
     )
@@ -211,7 +218,8 @@ class DualMTGAN(ModelAssembly):
         codes = unfold_time(self.content_encoder(fold_time(video)), b)  # [B, T, *cs]
         content_y = codes[:, 0].roll(1, dims=0)  # E_C(y): y is frame 0 of the rolled batch
 
-        posterior = MotionPosterior(*self.motion_encoder(video))
+        source = jitter_source(video, self.config.source_jitter) if self.training else video
+        posterior = MotionPosterior(*self.motion_encoder(source))
         z_motion = posterior.sample() if self.training else posterior.mean
         z_prior = torch.randn_like(z_motion)
         frame_codes, frame_codes_prior = self.temporal_generator(torch.cat([z_motion, z_prior]), t).chunk(2)

@@ -307,7 +307,12 @@ def write_pages(docs_dir: Path) -> list[Path]:
 
 
 def main() -> None:
-    docs_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs")
+    """``python -m vidgan_kit.cli.docsgen [DOCS_DIR]``: write the generated pages (into ``docs`` by default)."""
+    args = sys.argv[1:]
+    if len(args) > 1 or (args and args[0].startswith("-")):
+        print("usage: python -m vidgan_kit.cli.docsgen [DOCS_DIR]  (writes the generated reference pages)")
+        raise SystemExit(0 if args and args[0] in ("-h", "--help") else 2)
+    docs_dir = Path(args[0]) if args else Path("docs")
     for path in write_pages(docs_dir):
         print(f"wrote {path}")
 

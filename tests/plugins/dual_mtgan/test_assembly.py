@@ -62,7 +62,8 @@ def test_builds_from_a_fresh_registry_with_default_slots(model):
 
 def test_defaults_need_no_options(registry):
     spec, config = registry.resolve("model", {"type": "dual_mtgan"}, "model")
-    assert {k: v["type"] for k, v in spec.params.items() if isinstance(v, dict)} == SLOT_TYPES
+    assert {k: v["type"] for k, v in spec.params.items() if isinstance(v, dict) and "type" in v} == SLOT_TYPES
+    assert spec.params["source_jitter"] == {"color": 0.0, "channel_shuffle": 0.0, "translate": 0.0}
     assert spec.params["decoder"]["params"]["base_channels"] == 32
 
 
@@ -441,3 +442,21 @@ def test_transfer_animates_the_image_with_the_motion_encoders_posterior_mean(mod
     for wrong in (z[:, :-1], z[0], torch.cat([z, z])):
         with pytest.raises(ShapeError, match="animate: expected motion codes"):
             model.animate(image, wrong)
+
+
+def test_training_encodes_the_jittered_clip_and_inference_the_clip_itself(registry):
+    model = build(registry, {"source_jitter": {"color": 0.5, "translate": 0.2}})
+    seen = []
+    handle = model.motion_encoder.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    try:
+        video = clips(b=2)
+        model.train()
+        out = model({"video": video})
+        model.eval()
+        model({"video": video})
+        model.transfer(video[:, 0], video)
+    finally:
+        handle.remove()
+    assert not torch.allclose(seen[0], video, atol=1e-3)
+    assert torch.equal(seen[1], video) and torch.equal(seen[2], video)
+    assert torch.equal(out["video"], video)  # the reconstruction is scored against the clip as it is
