@@ -30,7 +30,7 @@ video_y            [B, T, C, H, W]         V_y = V rolled by one along the batch
 target             [B, C, H, W]            y, first frame of V_y
 content_codes      [B, T, *code_shape]     z_c^t = E_C(x^t) for every frame of V
 content_target     [B, *code_shape]        z_c,y = E_C(y) (taken from content_codes, no extra pass)
-posterior          MotionPosterior         q(z_M | V): mean, logvar [B, motion_dim]
+posterior          MotionPosterior         q(z_M | V): mean, logvar [B, motion_dim] (V as E_M read it: ``source_jitter``)
 z_motion           [B, motion_dim]         z_M: a reparameterised sample in training, the mean in eval
 z_prior            [B, motion_dim]         z ~ N(0, I) for the stochastic branch
 frame_codes        [B, T, frame_code_dim]  z_m,d^t = G_T(z_M)
