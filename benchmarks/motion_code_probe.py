@@ -2,6 +2,7 @@
 
     python benchmarks/motion_code_probe.py RUN --data ../shared/data/weizmann64
     python benchmarks/motion_code_probe.py RUN                      # the run's own recipe's test split
+    python benchmarks/motion_code_probe.py RUN --data ../shared/data/weizmann64 --split train  # people it trained on
 
 On the held-out clips (``--data``: MoCoGAN's Weizmann strips read as ``heldout_transfer.py``
 reads them, actors ``--test-actors`` held out; without it, the run's own test split):
@@ -24,6 +25,10 @@ G_I: what E_M could reach on people it never saw) and the per-frame motion codes
 alone: what G_T could reach). The gaps between the rows are what E_M, G_T and G_I each cost.
 Beside them, the transfer's first frame against the target image: how faithfully G_I draws
 the image it is given where nothing has moved yet.
+
+``--split train`` runs the same on the first clips of the training split (one seeded window
+each): the gap between E_M's code and the fitted z_M there, beside the held-out one, tells
+whether E_M reads the people it trained on better than those it never saw.
 """
 
 from __future__ import annotations
@@ -53,7 +58,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("run", type=Path, help="a run directory (its latest checkpoint) or a checkpoint directory")
     parser.add_argument("--data", type=Path, default=None, help="MoCoGAN's Weizmann strips (the held-out table)")
     parser.add_argument("--test-actors", type=int, nargs="+", default=[5, 6], metavar="ACTOR")
-    parser.add_argument("--clips", type=int, default=8, help="held-out clips (the first N of the test split)")
+    parser.add_argument("--clips", type=int, default=8, help="clips to probe (the first N of the split)")
+    parser.add_argument("--split", choices=("test", "train"), default="test",
+                        help="test: the held-out people; train: the people it trained on")
     parser.add_argument("--samples", type=int, default=25, help="samples per image")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fit-steps", type=int, default=300,
@@ -67,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         checkpoint = checkpoints[-1][1]
         index = read_index(checkpoint)
         data = heldout_table(args.data, args.test_actors) if args.data is not None else None
-        dataset, *_ = load_eval_data(data, index, host.registry, "test")
+        dataset, *_ = load_eval_data(data, index, host.registry, args.split)
         pipeline = load_pipeline(checkpoint, registry=host.registry, notes=lambda _: None)
     except VidganError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -97,7 +104,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "real_frame_changes": pairwise_change_l1(clips, frames),
         "kl_nats": float(kl.sum(1).mean()),
     }
-    print(f"run     : {checkpoint} (step {index.get('step')}), {n} clips, {args.samples} samples per image")
+    print(f"run     : {checkpoint} (step {index.get('step')}), {n} clips of the {args.split} split, "
+          f"{args.samples} samples per image")
     print()
     print("| dim | posterior std | spread of means | KL nats |")
     print("|---:|---:|---:|---:|")

@@ -220,6 +220,10 @@ def test_motion_code_probe_reports_each_dimension_the_three_diversities_and_the_
     assert figures["fitted_z_psnr"] > figures["transfer_psnr"]
     assert "| frame codes fitted (G_I as trained) |" in printed
     assert f"the transfer's first frame against the target image itself: {figures['first_frame_psnr']:.2f} dB" in printed
+    trained_on = motion_code_probe.main([str(run_dir), "--data", str(tmp_path / "strips"), "--test-actors", "1", "3",
+                                         "--clips", "4", "--samples", "3", "--fit-steps", "30", "--split", "train"])
+    assert trained_on["real_frame_changes"] != figures["real_frame_changes"]  # other people's clips
+    assert trained_on["fitted_z_psnr"] > trained_on["transfer_psnr"]
 
 
 def test_compare_families_trains_both_families_and_tables_them(tmp_path, capsys):

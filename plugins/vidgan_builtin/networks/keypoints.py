@@ -12,7 +12,9 @@ Monkey-Net and the First Order Motion Model:
 2. each heatmap's moments give a part's centre μ_t and spread (log standard deviations
    and correlation) at frame t;
 3. an MLP reads the trajectories, absolute and relative to frame 1, of every keypoint
-   over the clip and gives the posterior over z_M (mean, log-variance).
+   over the clip and gives the posterior over z_M (mean, log-variance). With
+   ``absolute = false`` it reads only the changes since frame 1: the code then cannot
+   depend on where in the frame the subject stands or how large it is.
 
 Two consequences worth knowing: a displacement is a plain difference of two inputs of the
 MLP (nothing to learn about where the object is, only which heatmap follows it), and the
@@ -46,11 +48,13 @@ from vidgan_kit.interfaces import MotionEncoder, MotionPosterior
 from .geometry import ANGULAR_ORDERS, angular_moments, mask_moments, pixel_grid, turn_since_first
 from .blocks import NormName, check_sides_multiple_of_4, conv3x3_block
 
-__all__ = ["KeypointMotionEncoder", "FEATURES_PER_KEYPOINT", "ORIENTATION_FEATURES"]
+__all__ = ["KeypointMotionEncoder", "FEATURES_PER_KEYPOINT", "RELATIVE_FEATURES", "ORIENTATION_FEATURES"]
 
 #: Per frame and keypoint: centre (2), log standard deviations (2), correlation (1), and the
 #: centre's and log-deviations' change since frame 1 (2 + 2).
 FEATURES_PER_KEYPOINT = 9
+#: Of those, the changes since frame 1 (the last four): all the MLP reads with ``absolute = false``.
+RELATIVE_FEATURES = 4
 #: Per frame with ``orientation``: per angular order, the object map's moment strength and turn since frame 1.
 ORIENTATION_FEATURES = 2 * len(ANGULAR_ORDERS)
 #: Smallest standard deviation (normalised units; a pixel of a 64-pixel side is 0.03) before the log.
@@ -74,6 +78,12 @@ class KeypointMotionEncoder(MotionEncoder):
             description="One more detector map, the moving objects (train it with object_tracking), whose angular"
             " moments per frame (strength and turn since frame 1, orders 2-4) the MLP reads beside the keypoints:"
             " keypoint centres and spreads do not change when a shape turns in place.",
+        )
+        absolute: bool = Field(
+            True,
+            description="The MLP reads each keypoint's centre and spread in every frame beside their changes since"
+            " frame 1; false: the changes only, so z_M cannot tell where the subject stands or how large it is"
+            " (nothing about a training subject's place to memorise).",
         )
         object_resolution: Literal["half", "full"] = Field(
             "full",
@@ -108,7 +118,8 @@ class KeypointMotionEncoder(MotionEncoder):
                 self.object_refine = nn.Sequential(conv3x3_block(2 * c, 8, "none"), nn.Conv2d(8, 1, 3, 1, 1))
             side = (geometry.height, geometry.width) if full else (geometry.height // 2, geometry.width // 2)
             self.register_buffer("object_grid", pixel_grid(*side), persistent=False)
-        per_frame = FEATURES_PER_KEYPOINT * config.keypoints + ORIENTATION_FEATURES * int(config.orientation)
+        per_keypoint = FEATURES_PER_KEYPOINT if config.absolute else RELATIVE_FEATURES
+        per_frame = per_keypoint * config.keypoints + ORIENTATION_FEATURES * int(config.orientation)
         inputs = per_frame * geometry.frames
         self.head = nn.Sequential(
             nn.Linear(inputs, config.hidden),
@@ -160,11 +171,15 @@ class KeypointMotionEncoder(MotionEncoder):
         return self._keypoint_features(self._heatmaps_of(self._detect(video)[0])).to(video.dtype)
 
     def features(self, video: torch.Tensor) -> torch.Tensor:
-        """Per frame, everything the MLP reads: ``[B, T, K * FEATURES_PER_KEYPOINT]`` (+
+        """Per frame, everything the MLP reads: ``[B, T, K * FEATURES_PER_KEYPOINT]`` (``K *
+        RELATIVE_FEATURES``, the changes since frame 1, with ``absolute = false``; +
         ``ORIENTATION_FEATURES`` with ``orientation``: per angular order, the object map's
         moment strength, then per order its turn since frame 1 in radians)."""
         keypoints, objects = self._detect(video)
-        features = [self._keypoint_features(self._heatmaps_of(keypoints)).flatten(2)]
+        per_keypoint = self._keypoint_features(self._heatmaps_of(keypoints))
+        if not self.config.absolute:
+            per_keypoint = per_keypoint[..., -RELATIVE_FEATURES:]
+        features = [per_keypoint.flatten(2)]
         if objects is not None:
             phasors, strength = angular_moments(torch.sigmoid(objects.float()), self.object_grid)
             # The turn is read, not learnt through: the angles of faint moments have unstable

@@ -182,3 +182,25 @@ def test_object_maps_need_orientation(registry):
 def test_contracts_with_orientation(registry):
     check_component("encoder", "keypoint_motion_encoder", {"width": 8, "hidden": 32, "orientation": True},
                     registry=registry)
+
+
+def test_without_absolute_features_the_code_does_not_depend_on_where_the_motion_happens(registry):
+    """The same motion drawn at two heights: with ``absolute = false`` E_M reads only changes
+    since frame 1, so both clips get one posterior; with the default they differ."""
+    xs = [2, 4, 6, 10]
+    low, high = moving_square(xs, y=2), moving_square(xs, y=9)
+    for absolute in (False, True):
+        torch.manual_seed(0)
+        enc = encoder(registry, keypoints=2, absolute=absolute)
+        enc.detector = BrightnessDetector(2)
+        a, b = enc(low), enc(high)
+        assert torch.allclose(a.mean, b.mean, atol=1e-4) is not absolute
+        assert torch.allclose(a.logvar, b.logvar, atol=1e-4) is not absolute
+    from vidgan_builtin.networks.keypoints import RELATIVE_FEATURES
+
+    assert enc.features(low).shape[-1] == 2 * 9
+    torch.manual_seed(0)
+    relative = encoder(registry, keypoints=2, absolute=False)
+    assert relative.features(low).shape[-1] == 2 * RELATIVE_FEATURES
+    check_component("encoder", "keypoint_motion_encoder", {"width": 8, "hidden": 32, "absolute": False},
+                    registry=registry)
